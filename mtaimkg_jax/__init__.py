@@ -1,0 +1,1 @@
+"""MtaIMKG in JAX/Flax: one foundation model for multimodal knowledge graphs."""

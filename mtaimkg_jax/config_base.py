@@ -1,0 +1,75 @@
+"""Defaults shared by every experiment config in `configs/`.
+
+Every key the project reads exists here with its default, so a config file
+only states what it changes and `--config.<key>=...` overrides always work.
+"""
+
+import ml_collections
+
+
+def base_config() -> ml_collections.ConfigDict:
+  """Every key the project reads, with its default."""
+  config = ml_collections.ConfigDict()
+  config.seed = 0
+  # (task, dataset, weight): datasets are paths under data.root, or
+  # '<task>/synthetic' for the generated default.
+  config.tasks = [('lp', 'lp/synthetic', 1.0)]
+
+  config.data = ml_collections.ConfigDict()
+  config.data.root = '../shared/data'
+  config.data.cache_dir = ''  # '' → $MTAIMKG_CACHE or ~/.cache/mtaimkg_jax
+  config.data.synthetic = ml_collections.ConfigDict()
+
+  config.features = ml_collections.ConfigDict()
+  config.features.k = 32
+  config.features.text_encoder = 'minilm'
+
+  config.ea = ml_collections.ConfigDict()
+  config.ea.train_ratio = 0.3
+  config.ea.candidates = 'test'
+
+  config.padding = ml_collections.ConfigDict()
+  config.padding.budgets = []  # [] → automatic buckets
+
+  config.model = ml_collections.ConfigDict()
+  # 'mtaimkg' (the full model), 'ultra' (structure only), 'baseline'
+  # (relation frequency for LP, feature cosine for EA/EL; nothing trained).
+  config.model.name = 'mtaimkg'
+  config.model.dim = 64
+  config.model.num_layers = 6
+  config.model.task_dim = 16
+  config.model.router_hidden = 64
+  config.model.routing = True  # False: uniform weights (ablation)
+  config.model.num_experts = 4  # 1: no mixture (ablation)
+  config.model.expert_hidden = 128
+  config.model.top_k = 0  # 0: dense softmax gate
+  config.model.remat = False
+  config.model.chunk_size = 8192  # candidates scored per chunk in ranking
+  config.model.init_checkpoint = ''  # ULTRA .pth or Orbax params directory
+  config.model.freeze_backbone = False
+
+  config.train = ml_collections.ConfigDict()
+  config.train.num_steps = 1000
+  config.train.batch_size = 16
+  config.train.num_negatives = 64
+  config.train.num_hard_negatives = 8  # EA/EL: nearest by features
+  config.train.learning_rate = 5e-4
+  config.train.warmup_steps = 50
+  config.train.final_lr_fraction = 0.05
+  config.train.weight_decay = 0.01
+  config.train.grad_clip = 1.0
+  config.train.adversarial_temperature = 1.0
+  config.train.contrastive_loss = 'bce'  # EA/EL: 'bce' or 'infonce'
+  config.train.contrastive_temperature = 1.0
+  config.train.balance_weight = 0.01
+  config.train.log_every = 50
+  config.train.checkpoint_every = 200
+  config.train.keep_checkpoints = 3
+  config.train.stop_at_step = -1  # > 0: save and stop there (resumable)
+  config.init_workdir = ''  # eval/transfer: take this run's checkpoint
+
+  config.eval = ml_collections.ConfigDict()
+  config.eval.batch_size = 16
+  config.eval.split = 'test'
+  config.eval.tasks = []  # [] → the training tasks
+  return config

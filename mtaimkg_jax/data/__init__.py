@@ -1,0 +1,1 @@
+"""Files → MMKG → query graphs → padded, static-shape batches."""

@@ -1,0 +1,212 @@
+"""Query batches of static shape, built on the host from a `QueryGraph`.
+
+Training batches carry each query's candidates (column 0 = the answer, then
+negatives built the task's own way) and the edge weights with the queries'
+own facts removed (ULTRA's recipe). Evaluation batches carry, per query, the
+mask of known true answers to filter out. A training batch is a pure
+function of (seed, step), so a resumed run sees exactly the same data.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Iterator, NamedTuple
+
+import numpy as np
+
+from mtaimkg_jax.data.graph import (TASK_IDS, KnownAnswers, QueryGraph,
+                                    QuerySet, removal_edges, with_inverses)
+from mtaimkg_jax.data.padding import Budget
+
+# Rejection rounds for strict negatives; leftovers are masked, not kept.
+_RESAMPLE_ROUNDS = 8
+
+
+class Queries(NamedTuple):
+  nodes: np.ndarray  # int32 [B]
+  relations: np.ndarray  # int32 [B]
+  answers: np.ndarray  # int32 [B]
+  task: np.ndarray  # int32 [B]
+  valid: np.ndarray  # bool [B]: False on padding queries
+
+
+class TrainBatch(NamedTuple):
+  queries: Queries
+  candidates: np.ndarray  # int32 [B, C]; column 0 is the answer
+  candidate_valid: np.ndarray  # bool [B, C]
+  edge_weight: np.ndarray  # float32 [E_pad]: 0 on padding / removed edges
+
+
+class EvalBatch(NamedTuple):
+  queries: Queries
+  exclude: np.ndarray  # bool [B, N_pad]: other known answers (filtered)
+
+
+def pad_queries(queries: QuerySet, task: str, batch_size: int) -> Queries:
+  """Pads up to `batch_size` by repeating the first query, marked invalid."""
+  count = len(queries)
+  if count > batch_size:
+    raise ValueError(f'{count} queries exceed the batch size {batch_size}')
+  index = np.concatenate([np.arange(count),
+                          np.zeros(batch_size - count, np.int64)])
+  valid = np.arange(batch_size) < count
+  return Queries(
+      nodes=queries.nodes[index].astype(np.int32),
+      relations=queries.relations[index].astype(np.int32),
+      answers=queries.answers[index].astype(np.int32),
+      task=np.full((batch_size,), TASK_IDS[task], np.int32), valid=valid)
+
+
+def known_mask(known: KnownAnswers, queries: Queries,
+               num_columns: int) -> np.ndarray:
+  """bool [B, num_columns]: True at every known answer of each query."""
+  rows, answers = known.lookup(queries.nodes.astype(np.int64),
+                               queries.relations.astype(np.int64))
+  mask = np.zeros((len(queries.nodes), num_columns), bool)
+  mask[rows, answers] = True
+  return mask
+
+
+def eval_batches(graph: QueryGraph, split: str, batch_size: int,
+                 budget: Budget, shard: tuple[int, int] = (0, 1)
+                 ) -> Iterator[EvalBatch]:
+  """All queries of `split` in order (this process's `shard` of them)."""
+  queries = graph.queries[split]
+  index, count = shard
+  per_shard = -(-len(queries) // count)
+  mine = queries.take(np.arange(index * per_shard,
+                                min(len(queries), (index + 1) * per_shard)))
+  for start in range(0, max(len(mine), 1), batch_size):
+    chunk = mine.take(np.arange(start, min(len(mine), start + batch_size)))
+    padded = pad_queries(chunk, graph.task, batch_size)
+    exclude = known_mask(graph.known, padded, budget.nodes)
+    exclude[np.arange(batch_size), padded.answers] = False
+    yield EvalBatch(queries=padded, exclude=exclude)
+
+
+def num_eval_batches(graph: QueryGraph, split: str, batch_size: int,
+                     shard_count: int = 1) -> int:
+  per_shard = -(-len(graph.queries[split]) // shard_count)
+  return max(1, -(-per_shard // batch_size))
+
+
+@dataclasses.dataclass
+class TrainSampler:
+  """Training batches of one graph, a pure function of (seed, draw index).
+
+  `negatives='strict'` (LP, as ULTRA): uniform over the negative pool minus
+  the query's known answers. `negatives='contrastive'` (EA, EL): the other
+  queries' answers in the batch, then `num_hard` hard negatives (nearest by
+  features), then strict random ones.
+  """
+  graph: QueryGraph
+  budget: Budget
+  batch_size: int
+  num_negatives: int
+  seed: int
+  negatives: str = 'strict'
+  num_hard: int = 0
+  hard_pool_size: int = 32
+
+  def __post_init__(self):
+    if self.negatives not in ('strict', 'contrastive'):
+      raise ValueError(f'unknown negatives {self.negatives!r}')
+    queries = self.graph.queries['train']
+    if not len(queries):
+      raise ValueError(f'{self.graph.key}: no training queries')
+    self._queries = queries
+    self._pool = np.flatnonzero(self.graph.negative_pool)
+    train_facts = np.concatenate([
+        self.graph.edges,
+        with_inverses(
+            np.stack([queries.nodes, queries.relations, queries.answers], 1),
+            self.graph.num_base_relations)
+    ])
+    self._known = KnownAnswers.from_triples(train_facts,
+                                            self.graph.num_relations)
+    self._hard = None
+    if self.negatives == 'contrastive':
+      if self.batch_size - 1 + self.num_hard > self.num_negatives:
+        raise ValueError(
+            f'num_negatives={self.num_negatives} must cover the in-batch '
+            f'({self.batch_size - 1}) and hard ({self.num_hard}) negatives')
+      if self.num_hard:
+        self._hard = self._nearest_candidates()
+
+  @property
+  def batches_per_epoch(self) -> int:
+    return -(-len(self._queries) // self.batch_size)
+
+  def _nearest_candidates(self) -> np.ndarray:
+    """[Q_train, hard_pool_size] pool nodes most similar to each query node
+    by the cosine of its concatenated unified features."""
+    parts = [f.values * f.present[:, None]
+             for f in self.graph.features.values()]
+    if not parts:
+      return np.zeros((len(self._queries), 0), np.int64)
+    x = np.concatenate(parts, axis=1)
+    x = x / np.maximum(np.linalg.norm(x, axis=1, keepdims=True), 1e-9)
+    pool = x[self._pool]
+    size = min(self.hard_pool_size, len(self._pool))
+    out = np.empty((len(self._queries), size), np.int64)
+    for start in range(0, len(self._queries), 1024):
+      nodes = self._queries.nodes[start:start + 1024]
+      sims = x[nodes] @ pool.T
+      top = np.argpartition(-sims, size - 1, axis=1)[:, :size]
+      out[start:start + 1024] = self._pool[top]
+    return out
+
+  def _query_index(self, draw: int) -> np.ndarray:
+    """Epoch-wise permutation: draw d takes batch d % epoch of epoch d // e."""
+    epoch, position = divmod(draw, self.batches_per_epoch)
+    order = np.random.default_rng([self.seed, epoch]).permutation(
+        len(self._queries))
+    index = order[position * self.batch_size:(position + 1) * self.batch_size]
+    if len(index) < self.batch_size:
+      index = np.concatenate([index, order[:self.batch_size - len(index)]])
+    return index
+
+  def batch(self, draw: int) -> TrainBatch:
+    rng = np.random.default_rng([self.seed, draw, 1])
+    index = self._query_index(draw)
+    chunk = self._queries.take(index)
+    queries = pad_queries(chunk, self.graph.task, self.batch_size)
+    known = known_mask(self._known, queries, self.budget.nodes)
+    if self.negatives == 'strict':
+      negatives = self._strict(rng, known, self.num_negatives)
+    else:
+      negatives = self._contrastive(rng, queries, index, known)
+    candidates = np.concatenate([queries.answers[:, None], negatives], 1)
+    valid = ~known[np.arange(self.batch_size)[:, None], candidates]
+    valid[:, 0] = True
+    weight = np.zeros((self.budget.edges,), np.float32)
+    weight[:self.graph.num_edges] = 1.0
+    weight[removal_edges(self.graph, chunk)] = 0.0
+    return TrainBatch(queries=queries, candidates=candidates.astype(np.int32),
+                      candidate_valid=valid, edge_weight=weight)
+
+  def _strict(self, rng: np.random.Generator, known: np.ndarray,
+              count: int) -> np.ndarray:
+    rows = np.arange(known.shape[0])[:, None]
+    picks = self._pool[rng.integers(0, len(self._pool), (known.shape[0],
+                                                         count))]
+    for _ in range(_RESAMPLE_ROUNDS):
+      clash = known[rows, picks]
+      if not clash.any():
+        break
+      picks[clash] = self._pool[rng.integers(0, len(self._pool),
+                                             int(clash.sum()))]
+    return picks
+
+  def _contrastive(self, rng: np.random.Generator, queries: Queries,
+                   index: np.ndarray, known: np.ndarray) -> np.ndarray:
+    size = self.batch_size
+    others = np.arange(size)[None, :].repeat(size, 0)
+    others = others[~np.eye(size, dtype=bool)].reshape(size, size - 1)
+    parts = [queries.answers[others]]
+    if self._hard is not None and self._hard.shape[1]:
+      pick = rng.integers(0, self._hard.shape[1], (size, self.num_hard))
+      parts.append(self._hard[index[:, None], pick])
+    rest = self.num_negatives - sum(p.shape[1] for p in parts)
+    parts.append(self._strict(rng, known, rest))
+    return np.concatenate(parts, axis=1)

@@ -1,0 +1,329 @@
+"""Datasets addressed by name under a data root, in the layout of
+`../shared/data`:
+
+- `lp/<name>`: `train.txt`, `valid.txt`, `test.txt` triples; optional
+  `entity2text.txt`, `ent_links.tsv`, `relation2text.txt`,
+  `image_features.npy` (+ optional `image_features.txt`: the entity of each
+  row). A name ending in `_ind` is a GraIL inductive inference graph: fact
+  graph = `train.txt`, test queries = `valid.txt` + `test.txt` (ULTRA's
+  protocol).
+- `ea/<...>/<pair>` with OpenEA files (`ent_ids_1`, `ent_ids_2`,
+  `triples_1`, `triples_2`, `ill_ent_ids`, optional
+  `translated_ent_name.json`), or with MMKB `same_as.txt` joining two `lp/`
+  graphs (named by `graphs.txt`, or built in for `ea/FB15K-DB15K`).
+- `el/<name>`: `train.json`, `test.json` (optional `valid.json`),
+  `qid2abs.json`, `qid2ne.json`.
+- `<task>/synthetic`: the generated default (`synthetic.py`).
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import urllib.parse
+from typing import Sequence
+
+import numpy as np
+
+from mtaimkg_jax.data import formats
+from mtaimkg_jax.data.features import load_feature_matrix
+from mtaimkg_jax.data.mmkg import (EATask, ELTask, Features, LPTask, MMKG,
+                                   Mentions, Vocab, encode_triples,
+                                   split_pairs)
+from mtaimkg_jax.errors import ConfigError, DataError
+
+LP_SPLITS = ('train', 'valid', 'test')
+
+# MMKB's FB15K-DB15K release ships only the links; its graphs are these.
+KNOWN_EA_GRAPHS = {'ea/FB15K-DB15K': ('lp/FB15k-237', 'lp/DB15K')}
+
+
+def _dir(root: str, name: str) -> str:
+  path = os.path.join(root, name)
+  if not os.path.isdir(path):
+    raise DataError(path, f'dataset {name!r} not found under data root '
+                    f'{root!r}')
+  return path
+
+
+def readable_name(token: str) -> str:
+  """`http://dbpedia.org/resource/Jim_Jones_(rapper)` → `Jim Jones (rapper)`."""
+  if '://' in token:
+    token = urllib.parse.unquote(token.rstrip('/').rsplit('/', 1)[-1])
+  return token.replace('_', ' ').strip()
+
+
+def _looks_readable(token: str) -> bool:
+  """Whether an id itself is a readable name (URIs and YAGO/DBpedia names)."""
+  if '://' in token:
+    return 'wikidata.org/entity/' not in token
+  return not (token.startswith('/m/') or token.isdigit())
+
+
+def load_lp_graph(root: str, name: str) -> MMKG:
+  """One `lp/<name>` directory → MMKG (all three splits present)."""
+  path = _dir(root, name)
+  raw: dict[str, list[tuple[str, str, str]]] = {}
+  for split in LP_SPLITS:
+    raw[split] = formats.read_triples(os.path.join(path, f'{split}.txt'))
+  entities = Vocab.build([[x for h, _, t in raw[s] for x in (h, t)]
+                          for s in LP_SPLITS])
+  relations = Vocab.build([[r for _, r, _ in raw[s]] for s in LP_SPLITS])
+  triples = {
+      s: encode_triples(os.path.join(path, f'{s}.txt'), raw[s], entities,
+                        relations) for s in LP_SPLITS
+  }
+  names, texts = _lp_entity_text(path, entities)
+  relation_names = [readable_name(r) for r in relations.tokens]
+  relation_text = os.path.join(path, 'relation2text.txt')
+  if os.path.exists(relation_text):
+    table = formats.read_text_table(relation_text)
+    relation_names = [table.get(r, n)
+                      for r, n in zip(relations.tokens, relation_names)]
+  kg = MMKG(name=name, entities=entities, relations=relations,
+            triples=triples, names=names, texts=texts,
+            relation_names=relation_names)
+  return _attach_image_features(kg, path, entities.tokens)
+
+
+def _lp_entity_text(path: str, entities: Vocab) -> tuple[list[str], list[str]]:
+  """Names and texts from entity2text / ent_links / readable ids."""
+  table: dict[str, str] = {}
+  entity2text = os.path.join(path, 'entity2text.txt')
+  links = os.path.join(path, 'ent_links.tsv')
+  if os.path.exists(entity2text):
+    table = formats.read_text_table(entity2text)
+  elif os.path.exists(links):
+    for uri, token in formats.read_pairs(links):
+      table.setdefault(token, readable_name(uri))
+  names, texts = [], []
+  for token in entities.tokens:
+    text = table.get(token)
+    if text is None and _looks_readable(token):
+      text = readable_name(token)
+    texts.append(text or '')
+    names.append(text or token)
+  return names, texts
+
+
+def _attach_image_features(kg: MMKG, path: str,
+                           row_keys: Sequence[str]) -> MMKG:
+  """Adds `image_features.npy` when present.
+
+  Rows follow `row_keys` (the entity order), unless `image_features.txt`
+  lists the key of each row; then unlisted entities are absent.
+  """
+  npy = os.path.join(path, 'image_features.npy')
+  if not os.path.exists(npy):
+    return kg
+  index_file = os.path.join(path, 'image_features.txt')
+  if not os.path.exists(index_file):
+    return kg.with_features('image', load_feature_matrix(npy, len(row_keys)))
+  keys = [line for _, line in formats._lines(index_file)]  # pylint: disable=protected-access
+  rows = load_feature_matrix(npy, len(keys))
+  position = {key: i for i, key in enumerate(row_keys)}
+  values = np.zeros((kg.num_entities, rows.dim), np.float32)
+  present = np.zeros((kg.num_entities,), bool)
+  for line, key in enumerate(keys, start=1):
+    if key not in position:
+      raise DataError(index_file, f'unknown entity {key!r}', line)
+    values[position[key]] = rows.values[line - 1]
+    present[position[key]] = rows.present[line - 1]
+  return kg.with_features('image', Features(values, present))
+
+
+def lp_task(kg: MMKG, name: str) -> LPTask:
+  """The LP protocol of a graph: GraIL inductive (`*_ind`) or standard."""
+  if name.rstrip('/').endswith('_ind'):
+    return LPTask(key=name, kg=kg, fact_splits=('train',), train_split=None,
+                  eval_splits={'test': ('valid', 'test')},
+                  filter_splits=LP_SPLITS)
+  return LPTask(key=name, kg=kg)
+
+
+def load_lp_task(root: str, name: str) -> LPTask:
+  return lp_task(load_lp_graph(root, name), name)
+
+
+def _openea_graph(path: str, side: int, names: dict[int, str] | None
+                  ) -> tuple[MMKG, dict[int, int]]:
+  ids_file = os.path.join(path, f'ent_ids_{side}')
+  triples_file = os.path.join(path, f'triples_{side}')
+  id_table = formats.read_id_table(ids_file)
+  global_ids = list(id_table)
+  entities = Vocab([id_table[g] for g in global_ids])
+  local = {g: i for i, g in enumerate(global_ids)}
+  rows, lines = formats.read_id_triples(triples_file)
+  relation_ids = sorted(set(rows[:, 1].tolist()))
+  relation_local = {r: i for i, r in enumerate(relation_ids)}
+  triples = np.empty_like(rows)
+  for i, (h, r, t) in enumerate(rows.tolist()):
+    for column, ident in ((0, h), (2, t)):
+      if ident not in local:
+        raise DataError(triples_file, f'unknown entity id {ident} (not in '
+                        f'ent_ids_{side})', int(lines[i]))
+    triples[i] = (local[h], relation_local[r], local[t])
+  texts = []
+  for g in global_ids:
+    if names is not None and g in names:
+      texts.append(names[g])
+    else:
+      texts.append(readable_name(id_table[g]) if names is None else '')
+  display = [readable_name(id_table[g]) for g in global_ids]
+  kg = MMKG(name=f'{os.path.basename(path)}_{side}', entities=entities,
+            relations=Vocab([str(r) for r in relation_ids]),
+            triples={'train': triples}, names=display, texts=texts)
+  return kg, local
+
+
+def _openea_image_features(path: str, kg1: MMKG, local1: dict[int, int],
+                           kg2: MMKG, local2: dict[int, int]
+                           ) -> tuple[MMKG, MMKG]:
+  """`image_features.npy` of an OpenEA pair: row g ↔ global entity id g."""
+  npy = os.path.join(path, 'image_features.npy')
+  if not os.path.exists(npy):
+    return kg1, kg2
+  rows = load_feature_matrix(npy, 1 + max(max(local1), max(local2)))
+  out = []
+  for kg, local in ((kg1, local1), (kg2, local2)):
+    order = np.asarray(sorted(local, key=local.get), np.int64)
+    out.append(kg.with_features('image', rows.take(order)))
+  return out[0], out[1]
+
+
+def load_ea_task(root: str, name: str, train_ratio: float = 0.3,
+                 seed: int = 0, candidates: str = 'test',
+                 valid_ratio: float = 0.0) -> EATask:
+  """An `ea/...` directory → EATask with a seeded seed/test split."""
+  if not 0.0 < train_ratio < 1.0:
+    raise ConfigError('tasks[].train_ratio',
+                      f'must be in (0, 1), got {train_ratio}')
+  if candidates not in ('test', 'all'):
+    raise ConfigError('tasks[].candidates',
+                      f"must be 'test' or 'all', got {candidates!r}")
+  path = _dir(root, name)
+  if os.path.exists(os.path.join(path, 'same_as.txt')):
+    kg1, kg2, pairs = _same_as_graphs(root, name, path)
+  else:
+    names_file = os.path.join(path, 'translated_ent_name.json')
+    names = (formats.read_translated_names(names_file)
+             if os.path.exists(names_file) else None)
+    kg1, local1 = _openea_graph(path, 1, names)
+    kg2, local2 = _openea_graph(path, 2, names)
+    pairs_file = os.path.join(path, 'ill_ent_ids')
+    rows, lines = formats.read_id_pairs(pairs_file)
+    pairs = np.empty_like(rows)
+    for i, (a, b) in enumerate(rows.tolist()):
+      if a not in local1 or b not in local2:
+        bad = a if a not in local1 else b
+        raise DataError(pairs_file, f'unknown entity id {bad}', int(lines[i]))
+      pairs[i] = (local1[a], local2[b])
+    kg1, kg2 = _openea_image_features(path, kg1, local1, kg2, local2)
+  train, valid, test = split_pairs(pairs, train_ratio, seed, valid_ratio)
+  return EATask(key=name, kg1=kg1, kg2=kg2, train_pairs=train,
+                valid_pairs=valid, test_pairs=test, candidates=candidates)
+
+
+def _same_as_graphs(root: str, name: str,
+                    path: str) -> tuple[MMKG, MMKG, np.ndarray]:
+  graphs_file = os.path.join(path, 'graphs.txt')
+  if os.path.exists(graphs_file):
+    graph_names = [line.strip() for _, line in formats._lines(graphs_file)]  # pylint: disable=protected-access
+    if len(graph_names) != 2:
+      raise DataError(graphs_file, 'expected two lines naming the two graphs '
+                      '(e.g. lp/FB15k-237 and lp/DB15K)')
+  elif name.rstrip('/') in KNOWN_EA_GRAPHS:
+    graph_names = KNOWN_EA_GRAPHS[name.rstrip('/')]
+  else:
+    raise DataError(graphs_file, 'file not found: it names the two lp/ graphs '
+                    'that same_as.txt joins')
+  kg1, kg2 = (_merged_lp_graph(root, g) for g in graph_names)
+  links_file = os.path.join(path, 'same_as.txt')
+  links = formats.read_same_as(links_file)
+  pairs, dropped, repeated, seen1, seen2 = [], 0, 0, set(), set()
+  for left, right in links:
+    a, b = kg1.entities.get(left), kg2.entities.get(right)
+    if a is None or b is None:
+      dropped += 1
+      continue
+    if a in seen1 or b in seen2:
+      repeated += 1  # one-to-one alignment: the first link of an entity wins
+      continue
+    seen1.add(a)
+    seen2.add(b)
+    pairs.append((a, b))
+  if not pairs:
+    raise DataError(links_file, 'no link joins entities of '
+                    f'{graph_names[0]} and {graph_names[1]}')
+  if dropped:
+    logging.info('%s: %d of %d links name an entity outside the two graphs '
+                 'and are left out', links_file, dropped, len(links))
+  if repeated:
+    logging.info('%s: %d links repeat an already linked entity and are left '
+                 'out', links_file, repeated)
+  return kg1, kg2, np.asarray(pairs, np.int64)
+
+
+def _merged_lp_graph(root: str, name: str) -> MMKG:
+  """An lp/ graph with all its splits as one fact graph (for EA)."""
+  kg = load_lp_graph(root, name)
+  return MMKG(name=kg.name, entities=kg.entities, relations=kg.relations,
+              triples={'train': kg.all_triples(LP_SPLITS)}, names=kg.names,
+              texts=kg.texts, features=kg.features,
+              relation_names=kg.relation_names)
+
+
+def mention_text(mention: dict[str, str]) -> str:
+  """What a mention node reads: the mention, then its sentence."""
+  return f"{mention['mentions'].strip()} | {mention['sentence'].strip()}"
+
+
+def load_el_task(root: str, name: str) -> ELTask:
+  """An `el/<name>` directory → ELTask over a KB graph parsed from text."""
+  path = _dir(root, name)
+  abstracts = formats.read_string_map(os.path.join(path, 'qid2abs.json'))
+  entity_names = formats.read_string_map(os.path.join(path, 'qid2ne.json'))
+  qids = list(entity_names)
+  for qid in abstracts:
+    if qid not in entity_names:
+      raise DataError(os.path.join(path, 'qid2abs.json'),
+                      f'entry {qid!r}: not in qid2ne.json')
+  values: dict[str, None] = {}
+  relations: dict[str, None] = {}
+  raw = []
+  for qid in qids:
+    for attribute, value in formats.parse_attribute_text(
+        abstracts.get(qid, '')):
+      token = f'{attribute}: {value}'
+      values.setdefault(token, None)
+      relations.setdefault(attribute, None)
+      raw.append((qid, attribute, token))
+  entities = Vocab(qids + list(values))
+  relation_vocab = Vocab(list(relations))
+  triples = encode_triples(os.path.join(path, 'qid2abs.json'), raw, entities,
+                           relation_vocab)
+  names = [entity_names[q] for q in qids] + [
+      v.split(': ', 1)[1] for v in values]
+  texts = [f'{entity_names[q]}. {abstracts.get(q, "")}'.strip()
+           for q in qids] + [v.split(': ', 1)[1] for v in values]
+  kb = MMKG(name=name, entities=entities, relations=relation_vocab,
+            triples={'train': triples}, names=names, texts=texts)
+  kb = _attach_image_features(kb, path, entities.tokens)
+  mentions = {}
+  for split in ('train', 'valid', 'test'):
+    file = os.path.join(path, f'{split}.json')
+    if split == 'valid' and not os.path.exists(file):
+      continue
+    entries = formats.read_mentions(file)
+    answers = np.empty((len(entries),), np.int64)
+    for i, entry in enumerate(entries):
+      ident = entities.get(entry['answer'])
+      if ident is None or ident >= len(qids):
+        raise DataError(file, f'mention {i}: answer {entry["answer"]!r} is not '
+                        'an entity of qid2ne.json')
+      answers[i] = ident
+    mentions[split] = Mentions(texts=[mention_text(e) for e in entries],
+                               answers=answers)
+  candidates = np.zeros((len(entities),), bool)
+  candidates[:len(qids)] = True
+  return ELTask(key=name, kb=kb, mentions=mentions, candidates=candidates)

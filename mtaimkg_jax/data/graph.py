@@ -1,0 +1,396 @@
+"""Task → the one query form: a graph, its queries, candidates and filters.
+
+Every task becomes a `QueryGraph` (host-side numpy):
+- LP: the fact graph; queries `(h, r, ?)` and `(t, r⁻¹, ?)`.
+- EA: the disjoint union of both graphs (relation vocabularies kept apart)
+  plus training seed pairs as `same_as` edges; queries `(e1, same_as, ?)`.
+- EL: the KB graph plus one edgeless node per mention carrying the mention's
+  own features; queries `(mention, refers_to, ?)`.
+
+Relations are numbered `0..R-1`, their inverses `R..2R-1`; every edge is
+stored with its inverse, as ULTRA does. `edges[:, 0]` is ULTRA's
+`edge_index[0]` (the node that aggregates), `edges[:, 2]` its `edge_index[1]`.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Callable, Mapping
+
+import numpy as np
+
+from mtaimkg_jax.data.features import Unifier, fit_unifier
+from mtaimkg_jax.data.mmkg import (EATask, ELTask, Features, LPTask, MMKG,
+                                   MODALITIES)
+
+TASK_IDS = {'lp': 0, 'ea': 1, 'el': 2}
+
+# Meta-relations of the relation graph (ULTRA's order).
+HEAD_TO_HEAD, TAIL_TO_TAIL, HEAD_TO_TAIL, TAIL_TO_HEAD = 0, 1, 2, 3
+
+
+@dataclasses.dataclass
+class QuerySet:
+  """Queries `(nodes, relations, ?)` with their gold `answers` (int64 [Q])."""
+  nodes: np.ndarray
+  relations: np.ndarray
+  answers: np.ndarray
+
+  def __len__(self) -> int:
+    return len(self.nodes)
+
+  def take(self, index: np.ndarray) -> 'QuerySet':
+    return QuerySet(self.nodes[index], self.relations[index],
+                    self.answers[index])
+
+
+@dataclasses.dataclass
+class KnownAnswers:
+  """All true `(node, relation, answer)` facts, for filtering and strict
+  negatives, as sorted keys for vectorised look-up."""
+  keys: np.ndarray  # int64, sorted: node * num_relations + relation
+  answers: np.ndarray  # int64, aligned with keys
+  num_relations: int
+
+  @classmethod
+  def from_triples(cls, triples: np.ndarray,
+                   num_relations: int) -> 'KnownAnswers':
+    triples = np.unique(triples, axis=0)
+    keys = triples[:, 0] * num_relations + triples[:, 1]
+    order = np.lexsort((triples[:, 2], keys))
+    return cls(keys[order], triples[order, 2], num_relations)
+
+  def lookup(self, nodes: np.ndarray, relations: np.ndarray
+             ) -> tuple[np.ndarray, np.ndarray]:
+    """Returns (query row, answer) for every known answer of each query."""
+    keys = nodes.astype(np.int64) * self.num_relations + relations
+    lo = np.searchsorted(self.keys, keys, 'left')
+    hi = np.searchsorted(self.keys, keys, 'right')
+    counts = hi - lo
+    rows = np.repeat(np.arange(len(keys)), counts)
+    offsets = np.repeat(lo - np.cumsum(counts) + counts, counts)
+    return rows, self.answers[offsets + np.arange(counts.sum())]
+
+
+@dataclasses.dataclass
+class QueryGraph:
+  """One graph of the one query form, with everything needed to query it."""
+  key: str
+  task: str
+  num_nodes: int
+  num_base_relations: int
+  edges: np.ndarray  # int64 [E, 3] (aggregating node, relation, neighbour)
+  relation_edges: np.ndarray  # int64 [Er, 3] (relation, meta, relation)
+  features: dict[str, Features]
+  node_names: list[str]
+  relation_names: list[str]
+  candidates: np.ndarray  # bool [N]: eval candidates
+  negative_pool: np.ndarray  # bool [N]: where training negatives come from
+  queries: dict[str, QuerySet]
+  known: KnownAnswers
+  node_tokens: list[str] = dataclasses.field(default_factory=list)
+  # Fitted unifiers per modality and node group (for new nodes at predict).
+  unifiers: dict[str, list[Unifier]] = dataclasses.field(default_factory=dict)
+
+  @property
+  def num_relations(self) -> int:
+    return 2 * self.num_base_relations
+
+  @property
+  def num_edges(self) -> int:
+    return len(self.edges)
+
+  def edge_keys(self) -> np.ndarray:
+    return _edge_keys(self.edges, self.num_relations, self.num_nodes)
+
+
+def _edge_keys(edges: np.ndarray, num_relations: int,
+               num_nodes: int) -> np.ndarray:
+  return (edges[:, 0] * num_relations + edges[:, 1]) * num_nodes + edges[:, 2]
+
+
+def with_inverses(triples: np.ndarray, num_base_relations: int) -> np.ndarray:
+  """`(h, r, t)` → `(h, r, t)` followed by `(t, r + R, h)`."""
+  inverse = np.stack([triples[:, 2], triples[:, 1] + num_base_relations,
+                      triples[:, 0]], axis=1)
+  return np.concatenate([triples, inverse]).astype(np.int64)
+
+
+def inverse_relation(relations: np.ndarray,
+                     num_base_relations: int) -> np.ndarray:
+  return np.where(relations < num_base_relations,
+                  relations + num_base_relations,
+                  relations - num_base_relations)
+
+
+def _pairs_sharing(a_entity: np.ndarray, a_relation: np.ndarray,
+                   b_entity: np.ndarray, b_relation: np.ndarray,
+                   num_relations: int) -> np.ndarray:
+  """Unique (a_relation, b_relation) pairs with a common entity."""
+  order = np.argsort(b_entity, kind='stable')
+  b_entity, b_relation = b_entity[order], b_relation[order]
+  lo = np.searchsorted(b_entity, a_entity, 'left')
+  hi = np.searchsorted(b_entity, a_entity, 'right')
+  counts = hi - lo
+  left = np.repeat(a_relation, counts)
+  offsets = np.repeat(lo - np.cumsum(counts) + counts, counts)
+  right = b_relation[offsets + np.arange(counts.sum())]
+  keys = np.unique(left * num_relations + right)
+  return np.stack([keys // num_relations, keys % num_relations], axis=1)
+
+
+def build_relation_graph(edges: np.ndarray, num_relations: int) -> np.ndarray:
+  """ULTRA's graph of relations: int64 [Er, 3] rows `(r1, meta, r2)`.
+
+  `r1 —hh→ r2` when some entity is the head of both, `tt` tail of both,
+  `ht` head of r1 and tail of r2, `th` tail of r1 and head of r2. Built
+  from the graph with inverse edges, as ULTRA does.
+  """
+  heads = np.unique(edges[:, [0, 1]], axis=0)
+  tails = np.unique(edges[:, [2, 1]], axis=0)
+  parts = []
+  for meta, (a, b) in ((HEAD_TO_HEAD, (heads, heads)),
+                       (TAIL_TO_TAIL, (tails, tails)),
+                       (HEAD_TO_TAIL, (heads, tails)),
+                       (TAIL_TO_HEAD, (tails, heads))):
+    pairs = _pairs_sharing(a[:, 0], a[:, 1], b[:, 0], b[:, 1], num_relations)
+    parts.append(np.stack([pairs[:, 0], np.full(len(pairs), meta),
+                           pairs[:, 1]], axis=1))
+  return np.concatenate(parts).astype(np.int64)
+
+
+TextFeaturizer = Callable[[list[str]], Features]
+
+
+def _modality(parts: list[tuple[MMKG | None, Features | None, int]],
+              modality: str, k: int, joint: bool,
+              featurize_text: TextFeaturizer | None,
+              texts: list[list[str]]) -> tuple[Features, list[Unifier]] | None:
+  """Unified features of one modality over all node groups, or None.
+
+  `parts` lists node groups in node order (a group's own features, or
+  None); `joint` unifies all groups together (they share an encoder),
+  otherwise each group separately (per graph, as the design asks). Also
+  returns the fitted unifier of each group (one when joint).
+  """
+  raw: list[Features | None] = []
+  for (kg, given, _), group_texts in zip(parts, texts):
+    features = given
+    if features is None and kg is not None:
+      features = kg.features.get(modality)
+    if (features is None and modality == 'text' and
+        featurize_text is not None and any(t.strip() for t in group_texts)):
+      features = featurize_text(group_texts)
+    raw.append(features)
+  if all(f is None for f in raw):
+    return None
+  counts = [count for _, _, count in parts]
+  dims = {f.dim for f in raw if f is not None}
+  if joint and len(dims) == 1:
+    dim = dims.pop()
+    stacked = Features.concat([
+        f if f is not None else Features.absent(c, dim)
+        for f, c in zip(raw, counts)
+    ])
+    unifier = fit_unifier(stacked, k)
+    return _apply(unifier, stacked), [unifier]
+  unifiers = [fit_unifier(f, k) if f is not None else None for f in raw]
+  return Features.concat([
+      _apply(u, f) if f is not None else Features.absent(c, k)
+      for u, f, c in zip(unifiers, raw, counts)
+  ]), unifiers
+
+
+def _apply(unifier: Unifier, features: Features) -> Features:
+  out = np.zeros((features.values.shape[0], unifier.k), np.float32)
+  out[features.present] = unifier.apply(features.values[features.present])
+  return Features(out, features.present.copy())
+
+
+def _node_features(parts, k: int, joint: bool,
+                   featurize_text: TextFeaturizer | None,
+                   texts: list[list[str]]
+                   ) -> tuple[dict[str, Features], dict[str, list[Unifier]]]:
+  features, unifiers = {}, {}
+  for modality in MODALITIES:
+    given_parts = [(kg, (given or {}).get(modality), count)
+                   for kg, given, count in parts]
+    result = _modality(given_parts, modality, k, joint, featurize_text, texts)
+    if result is not None:
+      features[modality], unifiers[modality] = result
+  return features, unifiers
+
+
+def _lp_queries(triples: np.ndarray, num_base: int) -> QuerySet:
+  inverse = with_inverses(triples, num_base)
+  return QuerySet(inverse[:, 0], inverse[:, 1], inverse[:, 2])
+
+
+def build_lp(task: LPTask, k: int,
+             featurize_text: TextFeaturizer | None = None) -> QueryGraph:
+  kg = task.kg
+  num_base = kg.num_relations
+  edges = with_inverses(kg.all_triples(task.fact_splits), num_base)
+  queries = {}
+  if task.train_split is not None:
+    queries['train'] = _lp_queries(kg.triples[task.train_split], num_base)
+  for name, splits in task.eval_splits.items():
+    queries[name] = _lp_queries(kg.all_triples(splits), num_base)
+  known = KnownAnswers.from_triples(
+      with_inverses(kg.all_triples(task.filter_splits), num_base),
+      2 * num_base)
+  everything = np.ones((kg.num_entities,), bool)
+  features, unifiers = _node_features([(kg, None, kg.num_entities)], k, True,
+                                      featurize_text, [kg.texts])
+  rel_names = kg.relation_names or list(kg.relations.tokens)
+  return QueryGraph(
+      key=f'lp/{task.key}' if not task.key.startswith('lp/') else task.key,
+      task='lp', num_nodes=kg.num_entities, num_base_relations=num_base,
+      edges=edges, relation_edges=build_relation_graph(edges, 2 * num_base),
+      features=features, unifiers=unifiers, node_names=list(kg.names),
+      relation_names=rel_names + [f'inverse of {r}' for r in rel_names],
+      candidates=everything, negative_pool=everything, queries=queries,
+      known=known, node_tokens=list(kg.entities.tokens))
+
+
+def build_ea(task: EATask, k: int,
+             featurize_text: TextFeaturizer | None = None,
+             joint_features: bool = True) -> QueryGraph:
+  """Union graph; `same_as` is relation `R1 + R2`. `joint_features` unifies
+  both graphs' features together when they come from one encoder."""
+  kg1, kg2 = task.kg1, task.kg2
+  n1, r1 = kg1.num_entities, kg1.num_relations
+  num_base = r1 + kg2.num_relations + 1
+  same_as = num_base - 1
+  offset = np.array([n1, r1, n1])
+  seeds = np.stack([task.train_pairs[:, 0], np.full(len(task.train_pairs),
+                                                    same_as),
+                    task.train_pairs[:, 1] + n1], axis=1)
+  base = np.concatenate([kg1.all_triples(), kg2.all_triples() + offset, seeds])
+  edges = with_inverses(base.astype(np.int64), num_base)
+
+  def pair_queries(pairs: np.ndarray) -> QuerySet:
+    return QuerySet(pairs[:, 0].astype(np.int64),
+                    np.full(len(pairs), same_as, np.int64),
+                    pairs[:, 1].astype(np.int64) + n1)
+
+  queries = {'train': pair_queries(task.train_pairs),
+             'test': pair_queries(task.test_pairs)}
+  if len(task.valid_pairs):
+    queries['valid'] = pair_queries(task.valid_pairs)
+  all_pairs = np.concatenate([task.train_pairs, task.valid_pairs,
+                              task.test_pairs])
+  known = KnownAnswers.from_triples(
+      with_inverses(
+          np.stack([all_pairs[:, 0], np.full(len(all_pairs), same_as),
+                    all_pairs[:, 1] + n1], axis=1), num_base), 2 * num_base)
+  num_nodes = n1 + kg2.num_entities
+  candidates = np.zeros((num_nodes,), bool)
+  if task.candidates == 'all':
+    candidates[n1:] = True
+  else:
+    candidates[task.test_pairs[:, 1] + n1] = True
+  negative_pool = np.zeros((num_nodes,), bool)
+  negative_pool[n1:] = True
+  names1 = kg1.relation_names or kg1.relations.tokens
+  names2 = kg2.relation_names or kg2.relations.tokens
+  features, unifiers = _node_features(
+      [(kg1, None, n1), (kg2, None, kg2.num_entities)], k, joint_features,
+      featurize_text, [kg1.texts, kg2.texts])
+  rel_names = ([f'g1:{r}' for r in names1] + [f'g2:{r}' for r in names2] +
+               ['same_as'])
+  return QueryGraph(
+      key=task.key if task.key.startswith('ea/') else f'ea/{task.key}',
+      task='ea', num_nodes=num_nodes, num_base_relations=num_base,
+      edges=edges, relation_edges=build_relation_graph(edges, 2 * num_base),
+      features=features, unifiers=unifiers,
+      node_names=list(kg1.names) + list(kg2.names),
+      relation_names=rel_names + [f'inverse of {r}' for r in rel_names],
+      candidates=candidates, negative_pool=negative_pool, queries=queries,
+      known=known,
+      node_tokens=list(kg1.entities.tokens) + list(kg2.entities.tokens))
+
+
+def build_el(task: ELTask, k: int,
+             featurize_text: TextFeaturizer | None = None) -> QueryGraph:
+  """KB graph + edgeless mention nodes; `refers_to` is relation `R_kb`."""
+  kb = task.kb
+  n_kb = kb.num_entities
+  num_base = kb.num_relations + 1
+  refers_to = num_base - 1
+  edges = with_inverses(kb.all_triples(), num_base)
+  splits = list(task.mentions)
+  queries, start = {}, n_kb
+  parts = [(kb, None, n_kb)]
+  texts = [kb.texts]
+  names = list(kb.names)
+  all_queries = []
+  for split in splits:
+    mentions = task.mentions[split]
+    nodes = np.arange(start, start + len(mentions), dtype=np.int64)
+    queries[split] = QuerySet(nodes, np.full(len(mentions), refers_to,
+                                             np.int64),
+                              mentions.answers.astype(np.int64))
+    all_queries.append(queries[split])
+    parts.append((None, mentions.features, len(mentions)))
+    texts.append(list(mentions.texts))
+    names.extend(f'mention: {t}' for t in mentions.texts)
+    start += len(mentions)
+  num_nodes = start
+  facts = np.concatenate([
+      np.stack([q.nodes, q.relations, q.answers], axis=1)
+      for q in all_queries
+  ]) if all_queries else np.zeros((0, 3), np.int64)
+  known = KnownAnswers.from_triples(with_inverses(facts, num_base),
+                                    2 * num_base)
+  candidates = np.zeros((num_nodes,), bool)
+  candidates[:n_kb] = task.candidates
+  features, unifiers = _node_features(parts, k, True, featurize_text, texts)
+  rel_names = list(kb.relation_names or kb.relations.tokens) + ['refers_to']
+  return QueryGraph(
+      key=task.key if task.key.startswith('el/') else f'el/{task.key}',
+      task='el', num_nodes=num_nodes, num_base_relations=num_base,
+      edges=edges, relation_edges=build_relation_graph(edges, 2 * num_base),
+      features=features, unifiers=unifiers, node_names=names,
+      relation_names=rel_names + [f'inverse of {r}' for r in rel_names],
+      candidates=candidates, negative_pool=candidates.copy(),
+      queries=queries, known=known,
+      node_tokens=list(kb.entities.tokens) +
+      [f'mention:{i}' for i in range(num_nodes - n_kb)])
+
+
+def build_query_graph(task: LPTask | EATask | ELTask, k: int,
+                      featurize_text: TextFeaturizer | None = None,
+                      **options) -> QueryGraph:
+  if isinstance(task, LPTask):
+    return build_lp(task, k, featurize_text)
+  if isinstance(task, EATask):
+    return build_ea(task, k, featurize_text, **options)
+  if isinstance(task, ELTask):
+    return build_el(task, k, featurize_text)
+  raise TypeError(f'not a task: {type(task).__name__}')
+
+
+def removal_edges(graph: QueryGraph, queries: QuerySet) -> np.ndarray:
+  """Edge ids of each query's own fact and its inverse (ULTRA removes them
+  from the graph while training on that query)."""
+  keys = graph.edge_keys()
+  order = np.argsort(keys, kind='stable')
+  sorted_keys = keys[order]
+  inverse = inverse_relation(queries.relations, graph.num_base_relations)
+  wanted = np.concatenate([
+      _edge_keys(np.stack([queries.nodes, queries.relations, queries.answers],
+                          1), graph.num_relations, graph.num_nodes),
+      _edge_keys(np.stack([queries.answers, inverse, queries.nodes], 1),
+                 graph.num_relations, graph.num_nodes)
+  ])
+  lo = np.searchsorted(sorted_keys, wanted, 'left')
+  hi = np.searchsorted(sorted_keys, wanted, 'right')
+  counts = hi - lo
+  offsets = np.repeat(lo - np.cumsum(counts) + counts, counts)
+  return order[offsets + np.arange(counts.sum())]
+
+
+def modality_summary(graph: QueryGraph) -> Mapping[str, float]:
+  """Fraction of nodes with each modality (for logs)."""
+  return {m: float(f.present.mean()) for m, f in graph.features.items()}

@@ -1,0 +1,129 @@
+"""Static shapes: padding budgets and the device-side arrays of a graph.
+
+Each `QueryGraph` is padded to a `Budget` (nodes, edges, relations,
+relation-graph edges), each rounded up to a few geometric buckets, so a
+whole training run compiles once per budget. Padding nodes, edges and
+relations are masked out of every sum, score and metric.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from typing import NamedTuple, Sequence
+
+import numpy as np
+
+from mtaimkg_jax.data import jraph_utils
+from mtaimkg_jax.data.graph import QueryGraph
+from mtaimkg_jax.data.mmkg import MODALITIES
+from mtaimkg_jax.errors import BudgetError
+
+# Bucket sizes are m * 2**e for these mantissas: at most 25% padding waste.
+_MANTISSAS = (1.0, 1.25, 1.5, 1.75)
+_MINIMUM = 8
+
+
+@dataclasses.dataclass(frozen=True, order=True)
+class Budget:
+  nodes: int
+  edges: int
+  relations: int
+  relation_edges: int
+
+  def fits(self, need: 'Budget') -> bool:
+    return all(getattr(self, f.name) >= getattr(need, f.name)
+               for f in dataclasses.fields(self))
+
+  def __str__(self) -> str:
+    return (f'nodes={self.nodes}, edges={self.edges}, '
+            f'relations={self.relations}, '
+            f'relation_edges={self.relation_edges}')
+
+
+def bucket(size: int) -> int:
+  """The smallest bucket size ≥ `size` (buckets: {1, 1.25, 1.5, 1.75}·2^e)."""
+  if size <= _MINIMUM:
+    return _MINIMUM
+  exponent = math.floor(math.log2(size))
+  sizes = [int(m * 2**exponent) for m in _MANTISSAS] + [2**(exponent + 1)]
+  return min(s for s in sizes if s >= size)
+
+
+def required_budget(graph: QueryGraph) -> Budget:
+  """The exact sizes a graph needs (one padding node and relation each)."""
+  return Budget(nodes=graph.num_nodes + 1, edges=graph.num_edges,
+                relations=graph.num_relations + 1,
+                relation_edges=len(graph.relation_edges))
+
+
+def choose_budget(graph: QueryGraph,
+                  budgets: Sequence[Budget] = ()) -> Budget:
+  """The smallest configured budget that fits, or automatic buckets.
+
+  With configured budgets, a graph larger than all of them is an error that
+  says what budget it needs.
+  """
+  need = required_budget(graph)
+  if not budgets:
+    return Budget(*(bucket(getattr(need, f.name))
+                    for f in dataclasses.fields(Budget)))
+  fitting = sorted(b for b in budgets if b.fits(need))
+  if not fitting:
+    raise BudgetError(
+        f'graph {graph.key!r} needs a padding budget of at least ({need}); '
+        f'the largest configured is ({max(budgets)}). Add a budget to '
+        'config.padding.budgets or leave it empty for automatic buckets.')
+  return fitting[0]
+
+
+class GraphArrays(NamedTuple):
+  """A padded graph as device-ready arrays (a pytree; one per budget shape).
+
+  `entity.senders → entity.receivers` is the direction messages flow:
+  receivers are ULTRA's `edge_index[0]` (the aggregating node).
+  """
+  entity: jraph_utils.GraphsTuple
+  relation: jraph_utils.GraphsTuple
+  num_base_relations: np.ndarray  # int32 scalar
+  modality_available: np.ndarray  # bool [M]: the graph has this modality
+
+
+def graph_arrays(graph: QueryGraph, budget: Budget,
+                 feature_dim: int) -> GraphArrays:
+  """Pads `graph` to `budget`. Every modality gets arrays (absent = zeros)
+  so all graphs share one pytree structure."""
+  nodes = {}
+  available = []
+  for modality in MODALITIES:
+    features = graph.features.get(modality)
+    available.append(features is not None and bool(features.present.any()))
+    if features is None:
+      nodes[modality] = np.zeros((graph.num_nodes, feature_dim), np.float32)
+      nodes[f'{modality}_present'] = np.zeros((graph.num_nodes,), bool)
+    else:
+      if features.dim != feature_dim:
+        raise ValueError(f'{graph.key}: {modality} features have dim '
+                         f'{features.dim}, expected {feature_dim}')
+      nodes[modality] = features.values.astype(np.float32)
+      nodes[f'{modality}_present'] = features.present.astype(bool)
+  nodes['candidate'] = graph.candidates.astype(bool)
+  nodes['real'] = np.ones((graph.num_nodes,), bool)
+  entity = jraph_utils.graph(
+      senders=graph.edges[:, 2], receivers=graph.edges[:, 0],
+      num_nodes=graph.num_nodes, nodes=nodes,
+      edges={'type': graph.edges[:, 1].astype(np.int32),
+             'weight': np.ones((graph.num_edges,), np.float32)})
+  relation = jraph_utils.graph(
+      senders=graph.relation_edges[:, 2],
+      receivers=graph.relation_edges[:, 0], num_nodes=graph.num_relations,
+      nodes={'real': np.ones((graph.num_relations,), bool)},
+      edges={'type': graph.relation_edges[:, 1].astype(np.int32),
+             'weight': np.ones((len(graph.relation_edges),), np.float32)})
+  # jraph pads features with zeros: 'real' and 'weight' become the masks.
+  entity = jraph_utils.pad(entity, budget.nodes, budget.edges)
+  relation = jraph_utils.pad(relation, budget.relations, budget.relation_edges)
+  return GraphArrays(entity=entity, relation=relation,
+                     num_base_relations=np.asarray(graph.num_base_relations,
+                                                   np.int32),
+                     modality_available=np.asarray(available, bool))

@@ -1,0 +1,241 @@
+"""TensorFlow Datasets builders (array_record; TensorFlow is not needed).
+
+One builder, `Mmkg`, with a config per dataset (MKG-W, DBP15K zh_en,
+RichpediaMEL, the synthetic sets, or any path under a data root). It reads
+the local files (the manual dir is the data root) through the project's own
+readers and stores the task containers as rows of a few splits; `load_task`
+reads them back into the same containers. So a prepared dataset can be
+shipped to machines without the raw files, e.g. TPU VMs.
+
+Splits (rows carry an `index` to restore order):
+- LP: `entities`, `relations`, `train`, `valid`, `test` (id triples).
+- EA: `kg1_entities`, `kg1_relations`, `kg1_triples`, the same for kg2, and
+  `pairs_train`, `pairs_valid`, `pairs_test`.
+- EL: `kb_entities`, `kb_relations`, `kb_triples`, `mentions_<split>`.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+
+import numpy as np
+import tensorflow_datasets as tfds
+
+from mtaimkg_jax.data import datasets, synthetic
+from mtaimkg_jax.data.mmkg import (EATask, ELTask, Features, LPTask, MMKG,
+                                   MODALITIES, Mentions, Vocab)
+
+_EMPTY = np.zeros((0,), np.float32)
+
+
+@dataclasses.dataclass
+class MmkgConfig(tfds.core.BuilderConfig):
+  dataset: str = 'lp/synthetic'
+  train_ratio: float = 0.3
+  seed: int = 0
+
+
+def config_name(dataset: str) -> str:
+  return ''.join(c if c.isalnum() else '_' for c in dataset.lower()).strip('_')
+
+
+def _features():
+  vector = tfds.features.Tensor(shape=(None,), dtype=np.float32)
+  fields = {
+      'index': np.int64, 'head': np.int64, 'relation': np.int64,
+      'tail': np.int64, 'token': tfds.features.Text(),
+      'name': tfds.features.Text(), 'text': tfds.features.Text(),
+      'candidate': np.bool_,
+  }
+  for modality in MODALITIES:
+    fields[f'{modality}_vector'] = vector
+    fields[f'{modality}_present'] = np.bool_
+  return tfds.features.FeaturesDict(fields)
+
+
+def _row(index: int, **values) -> dict:
+  row = {'index': index, 'head': -1, 'relation': -1, 'tail': -1, 'token': '',
+         'name': '', 'text': '', 'candidate': False}
+  for modality in MODALITIES:
+    row[f'{modality}_vector'] = _EMPTY
+    row[f'{modality}_present'] = False
+  row.update(values)
+  return row
+
+
+def _feature_fields(features: dict[str, Features], i: int) -> dict:
+  out = {}
+  for modality, f in features.items():
+    out[f'{modality}_vector'] = f.values[i].astype(np.float32)
+    out[f'{modality}_present'] = bool(f.present[i])
+  return out
+
+
+def _kg_rows(kg: MMKG, prefix: str, triple_splits: dict[str, str],
+             candidates: np.ndarray | None = None) -> dict:
+  names = kg.relation_names or list(kg.relations.tokens)
+  splits = {
+      f'{prefix}entities': [
+          _row(i, token=t, name=kg.names[i], text=kg.texts[i],
+               candidate=bool(candidates[i]) if candidates is not None else
+               False, **_feature_fields(kg.features, i))
+          for i, t in enumerate(kg.entities.tokens)],
+      f'{prefix}relations': [_row(i, token=t, name=names[i])
+                             for i, t in enumerate(kg.relations.tokens)],
+  }
+  for split, name in triple_splits.items():
+    splits[name] = [_row(i, head=int(h), relation=int(r), tail=int(t))
+                    for i, (h, r, t) in enumerate(kg.triples[split].tolist())]
+  return splits
+
+
+def _pair_rows(pairs: np.ndarray) -> list[dict]:
+  return [_row(i, head=int(a), tail=int(b))
+          for i, (a, b) in enumerate(pairs.tolist())]
+
+
+def task_rows(task: LPTask | EATask | ELTask) -> dict[str, list[dict]]:
+  """A task container as rows per split."""
+  if isinstance(task, LPTask):
+    return _kg_rows(task.kg, '', {s: s for s in task.kg.triples})
+  if isinstance(task, EATask):
+    rows = {**_kg_rows(task.kg1, 'kg1_', {'train': 'kg1_triples'}),
+            **_kg_rows(task.kg2, 'kg2_', {'train': 'kg2_triples'})}
+    for split in ('train', 'valid', 'test'):
+      rows[f'pairs_{split}'] = _pair_rows(getattr(task, f'{split}_pairs'))
+    return rows
+  rows = _kg_rows(task.kb, 'kb_', {'train': 'kb_triples'}, task.candidates)
+  for split, mentions in task.mentions.items():
+    rows[f'mentions_{split}'] = [
+        _row(i, text=t, tail=int(mentions.answers[i]),
+             **_feature_fields(mentions.features, i))
+        for i, t in enumerate(mentions.texts)]
+  return rows
+
+
+def _load_source(config: MmkgConfig, root: str) -> LPTask | EATask | ELTask:
+  task, rest = config.dataset.split('/', 1)
+  if rest == 'synthetic':
+    return synthetic.make_synthetic(synthetic.SyntheticSpec(
+        seed=config.seed))[config.dataset]
+  if task == 'lp':
+    return datasets.load_lp_task(root, config.dataset)
+  if task == 'ea':
+    return datasets.load_ea_task(root, config.dataset, config.train_ratio,
+                                 config.seed)
+  return datasets.load_el_task(root, config.dataset)
+
+
+class Mmkg(tfds.core.GeneratorBasedBuilder):
+  """MMKG benchmarks and the synthetic default as array_record datasets."""
+
+  VERSION = tfds.core.Version('1.0.0')
+  RELEASE_NOTES = {'1.0.0': 'First release.'}
+  MANUAL_DOWNLOAD_INSTRUCTIONS = (
+      'Point manual_dir at the data root (the layout of ../shared/data: '
+      'lp/<name>, ea/..., el/<name>).')
+  BUILDER_CONFIGS = [
+      MmkgConfig(name=config_name(d), dataset=d) for d in (
+          'lp/MKG-W', 'ea/DBP15K/zh_en', 'el/RichpediaMEL', 'lp/synthetic',
+          'ea/synthetic', 'el/synthetic')
+  ]
+
+  def _info(self) -> tfds.core.DatasetInfo:
+    return self.dataset_info_from_configs(features=_features(),
+                                          disable_shuffling=True)
+
+  def _split_generators(self, dl_manager):
+    root = str(dl_manager.manual_dir) if dl_manager.manual_dir else ''
+    rows = task_rows(_load_source(self.builder_config, root))
+    return {split: self._generate_examples(values)
+            for split, values in rows.items()}
+
+  def _generate_examples(self, rows):
+    for row in rows:
+      yield row['index'], row
+
+
+def build(dataset: str, data_dir: str, root: str = '', train_ratio=0.3,
+          seed: int = 0) -> Mmkg:
+  """Prepares `dataset` (read from `root`) into `data_dir` as array_record."""
+  config = MmkgConfig(name=config_name(dataset), dataset=dataset,
+                      train_ratio=train_ratio, seed=seed)
+  builder = Mmkg(config=config, data_dir=data_dir, file_format='array_record')
+  builder.download_and_prepare(
+      download_config=tfds.download.DownloadConfig(manual_dir=root or None))
+  return builder
+
+
+def _split(source, name: str) -> list[dict]:
+  rows = [source[name][i] for i in range(len(source[name]))]
+  return sorted(rows, key=lambda r: int(r['index']))
+
+
+def _text(value) -> str:
+  return value.decode('utf-8') if isinstance(value, bytes) else str(value)
+
+
+def _kg_from(source, prefix: str, name: str,
+             triple_splits: dict[str, str]) -> tuple[MMKG, np.ndarray]:
+  entities = _split(source, f'{prefix}entities')
+  relations = _split(source, f'{prefix}relations')
+  features = {}
+  for modality in MODALITIES:
+    vectors = [np.asarray(r[f'{modality}_vector']) for r in entities]
+    if any(v.size for v in vectors):
+      features[modality] = Features(
+          np.stack(vectors).astype(np.float32),
+          np.array([bool(r[f'{modality}_present']) for r in entities]))
+  triples = {
+      split: np.array([[r['head'], r['relation'], r['tail']]
+                       for r in _split(source, stored)],
+                      np.int64).reshape(-1, 3)
+      for split, stored in triple_splits.items()
+  }
+  kg = MMKG(name=name, entities=Vocab([_text(r['token']) for r in entities]),
+            relations=Vocab([_text(r['token']) for r in relations]),
+            triples=triples, names=[_text(r['name']) for r in entities],
+            texts=[_text(r['text']) for r in entities], features=features,
+            relation_names=[_text(r['name']) for r in relations])
+  return kg, np.array([bool(r['candidate']) for r in entities])
+
+
+def load_task(builder: Mmkg) -> LPTask | EATask | ELTask:
+  """Reads a prepared dataset back into the task container."""
+  source = builder.as_data_source()
+  dataset = builder.builder_config.dataset
+  task, rest = dataset.split('/', 1)
+  if task == 'lp':
+    kg, _ = _kg_from(source, '', rest,
+                     {s: s for s in ('train', 'valid', 'test')})
+    return datasets.lp_task(kg, dataset)
+  if task == 'ea':
+    kg1, _ = _kg_from(source, 'kg1_', f'{os.path.basename(rest)}_1',
+                      {'train': 'kg1_triples'})
+    kg2, _ = _kg_from(source, 'kg2_', f'{os.path.basename(rest)}_2',
+                      {'train': 'kg2_triples'})
+    pairs = {s: np.array([[r['head'], r['tail']]
+                          for r in _split(source, f'pairs_{s}')],
+                         np.int64).reshape(-1, 2)
+             for s in ('train', 'valid', 'test')}
+    return EATask(key=dataset, kg1=kg1, kg2=kg2, train_pairs=pairs['train'],
+                  valid_pairs=pairs['valid'], test_pairs=pairs['test'])
+  kb, candidates = _kg_from(source, 'kb_', rest, {'train': 'kb_triples'})
+  mentions = {}
+  for split in source:
+    if not split.startswith('mentions_'):
+      continue
+    rows = _split(source, split)
+    features = {}
+    for modality in MODALITIES:
+      vectors = [np.asarray(r[f'{modality}_vector']) for r in rows]
+      if any(v.size for v in vectors):
+        features[modality] = Features(
+            np.stack(vectors).astype(np.float32),
+            np.array([bool(r[f'{modality}_present']) for r in rows]))
+    mentions[split[len('mentions_'):]] = Mentions(
+        texts=[_text(r['text']) for r in rows],
+        answers=np.array([r['tail'] for r in rows], np.int64),
+        features=features)
+  return ELTask(key=dataset, kb=kb, mentions=mentions, candidates=candidates)

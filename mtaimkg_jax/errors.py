@@ -1,0 +1,37 @@
+"""The project's error types: every bad input names where it came from."""
+
+from __future__ import annotations
+
+import os
+
+
+class MtaimkgError(Exception):
+  """Base class of every error the project raises on purpose."""
+
+
+class DataError(MtaimkgError, ValueError):
+  """A data file is missing or malformed; the message names file and line."""
+
+  def __init__(self, path: str | os.PathLike, message: str,
+               line: int | None = None):
+    self.path = os.fspath(path)
+    self.line = line
+    self.reason = message
+    where = self.path if line is None else f'{self.path}:{line}'
+    super().__init__(f'{where}: {message}')
+
+
+class ConfigError(MtaimkgError, ValueError):
+  """A config value is invalid; the message names the config key."""
+
+  def __init__(self, key: str, message: str):
+    self.key = key
+    super().__init__(f'config.{key}: {message}')
+
+
+class BudgetError(MtaimkgError, ValueError):
+  """A graph does not fit any padding budget; the message gives the need."""
+
+
+class TrainingError(MtaimkgError, RuntimeError):
+  """Training cannot go on (e.g. a non-finite loss); names the step."""

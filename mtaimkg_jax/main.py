@@ -1,0 +1,63 @@
+r"""Command line: flags → train / eval / predict.
+
+  python -m mtaimkg_jax.main --config configs/default.py --workdir /tmp/run
+  python -m mtaimkg_jax.main --config configs/default.py --workdir /tmp/run \
+      --mode=predict --query 'tovak_3|rel_2|?'
+
+`--config.<key>=value` overrides any config key; `--config file.py:arg`
+passes `arg` to the file's `get_config`.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+
+from absl import app
+from absl import flags
+from absl import logging
+from ml_collections import config_flags
+
+from mtaimkg_jax import train
+from mtaimkg_jax.errors import MtaimkgError
+
+_CONFIG = config_flags.DEFINE_config_file(
+    'config', None, 'Experiment config file (configs/*.py).',
+    lock_config=True)
+_WORKDIR = flags.DEFINE_string('workdir', None,
+                               'Directory for checkpoints, logs and results.')
+_MODE = flags.DEFINE_enum('mode', 'train', ['train', 'eval', 'predict'],
+                          'train: train then evaluate; eval: evaluate the '
+                          'latest (or initial) checkpoint; predict: answer '
+                          '--query with names.')
+_QUERY = flags.DEFINE_string(
+    'query', None, "predict: 'head|relation|?' (LP), an entity name or id "
+    '(EA), or a mention sentence (EL).')
+_TASK = flags.DEFINE_string('task', None,
+                            'predict: which dataset of config.tasks to ask '
+                            '(default: the first).')
+_TOP_K = flags.DEFINE_integer('top_k', 10, 'predict: answers to show.')
+
+
+def main(argv):
+  if len(argv) > 1:
+    raise app.UsageError(f'unexpected arguments: {argv[1:]}')
+  config = _CONFIG.value
+  try:
+    if _MODE.value == 'train':
+      train.train_and_evaluate(config, _WORKDIR.value)
+    elif _MODE.value == 'eval':
+      train.evaluate(config, _WORKDIR.value)
+    else:
+      answers = train.predict(config, _WORKDIR.value, _QUERY.value,
+                              task=_TASK.value, top_k=_TOP_K.value)
+      print(json.dumps(answers, indent=2, ensure_ascii=False))
+  except MtaimkgError as e:
+    logging.error('%s', e)
+    print(f'error: {e}', file=sys.stderr)
+    sys.exit(2)
+
+
+if __name__ == '__main__':
+  flags.mark_flags_as_required(['config', 'workdir'])
+  app.run(main)

@@ -1,0 +1,1 @@
+"""Flax modules: ULTRA backbone, feature adapters, routing, MoE, model."""

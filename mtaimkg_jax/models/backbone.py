@@ -1,0 +1,210 @@
+"""The structural backbone: ULTRA's relation GNN and entity GNN in Flax.
+
+The same computation as ULTRA (Galkin et al., 2024) so its released
+checkpoints load and reproduce their numbers:
+
+- Relation GNN on the graph of relations: boundary = ones on the query
+  relation; per layer the four meta-relation vectors come from a 4-row
+  embedding (query independent).
+- Entity GNN (NBFNet): boundary = the query relation's representation on the
+  query node; per layer the relation vectors are an MLP of the relation
+  GNN's output.
+- Each layer: DistMult messages `h[neighbour] * rel[type]` summed at each
+  node over its *outgoing* edges (ULTRA's rspmm kernel: node
+  `edge_index[0]` reads `edge_index[1]`; here: receivers read senders), plus
+  the layer-0 boundary; linear on `[h, agg]`, layer norm, ReLU, shortcut.
+- The relation GNN is conditioned on the original relation r; a query
+  `(t, r⁻¹, ?)` reads row `r + R` of that same output.
+
+States are node-major `[N, B, D]`: a gather of neighbours reads whole
+contiguous `[B, D]` rows.
+"""
+
+from __future__ import annotations
+
+import chex
+import flax.linen as nn
+import jax
+import jax.numpy as jnp
+
+from mtaimkg_jax.data import jraph_utils
+from mtaimkg_jax.data.padding import GraphArrays
+
+# torch.nn.LayerNorm's default, which the ULTRA checkpoints were trained with.
+LAYER_NORM_EPSILON = 1e-5
+
+
+def propagate(h: jax.Array, edge_relation: jax.Array, senders: jax.Array,
+              receivers: jax.Array, edge_weight: jax.Array) -> jax.Array:
+  """Sum over edges of `h[sender] * relation` into receivers.
+
+  Args:
+    h: [N, B, D] node states.
+    edge_relation: [E, B, D] or [E, 1, D] relation vector of each edge.
+    senders, receivers: [E] node ids.
+    edge_weight: [E] (0 drops an edge: padding, or a removed query fact).
+  Returns:
+    [N, B, D].
+  """
+  messages = h[senders] * edge_relation * edge_weight[:, None, None]
+  return jraph_utils.segment_sum(messages, receivers, h.shape[0])
+
+
+class RelationalConv(nn.Module):
+  """One GeneralizedRelationalConv layer (DistMult, sum aggregation)."""
+  dim: int
+  layer_norm: bool = True
+
+  @nn.compact
+  def __call__(self, h: jax.Array, boundary: jax.Array,
+               edge_relation: jax.Array, senders: jax.Array,
+               receivers: jax.Array, edge_weight: jax.Array) -> jax.Array:
+    aggregate = propagate(h, edge_relation, senders, receivers,
+                          edge_weight) + boundary
+    out = nn.Dense(self.dim, name='linear')(
+        jnp.concatenate([h, aggregate], axis=-1))
+    if self.layer_norm:
+      out = nn.LayerNorm(epsilon=LAYER_NORM_EPSILON, name='layer_norm')(out)
+    return nn.relu(out)
+
+
+def _one_hot_boundary(index: jax.Array, values: jax.Array,
+                      num_nodes: int) -> jax.Array:
+  """[N, B, D] zeros with `values[b]` at node `index[b]` of column b."""
+  hot = jax.nn.one_hot(index, num_nodes, dtype=values.dtype)  # [B, N]
+  return hot.T[:, :, None] * values[None, :, :]
+
+
+class RelationGNN(nn.Module):
+  """ULTRA's RelNBFNet: representations of every relation given the query."""
+  dim: int = 64
+  num_layers: int = 6
+  layer_norm: bool = True
+  remat: bool = False
+
+  @nn.compact
+  def __call__(self, relation_graph: jraph_utils.GraphsTuple,
+               condition: jax.Array) -> jax.Array:
+    """Returns [R_pad, B, D] for query relations `condition` [B]."""
+    num_nodes = relation_graph.nodes['real'].shape[0]
+    ones = jnp.ones((condition.shape[0], self.dim), jnp.float32)
+    boundary = _one_hot_boundary(condition, ones, num_nodes)
+    meta = relation_graph.edges['type']
+    layer_cls = nn.remat(RelationalConv) if self.remat else RelationalConv
+    h = boundary
+    for i in range(self.num_layers):
+      meta_vectors = nn.Embed(4, self.dim, name=f'relation_{i}')(meta)
+      out = layer_cls(self.dim, self.layer_norm, name=f'layer_{i}')(
+          h, boundary, meta_vectors[:, None, :], relation_graph.senders,
+          relation_graph.receivers, relation_graph.edges['weight'])
+      h = out + h
+    return h
+
+
+class RelationProjection(nn.Module):
+  """Per-layer MLP (D→D, ReLU, D→D) of the relation representations."""
+  dim: int
+
+  @nn.compact
+  def __call__(self, relations: jax.Array) -> jax.Array:
+    x = nn.relu(nn.Dense(self.dim, name='dense_0')(relations))
+    return nn.Dense(self.dim, name='dense_1')(x)
+
+
+class EntityGNN(nn.Module):
+  """ULTRA's EntityNBFNet: query-conditioned states of every node."""
+  dim: int = 64
+  num_layers: int = 6
+  layer_norm: bool = True
+  remat: bool = False
+
+  @nn.compact
+  def __call__(self, graph: jraph_utils.GraphsTuple, relations: jax.Array,
+               nodes: jax.Array, query_relations: jax.Array,
+               edge_weight: jax.Array) -> tuple[jax.Array, jax.Array]:
+    """Returns (states [N_pad, B, D], query vectors [B, D]).
+
+    `relations` [R_pad, B, D] comes from the relation GNN.
+    """
+    batch = nodes.shape[0]
+    query = relations[query_relations, jnp.arange(batch)]  # [B, D]
+    num_nodes = graph.nodes['real'].shape[0]
+    boundary = _one_hot_boundary(nodes, query, num_nodes)
+    edge_type = graph.edges['type']
+    layer_cls = nn.remat(RelationalConv) if self.remat else RelationalConv
+    h = boundary
+    for i in range(self.num_layers):
+      projected = RelationProjection(self.dim,
+                                     name=f'relation_projection_{i}')(
+                                         relations)
+      out = layer_cls(self.dim, self.layer_norm, name=f'layer_{i}')(
+          h, boundary, projected[edge_type], graph.senders, graph.receivers,
+          edge_weight)
+      h = out + h
+    return h, query
+
+
+class ScoreMLP(nn.Module):
+  """ULTRA's final MLP on `[h, query]` → one logit (hidden = 2D)."""
+  hidden: int
+
+  @nn.compact
+  def __call__(self, features: jax.Array) -> jax.Array:
+    x = nn.relu(nn.Dense(self.hidden, name='dense_0')(features))
+    return nn.Dense(1, name='dense_1')(x)[..., 0]
+
+
+def condition_relation(relations: jax.Array,
+                       num_base_relations: jax.Array) -> jax.Array:
+  """r for r < R, r - R for inverses: what the relation GNN is run on."""
+  return jnp.where(relations >= num_base_relations,
+                   relations - num_base_relations, relations)
+
+
+class Ultra(nn.Module):
+  """Relation GNN → entity GNN → score MLP: ULTRA, structure only."""
+  dim: int = 64
+  num_layers: int = 6
+  layer_norm: bool = True
+  remat: bool = False
+
+  def setup(self):
+    self.relation_model = RelationGNN(self.dim, self.num_layers,
+                                      self.layer_norm, self.remat)
+    self.entity_model = EntityGNN(self.dim, self.num_layers, self.layer_norm,
+                                  self.remat)
+    self.mlp = ScoreMLP(2 * self.dim)
+
+  def states(self, graph: GraphArrays, nodes: jax.Array,
+             relations: jax.Array, edge_weight: jax.Array | None = None
+             ) -> tuple[jax.Array, jax.Array, jax.Array]:
+    """Query-conditioned states.
+
+    Returns (entity states [N_pad, B, D], query vectors [B, D], relation
+    representations [R_pad, B, D]).
+    """
+    chex.assert_rank([nodes, relations], 1)
+    if edge_weight is None:
+      edge_weight = graph.entity.edges['weight']
+    condition = condition_relation(relations, graph.num_base_relations)
+    relation_states = self.relation_model(graph.relation, condition)
+    h, query = self.entity_model(graph.entity, relation_states, nodes,
+                                 relations, edge_weight)
+    return h, query, relation_states
+
+  def score_states(self, h: jax.Array, query: jax.Array) -> jax.Array:
+    """Candidate states [B, C, D] and query vectors [B, D] → logits [B, C]."""
+    features = jnp.concatenate(
+        [h, jnp.broadcast_to(query[:, None, :], h.shape)], axis=-1)
+    return self.mlp(features)
+
+  def __call__(self, graph: GraphArrays, nodes: jax.Array,
+               relations: jax.Array, candidates: jax.Array | None = None,
+               edge_weight: jax.Array | None = None) -> jax.Array:
+    """Logits [B, N_pad] over all nodes, or [B, C] over `candidates`."""
+    h, query, _ = self.states(graph, nodes, relations, edge_weight)
+    h = jnp.swapaxes(h, 0, 1)  # [B, N, D]
+    if candidates is not None:
+      h = jnp.take_along_axis(h, candidates[:, :, None], axis=1)
+    return self.score_states(h, query)
+

@@ -1,0 +1,168 @@
+"""MtaIMKG: structure (ULTRA backbone) + modalities, routed per task, mixed
+by a gated MoE, scored per (query, candidate).
+
+Per candidate c of query q the routed representations are the structural
+state `h_struct(c|q)`, the adapted text and image vectors of c, and the
+cross terms `f_m(q) ⊙ f_m(c)`. The router turns the task embedding and the
+query context into weights over them; the MoE refines the mixture; the head
+gives a logit, to which a learned per-task multiple of the backbone's own
+structural score is added (so an ULTRA-initialised backbone starts from
+ULTRA's ranking where structure matters).
+"""
+
+from __future__ import annotations
+
+from typing import NamedTuple
+
+import chex
+import flax.linen as nn
+import jax
+import jax.numpy as jnp
+import ml_collections
+
+from mtaimkg_jax.data.batches import Queries
+from mtaimkg_jax.data.graph import TASK_IDS
+from mtaimkg_jax.data.padding import GraphArrays
+from mtaimkg_jax.models import moe as moe_lib
+from mtaimkg_jax.models.backbone import Ultra
+from mtaimkg_jax.models.layers import MLP, FeatureAdapter
+from mtaimkg_jax.models.routing import ROUTED, TaskRouter, mix
+
+MODALITY_FEATURES = ('text', 'image')
+
+
+class ModelOutput(NamedTuple):
+  logits: jax.Array  # [B, C] (C = all padded nodes when no candidates given)
+  routing: jax.Array  # [B, M] weights over ROUTED
+  balance_loss: jax.Array  # scalar
+
+
+def _gather_rows(x: jax.Array, candidates: jax.Array) -> jax.Array:
+  """x [N, D] → [B, C, D] at `candidates` [B, C]."""
+  return x[candidates]
+
+
+class MtaIMKG(nn.Module):
+  """The full model; see the module docstring."""
+  dim: int = 64
+  num_layers: int = 6
+  task_dim: int = 16
+  router_hidden: int = 64
+  num_experts: int = 4
+  expert_hidden: int = 128
+  top_k: int = 0
+  uniform_routing: bool = False
+  remat: bool = False
+  chunk_size: int = 8192
+
+  def setup(self):
+    self.backbone = Ultra(self.dim, self.num_layers, remat=self.remat)
+    self.task_embedding = nn.Embed(len(TASK_IDS), self.task_dim)
+    self.adapters = {m: FeatureAdapter(self.dim, name=f'adapter_{m}')
+                     for m in MODALITY_FEATURES}
+    self.structure_projection = nn.Dense(self.dim)
+    self.structure_norm = nn.LayerNorm()
+    self.cross_norm = nn.LayerNorm()
+    self.router = TaskRouter(self.router_hidden, self.uniform_routing)
+    self.moe = moe_lib.GatedMoE(self.num_experts, self.expert_hidden,
+                                self.top_k)
+    self.head = MLP((self.dim, 1))
+    self.structure_gate = self.param('structure_gate', nn.initializers.ones,
+                                     (len(TASK_IDS),))
+
+  def __call__(self, graph: GraphArrays, queries: Queries,
+               candidates: jax.Array | None = None,
+               edge_weight: jax.Array | None = None,
+               token_mask: jax.Array | None = None) -> ModelOutput:
+    """Logits of `candidates` [B, C], or of every node when None.
+
+    `token_mask` [B, C] marks the (query, candidate) pairs the MoE balance
+    loss averages over (training); without it the loss is 0.
+    """
+    nodes, task = queries.nodes, queries.task
+    h, query, _ = self.backbone.states(graph, nodes, queries.relations,
+                                       edge_weight)
+    h = jnp.swapaxes(h, 0, 1)  # [B, N, D]
+    entity = graph.entity.nodes
+    adapted = {m: self.adapters[m](entity[m], entity[f'{m}_present'])
+               for m in MODALITY_FEATURES}
+    own = {m: adapted[m][nodes] for m in MODALITY_FEATURES}
+    own_present = {m: entity[f'{m}_present'][nodes] for m in MODALITY_FEATURES}
+    tau = self.task_embedding(task)
+    has = {m: jnp.broadcast_to(graph.modality_available[i], nodes.shape)
+           for i, m in enumerate(MODALITY_FEATURES)}
+    available = jnp.stack([
+        jnp.ones(nodes.shape, bool), has['text'], has['image'],
+        has['text'] & own_present['text'], has['image'] & own_present['image']
+    ], axis=1)
+    context = jnp.concatenate([query, own['text'], own['image']], axis=-1)
+    weights = self.router(tau, context, available)
+    gate = self.structure_gate[task][:, None]
+
+    def score(index: jax.Array) -> tuple[jax.Array, moe_lib.MoEOutput]:
+      states = jnp.take_along_axis(h, index[:, :, None], axis=1)
+      structural_score = self.backbone.score_states(states, query)
+      cand = {m: _gather_rows(adapted[m], index) for m in MODALITY_FEATURES}
+      representations = [
+          self.structure_norm(self.structure_projection(states)),
+          cand['text'], cand['image'],
+          self.cross_norm(own['text'][:, None, :] * cand['text']),
+          self.cross_norm(own['image'][:, None, :] * cand['image']),
+      ]
+      chex.assert_equal(len(representations), len(ROUTED))
+      z = mix(weights, representations)
+      mixture = self.moe(z, tau)
+      logits = self.head(mixture.output)[..., 0] + gate * structural_score
+      return logits, mixture
+
+    if candidates is not None:
+      logits, mixture = score(candidates)
+      if token_mask is None:
+        balance = jnp.zeros((), jnp.float32)
+      else:
+        balance = moe_lib.balance_loss(mixture.gates, mixture.probabilities,
+                                       token_mask)
+      return ModelOutput(logits, weights, balance)
+    num_nodes = h.shape[1]
+    chunks = []
+    for start in range(0, num_nodes, self.chunk_size):
+      size = min(self.chunk_size, num_nodes - start)
+      index = jnp.broadcast_to(jnp.arange(start, start + size),
+                               (nodes.shape[0], size))
+      chunks.append(score(index)[0])
+    return ModelOutput(jnp.concatenate(chunks, axis=1), weights,
+                       jnp.zeros((), jnp.float32))
+
+
+class StructureOnly(nn.Module):
+  """ULTRA alone in the model interface (routing: all on structure)."""
+  dim: int = 64
+  num_layers: int = 6
+  remat: bool = False
+
+  def setup(self):
+    self.backbone = Ultra(self.dim, self.num_layers, remat=self.remat)
+
+  def __call__(self, graph: GraphArrays, queries: Queries,
+               candidates: jax.Array | None = None,
+               edge_weight: jax.Array | None = None,
+               token_mask: jax.Array | None = None) -> ModelOutput:
+    del token_mask
+    logits = self.backbone(graph, queries.nodes, queries.relations,
+                           candidates, edge_weight)
+    routing = jax.nn.one_hot(jnp.zeros(queries.nodes.shape, jnp.int32),
+                             len(ROUTED))
+    return ModelOutput(logits, routing, jnp.zeros((), jnp.float32))
+
+
+def build_model(config: ml_collections.ConfigDict) -> nn.Module:
+  """`config.model` → a module with the `ModelOutput` interface."""
+  model = config.model
+  if model.name == 'ultra':
+    return StructureOnly(model.dim, model.num_layers, model.remat)
+  return MtaIMKG(
+      dim=model.dim, num_layers=model.num_layers, task_dim=model.task_dim,
+      router_hidden=model.router_hidden, num_experts=model.num_experts,
+      expert_hidden=model.expert_hidden, top_k=model.top_k,
+      uniform_routing=not model.routing, remat=model.remat,
+      chunk_size=model.chunk_size)

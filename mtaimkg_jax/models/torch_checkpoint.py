@@ -1,0 +1,155 @@
+"""A safe reader of PyTorch `.pth` files (torch's zip format), without torch.
+
+`torch.save` writes a zip with `<prefix>/data.pkl` (a pickle that rebuilds
+tensors from storages) and `<prefix>/data/<key>` (the raw storages). Plain
+`pickle.load` would execute whatever the pickle names; this reader allows
+only the handful of globals a state dict uses, maps them to local
+constructors, and builds numpy arrays from the raw bytes. Anything else is
+a `DataError` naming the global, and nothing foreign ever runs.
+"""
+
+from __future__ import annotations
+
+import collections
+import io
+import os
+import pickle
+import zipfile
+from typing import Any
+
+import numpy as np
+
+from mtaimkg_jax.errors import DataError
+
+_STORAGE_DTYPES = {
+    'FloatStorage': np.float32, 'DoubleStorage': np.float64,
+    'HalfStorage': np.float16, 'BFloat16Storage': 'bfloat16',
+    'LongStorage': np.int64, 'IntStorage': np.int32,
+    'ShortStorage': np.int16, 'CharStorage': np.int8,
+    'ByteStorage': np.uint8, 'BoolStorage': np.bool_,
+}
+
+
+class _StorageType:
+  def __init__(self, name: str):
+    self.name = name
+
+
+def _rebuild_tensor(storage: np.ndarray, offset: int, size, stride,
+                    *unused) -> np.ndarray:
+  del unused
+  size, stride = tuple(size), tuple(stride)
+  needed = offset + sum((s - 1) * st for s, st in zip(size, stride)) + 1 if (
+      all(size)) else offset
+  if offset < 0 or any(st < 0 for st in stride) or needed > storage.size:
+    raise ValueError(f'tensor of size {size}, stride {stride} and offset '
+                     f'{offset} does not fit its storage of {storage.size}')
+  item = storage.itemsize
+  view = np.lib.stride_tricks.as_strided(
+      storage[offset:], shape=size, strides=[st * item for st in stride])
+  return np.array(view)
+
+
+def _rebuild_parameter(tensor, requires_grad=None, backward_hooks=None,
+                       *unused):
+  del requires_grad, backward_hooks, unused
+  return tensor
+
+
+_ALLOWED = {
+    ('collections', 'OrderedDict'): collections.OrderedDict,
+    ('torch._utils', '_rebuild_tensor_v2'): _rebuild_tensor,
+    ('torch._utils', '_rebuild_parameter'): _rebuild_parameter,
+    **{('torch', name): _StorageType(name) for name in _STORAGE_DTYPES},
+}
+
+
+class _Unpickler(pickle.Unpickler):
+
+  def __init__(self, data: bytes, archive: zipfile.ZipFile, prefix: str,
+               byteorder: str, path: str):
+    super().__init__(io.BytesIO(data))
+    self._archive = archive
+    self._prefix = prefix
+    self._byteorder = '>' if byteorder == 'big' else '<'
+    self._path = path
+    self._cache: dict[str, np.ndarray] = {}
+
+  def find_class(self, module: str, name: str):
+    allowed = _ALLOWED.get((module, name))
+    if allowed is None:
+      raise DataError(self._path, f'forbidden global {module}.{name} in the '
+                      'pickle: not a plain state dict')
+    return allowed
+
+  def persistent_load(self, pid):
+    if (not isinstance(pid, tuple) or len(pid) < 5 or pid[0] != 'storage' or
+        not isinstance(pid[1], _StorageType)):
+      raise DataError(self._path, f'unsupported persistent id {pid!r:.100}')
+    storage_type, key, numel = pid[1], str(pid[2]), int(pid[4])
+    if key not in self._cache:
+      name = f'{self._prefix}/data/{key}'
+      try:
+        raw = self._archive.read(name)
+      except KeyError:
+        raise DataError(self._path, f'missing storage record {name}') from None
+      dtype = _STORAGE_DTYPES[storage_type.name]
+      if dtype == 'bfloat16':
+        halves = np.frombuffer(raw, self._byteorder + 'u2')
+        array = (halves.astype(np.uint32) << 16).view(np.float32)
+      else:
+        array = np.frombuffer(raw, np.dtype(dtype).newbyteorder(
+            self._byteorder))
+      if array.size < numel:
+        raise DataError(self._path, f'storage {name} holds {array.size} '
+                        f'values, expected {numel}')
+      self._cache[key] = array.astype(array.dtype.newbyteorder('='))
+    return self._cache[key]
+
+
+def _flatten(value: Any, prefix: str, out: dict[str, np.ndarray]) -> None:
+  if isinstance(value, np.ndarray):
+    out[prefix] = value
+  elif isinstance(value, dict):
+    for key, item in value.items():
+      _flatten(item, f'{prefix}.{key}' if prefix else str(key), out)
+
+
+def load_state_dict(path: str | os.PathLike,
+                    key: str | None = 'model') -> dict[str, np.ndarray]:
+  """Tensors of a `.pth` as numpy arrays, by name.
+
+  With `key`, returns that entry of the saved dict (ULTRA saves its state
+  dict under 'model'); with None, every tensor of the file, flattened.
+  """
+  path = os.fspath(path)
+  try:
+    archive = zipfile.ZipFile(path)
+  except FileNotFoundError:
+    raise DataError(path, 'file not found') from None
+  except (zipfile.BadZipFile, OSError) as e:
+    raise DataError(path, f'not a torch zip checkpoint ({e})') from None
+  with archive:
+    try:
+      pickles = [n for n in archive.namelist() if n.endswith('/data.pkl')]
+      if not pickles:
+        raise DataError(path, 'no data.pkl: not a torch zip checkpoint')
+      prefix = pickles[0][:-len('/data.pkl')]
+      names = set(archive.namelist())
+      byteorder = (archive.read(f'{prefix}/byteorder').decode().strip()
+                   if f'{prefix}/byteorder' in names else 'little')
+      data = archive.read(pickles[0])
+      obj = _Unpickler(data, archive, prefix, byteorder, path).load()
+    except DataError:
+      raise
+    except (zipfile.BadZipFile, EOFError, pickle.UnpicklingError, ValueError,
+            TypeError, KeyError, IndexError, AttributeError, OSError) as e:
+      raise DataError(path, f'corrupt checkpoint ({type(e).__name__}: '
+                      f'{e})') from None
+  if key is not None:
+    if not isinstance(obj, dict) or key not in obj:
+      raise DataError(path, f'no entry {key!r} in the checkpoint')
+    obj = obj[key]
+  out: dict[str, np.ndarray] = {}
+  _flatten(obj, '', out)
+  return out

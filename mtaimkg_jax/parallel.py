@@ -1,0 +1,96 @@
+"""Data parallelism with `jax.jit` over a `Mesh` (the design card's
+"pmap-sharded" step: JAX keeps `pmap` in maintenance mode since 0.8).
+
+Queries (and everything per query) are sharded along the mesh axis `data`;
+the graph and the train state are replicated. The same code runs on one
+device, on 8 fake CPU devices, and across processes: each process passes its
+local slice of a batch and `global_batch` assembles the global array.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from typing import Any
+
+import jax
+import numpy as np
+from jax.sharding import Mesh, NamedSharding, PartitionSpec
+
+from mtaimkg_jax.errors import ConfigError
+
+DATA_AXIS = 'data'
+
+
+def initialize_distributed(coordinator: str = '', num_processes: int = 0,
+                           process_id: int = -1) -> None:
+  """`jax.distributed.initialize` when asked, by flags or by environment.
+
+  With no arguments, JAX discovers the cluster itself (Cloud TPU pods,
+  SLURM); with an explicit coordinator, processes meet there (local runs).
+  """
+  if jax.process_count() > 1 or getattr(initialize_distributed, '_done',
+                                        False):
+    return
+  kwargs = {}
+  if coordinator:
+    kwargs = dict(coordinator_address=coordinator,
+                  num_processes=num_processes, process_id=process_id)
+  if jax.default_backend() == 'cpu' or os.environ.get('JAX_PLATFORMS') == (
+      'cpu'):
+    jax.config.update('jax_cpu_collectives_implementation', 'gloo')
+  jax.distributed.initialize(**kwargs)
+  initialize_distributed._done = True  # pylint: disable=protected-access
+  logging.info('process %d of %d, %d local / %d global devices',
+               jax.process_index(), jax.process_count(),
+               jax.local_device_count(), jax.device_count())
+
+
+def make_mesh() -> Mesh:
+  return Mesh(np.asarray(jax.devices()), (DATA_AXIS,))
+
+
+def replicated(mesh: Mesh) -> NamedSharding:
+  return NamedSharding(mesh, PartitionSpec())
+
+
+def sharded(mesh: Mesh) -> NamedSharding:
+  """Leading axis split over `data`."""
+  return NamedSharding(mesh, PartitionSpec(DATA_AXIS))
+
+
+def check_batch_size(batch_size: int, mesh: Mesh, key: str) -> None:
+  devices = mesh.shape[DATA_AXIS]
+  if batch_size % devices:
+    raise ConfigError(key, f'{batch_size} is not divisible by the {devices} '
+                      'devices of the data axis')
+
+
+def process_slice(batch_size: int) -> slice:
+  """This process's rows of a global batch (processes own equal slices)."""
+  per_process = batch_size // jax.process_count()
+  start = jax.process_index() * per_process
+  return slice(start, start + per_process)
+
+
+def global_batch(local: Any, mesh: Mesh, global_size: int) -> Any:
+  """Process-local rows (leading axis) → global arrays sharded on `data`."""
+  sharding = sharded(mesh)
+
+  def assemble(x):
+    x = np.asarray(x)
+    shape = (global_size,) + x.shape[1:]
+    return jax.make_array_from_process_local_data(sharding, x, shape)
+
+  return jax.tree_util.tree_map(assemble, local)
+
+
+def replicate(tree: Any, mesh: Mesh) -> Any:
+  """Host values (identical on every process) → replicated global arrays."""
+  sharding = replicated(mesh)
+
+  def put(x):
+    x = np.asarray(x)
+    return jax.make_array_from_process_local_data(sharding, x, x.shape)
+
+  return jax.tree_util.tree_map(put, tree)

@@ -1,0 +1,172 @@
+"""Losses, optimizer, and the jitted, sharded train and eval steps.
+
+The train step is one `jax.jit` over a `Mesh`: queries and everything per
+query are sharded along `data`, the graph and the train state replicated,
+the state donated. It compiles once per padding budget.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Callable, NamedTuple
+
+import chex
+import flax
+import flax.linen as nn
+import jax
+import jax.numpy as jnp
+import ml_collections
+import optax
+from jax.sharding import Mesh
+
+from mtaimkg_jax import metrics, parallel
+from mtaimkg_jax.data.batches import EvalBatch, TrainBatch
+from mtaimkg_jax.data.graph import TASK_IDS
+from mtaimkg_jax.data.padding import GraphArrays
+from mtaimkg_jax.errors import ConfigError
+
+
+@flax.struct.dataclass
+class TrainState:
+  step: jax.Array
+  params: Any
+  opt_state: Any
+
+
+def _masked_softmax(logits: jax.Array, mask: jax.Array) -> jax.Array:
+  """Softmax over the last axis restricted to `mask` (all-False rows → 0)."""
+  shifted = jnp.where(mask, logits, -jnp.inf)
+  peak = jnp.max(shifted, axis=-1, keepdims=True)
+  peak = jnp.where(jnp.isfinite(peak), peak, 0.0)
+  weights = jnp.where(mask, jnp.exp(shifted - peak), 0.0)
+  return weights / jnp.maximum(jnp.sum(weights, axis=-1, keepdims=True),
+                               1e-30)
+
+
+def self_adversarial_bce(logits: jax.Array, candidate_valid: jax.Array,
+                         query_valid: jax.Array,
+                         temperature: float) -> jax.Array:
+  """ULTRA's loss: BCE of the positive (column 0) and of the negatives
+  weighted by a softmax of their own (stopped) scores / temperature; the
+  positive and the weighted negatives count half each."""
+  chex.assert_rank(logits, 2)
+  chex.assert_equal_shape([logits, candidate_valid])
+  positive = jax.nn.softplus(-logits[:, 0])
+  negatives = jax.nn.softplus(logits[:, 1:])
+  mask = candidate_valid[:, 1:]
+  if temperature > 0:
+    weights = _masked_softmax(jax.lax.stop_gradient(logits[:, 1:]) /
+                              temperature, mask)
+  else:
+    weights = mask / jnp.maximum(jnp.sum(mask, -1, keepdims=True), 1)
+  has_negative = jnp.any(mask, axis=-1)
+  per_query = (positive + jnp.sum(weights * negatives, -1)) / jnp.where(
+      has_negative, 2.0, 1.0)
+  return _masked_mean(per_query, query_valid)
+
+
+def info_nce(logits: jax.Array, candidate_valid: jax.Array,
+             query_valid: jax.Array, temperature: float) -> jax.Array:
+  """Cross-entropy of the positive (column 0) among valid candidates."""
+  scaled = jnp.where(candidate_valid, logits / max(temperature, 1e-6),
+                     -jnp.inf)
+  per_query = -jax.nn.log_softmax(scaled, axis=-1)[:, 0]
+  return _masked_mean(per_query, query_valid)
+
+
+def _masked_mean(values: jax.Array, mask: jax.Array) -> jax.Array:
+  mask = mask.astype(values.dtype)
+  return jnp.sum(values * mask) / jnp.maximum(jnp.sum(mask), 1.0)
+
+
+def make_optimizer(config: ml_collections.ConfigDict,
+                   params: Any) -> optax.GradientTransformation:
+  """AdamW with warmup + cosine decay and global-norm clipping; the backbone
+  gets no updates when `config.model.freeze_backbone`."""
+  train = config.train
+  if train.num_steps < 0 or train.learning_rate <= 0:
+    raise ConfigError('train.learning_rate', 'must be > 0 (and num_steps '
+                      '≥ 0)')
+  warmup = min(train.warmup_steps, max(train.num_steps - 1, 0))
+  schedule = optax.warmup_cosine_decay_schedule(
+      init_value=0.0 if warmup else train.learning_rate,
+      peak_value=train.learning_rate, warmup_steps=warmup,
+      decay_steps=max(train.num_steps, warmup + 1),
+      end_value=train.learning_rate * train.final_lr_fraction)
+  optimizer = optax.chain(
+      optax.clip_by_global_norm(train.grad_clip),
+      optax.adamw(schedule, weight_decay=train.weight_decay))
+  if not config.model.freeze_backbone:
+    return optimizer
+  labels = flax.traverse_util.path_aware_map(
+      lambda path, _: 'frozen' if path[0] == 'backbone' else 'trained',
+      params)
+  return optax.multi_transform({'trained': optimizer,
+                                'frozen': optax.set_to_zero()}, labels)
+
+
+class StepFns(NamedTuple):
+  train: Callable[[TrainState, GraphArrays, TrainBatch],
+                  tuple[TrainState, dict]]
+  eval: Callable[[Any, GraphArrays, EvalBatch], tuple[jax.Array, jax.Array]]
+
+
+def make_steps(model: nn.Module, optimizer: optax.GradientTransformation,
+               config: ml_collections.ConfigDict, mesh: Mesh) -> StepFns:
+  """The jitted, sharded train and eval steps."""
+  train = config.train
+  losses = {'bce': self_adversarial_bce, 'infonce': info_nce}
+  if train.contrastive_loss not in losses:
+    raise ConfigError('train.contrastive_loss',
+                      f"must be 'bce' or 'infonce', got "
+                      f'{train.contrastive_loss!r}')
+  contrastive = losses[train.contrastive_loss]
+  replicated = parallel.replicated(mesh)
+  sharded = parallel.sharded(mesh)
+
+  def loss_fn(params, graph: GraphArrays, batch: TrainBatch):
+    queries = batch.queries
+    token_mask = batch.candidate_valid & queries.valid[:, None]
+    output = model.apply({'params': params}, graph, queries,
+                         batch.candidates, batch.edge_weight, token_mask)
+    is_lp = queries.task[0] == TASK_IDS['lp']
+    task_loss = jax.lax.cond(
+        is_lp,
+        lambda: self_adversarial_bce(output.logits, batch.candidate_valid,
+                                     queries.valid,
+                                     train.adversarial_temperature),
+        lambda: contrastive(output.logits, batch.candidate_valid,
+                            queries.valid, train.contrastive_temperature))
+    loss = task_loss + train.balance_weight * output.balance_loss
+    return loss, {'loss': loss, 'task_loss': task_loss,
+                  'balance_loss': output.balance_loss}
+
+  def train_step(state: TrainState, graph: GraphArrays, batch: TrainBatch):
+    grads, scalars = jax.grad(loss_fn, has_aux=True)(state.params, graph,
+                                                     batch)
+    updates, opt_state = optimizer.update(grads, state.opt_state,
+                                          state.params)
+    params = optax.apply_updates(state.params, updates)
+    scalars['grad_norm'] = optax.global_norm(grads)
+    return TrainState(state.step + 1, params, opt_state), scalars
+
+  def eval_step(params, graph: GraphArrays, batch: EvalBatch):
+    queries = batch.queries
+    output = model.apply({'params': params}, graph, queries)
+    candidates = graph.entity.nodes['candidate'] & graph.entity.nodes['real']
+    ranks = metrics.filtered_ranks(output.logits, queries.answers,
+                                   batch.exclude, candidates)
+    return ranks, output.routing
+
+  train_batch_sharding = TrainBatch(
+      queries=sharded, candidates=sharded, candidate_valid=sharded,
+      edge_weight=replicated)
+  eval_batch_sharding = EvalBatch(queries=sharded, exclude=sharded)
+  return StepFns(
+      train=jax.jit(train_step,
+                    in_shardings=(replicated, replicated,
+                                  train_batch_sharding),
+                    out_shardings=(replicated, replicated),
+                    donate_argnums=(0,)),
+      eval=jax.jit(eval_step,
+                   in_shardings=(replicated, replicated, eval_batch_sharding),
+                   out_shardings=(sharded, sharded)))

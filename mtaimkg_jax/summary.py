@@ -1,0 +1,128 @@
+"""TensorBoard scalars without TensorFlow, plus progress logging.
+
+Writes the TFRecord-framed `Event` protos TensorBoard reads (wall time,
+step, one simple_value per tag), encoded by hand: a few dozen lines instead
+of a TensorFlow dependency.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import socket
+import struct
+import time
+
+
+def _crc32c_table() -> list[int]:
+  table = []
+  for byte in range(256):
+    crc = byte
+    for _ in range(8):
+      crc = (crc >> 1) ^ (0x82F63B78 if crc & 1 else 0)
+    table.append(crc)
+  return table
+
+
+_TABLE = _crc32c_table()
+
+
+def crc32c(data: bytes) -> int:
+  crc = 0xFFFFFFFF
+  for byte in data:
+    crc = _TABLE[(crc ^ byte) & 0xFF] ^ (crc >> 8)
+  return crc ^ 0xFFFFFFFF
+
+
+def _masked_crc(data: bytes) -> int:
+  crc = crc32c(data)
+  return (((crc >> 15) | (crc << 17)) + 0xA282EAD8) & 0xFFFFFFFF
+
+
+def _varint(value: int) -> bytes:
+  out = bytearray()
+  while True:
+    bits = value & 0x7F
+    value >>= 7
+    if value:
+      out.append(bits | 0x80)
+    else:
+      out.append(bits)
+      return bytes(out)
+
+
+def _field_bytes(number: int, payload: bytes) -> bytes:
+  return _varint(number << 3 | 2) + _varint(len(payload)) + payload
+
+
+def encode_event(step: int, wall_time: float,
+                 scalars: dict[str, float] | None = None,
+                 file_version: str | None = None) -> bytes:
+  """An `tensorflow.Event` proto with scalar summary values."""
+  event = b'\x09' + struct.pack('<d', wall_time)
+  event += b'\x10' + _varint(step & 0xFFFFFFFFFFFFFFFF)
+  if file_version is not None:
+    event += _field_bytes(3, file_version.encode())
+  if scalars:
+    summary = b''
+    for tag, value in scalars.items():
+      item = _field_bytes(1, tag.encode()) + b'\x15' + struct.pack(
+          '<f', float(value))
+      summary += _field_bytes(1, item)
+    event += _field_bytes(5, summary)
+  return event
+
+
+def frame(record: bytes) -> bytes:
+  """TFRecord framing: length, its CRC, the record, its CRC."""
+  length = struct.pack('<Q', len(record))
+  return (length + struct.pack('<I', _masked_crc(length)) + record +
+          struct.pack('<I', _masked_crc(record)))
+
+
+class ScalarWriter:
+  """Appends scalar events to `<logdir>/events.out.tfevents.*`."""
+
+  def __init__(self, logdir: str, enabled: bool = True):
+    self.enabled = enabled
+    self._file = None
+    if not enabled:
+      return
+    os.makedirs(logdir, exist_ok=True)
+    name = (f'events.out.tfevents.{int(time.time())}.{socket.gethostname()}'
+            f'.{os.getpid()}')
+    self._file = open(os.path.join(logdir, name), 'ab')
+    self._file.write(frame(encode_event(0, time.time(),
+                                        file_version='brain.Event:2')))
+
+  def write(self, step: int, scalars: dict[str, float]) -> None:
+    if self._file is None:
+      return
+    self._file.write(frame(encode_event(step, time.time(), scalars)))
+    self._file.flush()
+
+  def close(self) -> None:
+    if self._file is not None:
+      self._file.close()
+      self._file = None
+
+
+class Progress:
+  """Logs steps/s and the ETA of a run of `total` steps."""
+
+  def __init__(self, first_step: int, total: int):
+    self.first_step = first_step
+    self.total = total
+    self.started = time.time()
+
+  def message(self, step: int) -> str:
+    done = step - self.first_step
+    elapsed = max(time.time() - self.started, 1e-9)
+    rate = done / elapsed
+    eta = (self.total - step) / rate if rate > 0 else float('inf')
+    return f'{rate:.2f} steps/s, ETA {eta / 60:.1f} min'
+
+  def log(self, step: int, scalars: dict[str, float]) -> None:
+    logging.info('step %d/%d: %s (%s)', step, self.total,
+                 ', '.join(f'{k}={v:.4f}' for k, v in sorted(scalars.items())),
+                 self.message(step))

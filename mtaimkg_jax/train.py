@@ -1,0 +1,419 @@
+"""`train_and_evaluate(config, workdir)`: the whole job, files → results.
+
+Also `evaluate` (a trained or imported checkpoint on any dataset) and
+`predict` (top answers with names). Writes into the workdir:
+`results.json`, `routing.json`, `routing_by_dataset.json`, `routing.png`,
+`checkpoints/<step>/` and TensorBoard events under `tensorboard/`.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import logging
+import math
+import os
+import signal
+from typing import Any
+
+import jax
+import jax.numpy as jnp
+import ml_collections
+import numpy as np
+
+from mtaimkg_jax import (baselines, checkpoint, evaluation, metrics,
+                         parallel, plots, steps, summary)
+from mtaimkg_jax.data import loading, padding
+from mtaimkg_jax.data.batches import (TrainBatch, TrainSampler, eval_batches,
+                                      pad_queries)
+from mtaimkg_jax.data.graph import QueryGraph
+from mtaimkg_jax.errors import ConfigError, TrainingError
+from mtaimkg_jax.models import ultra_import
+from mtaimkg_jax.models.model import build_model
+from mtaimkg_jax.models.routing import ROUTED
+
+RESULT_KEYS = ('mrr', 'hits@1', 'hits@3', 'hits@5', 'hits@10', 'mr', 'count')
+MODELS = ('mtaimkg', 'ultra', 'baseline')
+
+
+@dataclasses.dataclass
+class Prepared:
+  """One graph ready for the device: budget, padded arrays on the mesh."""
+  spec: loading.TaskSpec
+  graph: QueryGraph
+  budget: padding.Budget
+  arrays: Any
+
+
+def _budgets(config: ml_collections.ConfigDict) -> list[padding.Budget]:
+  out = []
+  for i, entry in enumerate(config.padding.budgets):
+    try:
+      out.append(padding.Budget(**dict(entry)))
+    except (TypeError, ValueError) as e:
+      raise ConfigError(f'padding.budgets[{i}]', f'{e}; expected keys nodes, '
+                        'edges, relations, relation_edges') from None
+  return out
+
+
+def _check_config(config: ml_collections.ConfigDict, mesh) -> None:
+  if config.model.name not in MODELS:
+    raise ConfigError('model.name', f'{config.model.name!r} is not one of '
+                      f'{MODELS}')
+  for key in ('train.batch_size', 'eval.batch_size', 'train.num_negatives',
+              'model.dim', 'model.num_layers', 'model.num_experts',
+              'model.chunk_size'):
+    section, name = key.split('.')
+    value = config[section][name]
+    if not isinstance(value, int) or isinstance(value, bool) or value < 1:
+      raise ConfigError(key, f'must be a positive integer, got {value!r}')
+  parallel.check_batch_size(config.train.batch_size, mesh, 'train.batch_size')
+  parallel.check_batch_size(config.eval.batch_size, mesh, 'eval.batch_size')
+  if config.train.num_steps < 0:
+    raise ConfigError('train.num_steps', 'must be ≥ 0')
+
+
+def _prepare(config, graphs, mesh) -> list[Prepared]:
+  budgets = _budgets(config)
+  out = []
+  for spec, graph in graphs:
+    budget = padding.choose_budget(graph, budgets)
+    arrays = padding.graph_arrays(graph, budget, config.features.k)
+    out.append(Prepared(spec, graph, budget,
+                        parallel.replicate(arrays, mesh)))
+  return out
+
+
+def _eval_specs(config) -> list[loading.TaskSpec]:
+  if config.eval.tasks:
+    return loading.parse_tasks(config.eval.tasks, key='eval.tasks')
+  return loading.parse_tasks(config.tasks)
+
+
+def _sampler(config, prepared: Prepared) -> TrainSampler:
+  contrastive = prepared.graph.task != 'lp'
+  return TrainSampler(
+      graph=prepared.graph, budget=prepared.budget,
+      batch_size=config.train.batch_size,
+      num_negatives=config.train.num_negatives, seed=config.seed,
+      negatives='contrastive' if contrastive else 'strict',
+      num_hard=config.train.num_hard_negatives if contrastive else 0)
+
+
+class Mixture:
+  """Which task each step trains on: drawn by weight, fixed by the seed, so
+  step s always sees the same batch (exact resumption)."""
+
+  def __init__(self, samplers: list[TrainSampler], weights: list[float],
+               seed: int, num_steps: int):
+    total = sum(weights)
+    if total <= 0:
+      raise ConfigError('tasks', 'task weights sum to 0')
+    probabilities = np.asarray(weights, np.float64) / total
+    self.samplers = samplers
+    self.choice = np.random.default_rng([seed, 7]).choice(
+        len(samplers), size=max(num_steps, 1), p=probabilities)
+    self.draw = np.zeros_like(self.choice)
+    for task in range(len(samplers)):
+      mine = self.choice == task
+      self.draw[mine] = np.arange(mine.sum())
+
+  def batch(self, step: int) -> tuple[int, TrainBatch]:
+    task = int(self.choice[step])
+    return task, self.samplers[task].batch(int(self.draw[step]))
+
+
+def _device_batch(batch, mesh, batch_size: int, replicated_fields=()):
+  """Host batch → global arrays: this process's rows, sharded on `data`."""
+  rows = parallel.process_slice(batch_size)
+  fields = {}
+  for name, value in batch._asdict().items():
+    if name in replicated_fields:
+      fields[name] = parallel.replicate(value, mesh)
+    else:
+      local = jax.tree_util.tree_map(lambda x: np.asarray(x)[rows], value)
+      fields[name] = parallel.global_batch(local, mesh, batch_size)
+  return type(batch)(**fields)
+
+
+def _init_params(model, config, prepared: Prepared) -> Any:
+  batch = pad_queries(prepared.graph.queries[next(iter(
+      prepared.graph.queries))].take(np.arange(1)), prepared.graph.task,
+                      config.train.batch_size)
+  candidates = np.zeros((config.train.batch_size, 2), np.int32)
+  arrays = jax.tree_util.tree_map(np.asarray, prepared.arrays)
+  variables = jax.jit(model.init)(
+      jax.random.PRNGKey(config.seed), arrays, batch, candidates)
+  params = jax.device_get(variables['params'])
+  if config.model.init_checkpoint:
+    params = dict(params)
+    params['backbone'] = _backbone_params(config, params['backbone'])
+  return params
+
+
+def _backbone_params(config, initial: Any) -> Any:
+  path = config.model.init_checkpoint
+  if not os.path.exists(path):
+    raise ConfigError('model.init_checkpoint', f'{path!r} does not exist')
+  if path.endswith('.pth'):
+    loaded = ultra_import.load_ultra(path, config.model.num_layers,
+                                     config.model.dim)
+  else:
+    loaded = checkpoint.load_params(path)
+  got = jax.tree_util.tree_map(np.shape, loaded)
+  want = jax.tree_util.tree_map(np.shape, initial)
+  if got != want:
+    raise ConfigError('model.init_checkpoint', f'{path!r} does not fit a '
+                      f'{config.model.num_layers}-layer, '
+                      f'{config.model.dim}-dim backbone')
+  logging.info('backbone initialised from %s', path)
+  return loaded
+
+
+def _record(config, step: int) -> dict:
+  return {'step': step, 'seed': config.seed, 'data_position': step,
+          'tasks': [list(map(str, t)) for t in config.tasks]}
+
+
+class _Preemption:
+  """SIGTERM → finish the step, save, exit (as a TPU pod preemption)."""
+
+  def __init__(self):
+    self.requested = False
+    self._previous = None
+
+  def __enter__(self):
+    try:
+      self._previous = signal.signal(signal.SIGTERM, self._handle)
+    except ValueError:  # not the main thread
+      self._previous = None
+    return self
+
+  def _handle(self, signum, frame):
+    del signum, frame
+    logging.warning('SIGTERM: saving a checkpoint after this step')
+    self.requested = True
+
+  def __exit__(self, *exc):
+    if self._previous is not None:
+      signal.signal(signal.SIGTERM, self._previous)
+
+
+def train_and_evaluate(config: ml_collections.ConfigDict,
+                       workdir: str) -> dict[str, dict[str, float]]:
+  """Trains on `config.tasks`, then evaluates and writes the results."""
+  if not workdir:
+    raise ConfigError('workdir', 'a --workdir is required')
+  mesh = parallel.make_mesh()
+  _check_config(config, mesh)
+  os.makedirs(workdir, exist_ok=True)
+  if config.model.name == 'baseline':
+    return _evaluate_baselines(config, workdir)
+  graphs = loading.load_graphs(config)
+  prepared = _prepare(config, graphs, mesh)
+  model = build_model(config)
+  params = _init_params(model, config, prepared[0])
+  optimizer = steps.make_optimizer(config, params)
+  state = steps.TrainState(step=jnp.zeros((), jnp.int32),
+                           params=params, opt_state=optimizer.init(params))
+  state = parallel.replicate(state, mesh)
+  fns = steps.make_steps(model, optimizer, config, mesh)
+  ckpts = checkpoint.Checkpoints(workdir, config.train.checkpoint_every,
+                                 config.train.keep_checkpoints)
+  restored = ckpts.restore(state)
+  if restored is not None:
+    state, record = restored
+    if record.get('seed') != config.seed:
+      raise ConfigError('seed', f'workdir {workdir} holds a run with seed '
+                        f'{record.get("seed")}; use another workdir')
+    logging.info('resumed from step %d', int(state.step))
+  num_steps = config.train.num_steps
+  stop_at = config.train.stop_at_step
+  last = min(num_steps, stop_at) if stop_at > 0 else num_steps
+  mixture = Mixture([_sampler(config, p) for p in prepared],
+                    [p.spec.weight for p in prepared], config.seed, num_steps)
+  is_chief = jax.process_index() == 0
+  writer = summary.ScalarWriter(os.path.join(workdir, 'tensorboard'),
+                                enabled=is_chief)
+  first = int(state.step)
+  progress = summary.Progress(first, num_steps)
+  with _Preemption() as preemption:
+    for step in range(first, last):
+      task, batch = mixture.batch(step)
+      batch = _device_batch(batch, mesh, config.train.batch_size,
+                            replicated_fields=('edge_weight',))
+      state, scalars = fns.train(state, prepared[task].arrays, batch)
+      scalars = {k: float(v) for k, v in jax.device_get(scalars).items()}
+      if not math.isfinite(scalars['loss']):
+        ckpts.wait()
+        raise TrainingError(
+            f'non-finite loss {scalars["loss"]} at step {step + 1} '
+            f'({prepared[task].graph.key}); the last good checkpoint is '
+            f'step {ckpts.latest_step()} in {ckpts.directory}')
+      done = step + 1
+      scalars = {f'{prepared[task].graph.key}/{k}': v
+                 for k, v in scalars.items()}
+      if done % config.train.log_every == 0 or done == last:
+        progress.log(done, scalars)
+      writer.write(done, scalars)
+      stopping = preemption.requested or done == last
+      ckpts.save(done, state, _record(config, done), force=stopping)
+      if preemption.requested:
+        ckpts.close()
+        writer.close()
+        logging.warning('preempted: saved step %d, exiting', done)
+        raise SystemExit(143)
+  ckpts.close()
+  writer.close()
+  if last < num_steps:
+    logging.info('stopped at step %d of %d (config.train.stop_at_step); '
+                 'rerun the same command to resume', last, num_steps)
+    return {}
+  return _evaluate_model(config, workdir, model, state.params, mesh)
+
+
+def _restore_params(config, workdir: str, model, mesh) -> Any:
+  """Params for eval/predict: this workdir's latest checkpoint, else
+  `config.init_workdir`'s, else `config.model.init_checkpoint`."""
+  graphs = loading.load_graphs(config, _eval_specs(config)[:1])
+  prepared = _prepare(config, graphs, mesh)
+  params = _init_params(model, config, prepared[0])
+  optimizer = steps.make_optimizer(config, params)
+  abstract = steps.TrainState(step=jnp.zeros((), jnp.int32), params=params,
+                              opt_state=optimizer.init(params))
+  abstract = parallel.replicate(abstract, mesh)
+  for source in (workdir, config.init_workdir):
+    if source and os.path.isdir(os.path.join(source, 'checkpoints')):
+      ckpts = checkpoint.Checkpoints(source, 1, 1000)
+      restored = ckpts.restore(abstract)
+      ckpts.close()
+      if restored is not None:
+        logging.info('evaluating %s at step %d', source,
+                     int(restored[0].step))
+        return restored[0].params
+  if config.model.init_checkpoint:
+    return parallel.replicate(params, mesh)
+  raise ConfigError('init_workdir', f'no checkpoint in {workdir!r} nor in '
+                    'config.init_workdir, and no config.model.init_checkpoint')
+
+
+def evaluate(config: ml_collections.ConfigDict,
+             workdir: str) -> dict[str, dict[str, float]]:
+  """Evaluates a checkpoint (see `_restore_params`) on `config.eval.tasks`."""
+  mesh = parallel.make_mesh()
+  _check_config(config, mesh)
+  os.makedirs(workdir, exist_ok=True)
+  if config.model.name == 'baseline':
+    return _evaluate_baselines(config, workdir)
+  model = build_model(config)
+  params = _restore_params(config, workdir, model, mesh)
+  return _evaluate_model(config, workdir, model, params, mesh)
+
+
+def _summaries(ranks: dict[str, np.ndarray]) -> dict[str, dict[str, float]]:
+  out = {}
+  for key, values in ranks.items():
+    summarised = metrics.summarize(values)
+    out[key] = {k: summarised[k] for k in RESULT_KEYS}
+    logging.info('%s: %s', key, ', '.join(f'{k}={v:.4f}'
+                                          for k, v in out[key].items()))
+  return out
+
+
+def _eval_split(config, graph: QueryGraph) -> str:
+  split = config.eval.split
+  if split not in graph.queries:
+    raise ConfigError('eval.split', f'{graph.key} has no {split!r} queries '
+                      f'(it has {sorted(graph.queries)})')
+  return split
+
+
+def _evaluate_model(config, workdir, model, params,
+                    mesh) -> dict[str, dict[str, float]]:
+  fns = steps.make_steps(model, steps.make_optimizer(config, params), config,
+                         mesh)
+  graphs = loading.load_graphs(config, _eval_specs(config))
+  prepared = _prepare(config, graphs, mesh)
+  ranks, routing = {}, {}
+  for item in prepared:
+    graph = item.graph
+    split = _eval_split(config, graph)
+    collected, weights = [], []
+    for batch in eval_batches(graph, split, config.eval.batch_size,
+                              item.budget):
+      device = _device_batch(batch, mesh, config.eval.batch_size)
+      batch_ranks, batch_routing = fns.eval(params, item.arrays, device)
+      valid = batch.queries.valid
+      collected.append(_gather(batch_ranks)[valid])
+      weights.append(_gather(batch_routing)[valid])
+    ranks[graph.key] = np.concatenate(collected)
+    routing[graph.key] = (graph.task, np.concatenate(weights).mean(axis=0))
+  results = _summaries(ranks)
+  if jax.process_index() == 0:
+    evaluation.write_results(os.path.join(workdir, 'results.json'), results)
+    _write_routing(workdir, routing)
+  return results
+
+
+def _gather(x: jax.Array) -> np.ndarray:
+  """A sharded global array → the full host array on every process."""
+  if jax.process_count() == 1:
+    return np.asarray(x)
+  from jax.experimental import multihost_utils  # pylint: disable=g-import-not-at-top
+  return np.asarray(multihost_utils.process_allgather(x, tiled=True))
+
+
+def _write_routing(workdir: str,
+                   routing: dict[str, tuple[str, np.ndarray]]) -> None:
+  """routing.json ({task: {modality: weight}}), per dataset, and the plot."""
+  by_dataset = {key: dict(zip(ROUTED, map(float, w)))
+                for key, (_, w) in routing.items()}
+  by_task: dict[str, list[np.ndarray]] = {}
+  for task, w in routing.values():
+    by_task.setdefault(task, []).append(w)
+  tasks = {task: dict(zip(ROUTED, map(float, np.mean(ws, axis=0))))
+           for task, ws in by_task.items()}
+  for name, content in (('routing.json', tasks),
+                        ('routing_by_dataset.json', by_dataset)):
+    with open(os.path.join(workdir, name), 'w') as f:
+      json.dump(content, f, indent=2, sort_keys=True)
+      f.write('\n')
+  plots.routing_plot(os.path.join(workdir, 'routing.png'), tasks, by_dataset)
+
+
+def _evaluate_baselines(config, workdir) -> dict[str, dict[str, float]]:
+  graphs = loading.load_graphs(config, _eval_specs(config))
+  budgets = _budgets(config)
+  ranks = {}
+  for _, graph in graphs:
+    budget = padding.choose_budget(graph, budgets)
+    arrays = padding.graph_arrays(graph, budget, config.features.k)
+    score = (baselines.relation_frequency(graph, budget.nodes)
+             if graph.task == 'lp' else
+             baselines.feature_cosine(graph, budget.nodes))
+    ranks[graph.key] = evaluation.evaluate_split(
+        graph, _eval_split(config, graph), budget, config.eval.batch_size,
+        evaluation.host_scorer(score, arrays))
+  results = _summaries(ranks)
+  evaluation.write_results(os.path.join(workdir, 'results.json'), results)
+  return results
+
+
+def predict(config: ml_collections.ConfigDict, workdir: str, query: str,
+            task: str | None = None, top_k: int = 10) -> dict:
+  """Top-k answers, with names, for one query; see `predict_query`."""
+  from mtaimkg_jax import prediction  # pylint: disable=g-import-not-at-top
+  mesh = parallel.make_mesh()
+  _check_config(config, mesh)
+  specs = _eval_specs(config)
+  if task is not None:
+    specs = [s for s in specs if s.dataset == task]
+    if not specs:
+      raise ConfigError('task', f'{task!r} is not a dataset of config.tasks')
+  model = build_model(config)
+  params = _restore_params(config, workdir, model, mesh)
+  graphs = loading.load_graphs(config, specs[:1])
+  prepared = _prepare(config, graphs, mesh)[0]
+  return prediction.predict_query(config, model, params, prepared.graph,
+                                  prepared.budget, query, top_k, mesh)
+

@@ -1,0 +1,39 @@
+"""Shared test set-up: 8 fake CPU devices, paths to ../shared data."""
+
+import os
+import pathlib
+
+# Must precede every jax import: sharded code is tested on 8 CPU devices.
+os.environ['XLA_FLAGS'] = (os.environ.get('XLA_FLAGS', '') +
+                           ' --xla_force_host_platform_device_count=8')
+os.environ.setdefault('JAX_PLATFORMS', 'cpu')
+
+import pytest  # pylint: disable=g-import-not-at-top
+
+PROJECT = pathlib.Path(__file__).resolve().parents[1]
+SHARED = PROJECT.parent / 'shared'
+
+
+def _shared(path: pathlib.Path) -> pathlib.Path:
+  if not path.exists():
+    if os.environ.get('CI'):
+      pytest.fail(f'{path} is missing: CI runs with ../shared beside the clone')
+    pytest.skip(f'{path} not present')
+  return path
+
+
+@pytest.fixture(scope='session')
+def data_root() -> str:
+  return str(_shared(SHARED / 'data'))
+
+
+@pytest.fixture(scope='session')
+def ultra_checkpoint_dir() -> pathlib.Path:
+  return _shared(SHARED / 'checkpoints' / 'ultra')
+
+
+@pytest.fixture(autouse=True)
+def _feature_cache(tmp_path_factory, monkeypatch):
+  """Text features are cached per test session, never in the user's home."""
+  cache = tmp_path_factory.getbasetemp() / 'feature_cache'
+  monkeypatch.setenv('MTAIMKG_CACHE', str(cache))

@@ -1,0 +1,162 @@
+"""The Flax ULTRA backbone equals an independent numpy ULTRA, layer by layer."""
+
+import chex
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+import ultra_reference as ref
+from mtaimkg_jax.data.graph import build_lp
+from mtaimkg_jax.data.mmkg import LPTask, MMKG, Vocab
+from mtaimkg_jax.data.padding import Budget, choose_budget, graph_arrays
+from mtaimkg_jax.models.backbone import Ultra
+from mtaimkg_jax.models.ultra_import import ultra_params
+
+DIM, LAYERS = 8, 3
+
+
+def _random_graph(seed, num_entities=9, num_relations=3, num_triples=20):
+  rng = np.random.default_rng(seed)
+  triples = np.unique(np.stack([
+      rng.integers(0, num_entities, num_triples),
+      rng.integers(0, num_relations, num_triples),
+      rng.integers(0, num_entities, num_triples)], 1), axis=0)
+  kg = MMKG(name='tiny', entities=Vocab([f'e{i}' for i in range(num_entities)]),
+            relations=Vocab([f'r{i}' for i in range(num_relations)]),
+            triples={'train': triples, 'valid': triples[:2],
+                     'test': triples[2:4]},
+            names=[f'e{i}' for i in range(num_entities)],
+            texts=[''] * num_entities)
+  return build_lp(LPTask(key='lp/tiny', kg=kg), k=4)
+
+
+def _reference_inputs(graph):
+  edge_index = graph.edges[:, [0, 2]].T
+  edge_type = graph.edges[:, 1]
+  rel_index, rel_type = ref.build_relation_graph(edge_index, edge_type,
+                                                 graph.num_relations)
+  return edge_index, edge_type, rel_index, rel_type
+
+
+def test_relation_graph_matches_brute_force():
+  graph = _random_graph(0)
+  edge_index, edge_type, rel_index, rel_type = _reference_inputs(graph)
+  expected = {(a, b, m) for (a, b), m in zip(rel_index.T.tolist(),
+                                             rel_type.tolist())}
+  got = {(a, b, m) for a, m, b in graph.relation_edges.tolist()}
+  assert got == expected
+
+
+@pytest.mark.parametrize('padding_extra', [0, 13])
+def test_layers_match_numpy_reference(padding_extra):
+  graph = _random_graph(1)
+  need = choose_budget(graph)
+  budget = Budget(need.nodes + padding_extra, need.edges + padding_extra,
+                  need.relations + padding_extra,
+                  need.relation_edges + padding_extra)
+  arrays = graph_arrays(graph, budget, 4)
+  state = ref.random_state(np.random.default_rng(2), DIM, LAYERS)
+  params = ultra_params(state, 'random', num_layers=LAYERS, dim=DIM)
+  model = Ultra(dim=DIM, num_layers=LAYERS)
+  nodes = np.array([0, 3, 5, 8])
+  relations = np.array([0, 4, 2, 5])  # 4 and 5 are inverses of 1 and 2
+  (h, query, relation_states), inter = model.apply(
+      {'params': params}, arrays, nodes, relations, method=Ultra.states,
+      capture_intermediates=True)
+  chex.assert_shape(h, (budget.nodes, 4, DIM))
+  chex.assert_shape(relation_states, (budget.relations, 4, DIM))
+
+  edge_index, edge_type, rel_index, rel_type = _reference_inputs(graph)
+  condition = np.where(relations >= 3, relations - 3, relations)
+  rel_ref, rel_layers = ref.relation_gnn(state, rel_index, rel_type,
+                                         graph.num_relations, condition,
+                                         LAYERS, return_layers=True)
+  scores_ref, ent_layers = ref.entity_gnn(
+      state, rel_ref, edge_index, edge_type, graph.num_nodes, nodes,
+      relations, LAYERS, return_layers=True)
+
+  # States after layer i = boundary + the captured outputs of layers ≤ i.
+  captured = inter['intermediates']
+  rel_boundary = np.zeros((budget.relations, 4, DIM), np.float32)
+  rel_boundary[condition, np.arange(4)] = 1.0
+  ent_boundary = np.zeros((budget.nodes, 4, DIM), np.float32)
+  ent_boundary[nodes, np.arange(4)] = np.asarray(query)
+  for name, layers, boundary, rows in (
+      ('relation_model', rel_layers, rel_boundary, graph.num_relations),
+      ('entity_model', ent_layers, ent_boundary, graph.num_nodes)):
+    states = boundary
+    for i, expected in enumerate(layers):
+      states = states + np.asarray(
+          captured[name][f'layer_{i}']['__call__'][0])
+      np.testing.assert_allclose(
+          np.swapaxes(states, 0, 1)[:, :rows], expected, rtol=1e-5,
+          atol=1e-5, err_msg=f'{name} layer {i}')
+
+  logits = model.apply({'params': params}, arrays, nodes, relations)
+  np.testing.assert_allclose(np.asarray(logits)[:, :graph.num_nodes],
+                             scores_ref, rtol=1e-5, atol=1e-5)
+
+
+def test_padding_does_not_change_real_scores():
+  graph = _random_graph(3)
+  state = ref.random_state(np.random.default_rng(4), DIM, LAYERS)
+  params = ultra_params(state, 'random', num_layers=LAYERS, dim=DIM)
+  model = Ultra(dim=DIM, num_layers=LAYERS)
+  nodes, relations = np.array([1, 2]), np.array([1, 3])
+  outputs = []
+  for extra in (0, 40):
+    need = choose_budget(graph)
+    budget = Budget(need.nodes + extra, need.edges + extra,
+                    need.relations + extra, need.relation_edges + extra)
+    logits = model.apply({'params': params}, graph_arrays(graph, budget, 4),
+                         nodes, relations)
+    outputs.append(np.asarray(logits)[:, :graph.num_nodes])
+  np.testing.assert_allclose(outputs[0], outputs[1], rtol=1e-6, atol=1e-6)
+
+
+def test_edge_weight_zero_removes_an_edge():
+  graph = _random_graph(5)
+  budget = choose_budget(graph)
+  arrays = graph_arrays(graph, budget, 4)
+  state = ref.random_state(np.random.default_rng(6), DIM, LAYERS)
+  params = ultra_params(state, 'random', num_layers=LAYERS, dim=DIM)
+  model = Ultra(dim=DIM, num_layers=LAYERS)
+  nodes, relations = np.array([graph.edges[0, 0]]), np.array([0])
+  weight = np.asarray(arrays.entity.edges['weight']).copy()
+  weight[0] = 0.0
+  got = model.apply({'params': params}, arrays, nodes, relations,
+                    edge_weight=jnp.asarray(weight))
+  kept = np.ones(graph.num_edges, bool)
+  kept[0] = False
+  edge_index = graph.edges[kept][:, [0, 2]].T
+  rel_index, rel_type = ref.build_relation_graph(
+      graph.edges[:, [0, 2]].T, graph.edges[:, 1], graph.num_relations)
+  rel = ref.relation_gnn(state, rel_index, rel_type, graph.num_relations,
+                         relations % graph.num_base_relations, LAYERS)
+  expected = ref.entity_gnn(state, rel, edge_index, graph.edges[kept][:, 1],
+                            graph.num_nodes, nodes, relations, LAYERS)
+  np.testing.assert_allclose(np.asarray(got)[:, :graph.num_nodes], expected,
+                             rtol=1e-5, atol=1e-5)
+
+
+def test_jit_compiles_once_per_budget():
+  graph = _random_graph(7)
+  budget = choose_budget(graph)
+  arrays = jax.tree_util.tree_map(jnp.asarray,
+                                  graph_arrays(graph, budget, 4))
+  state = ref.random_state(np.random.default_rng(8), DIM, LAYERS)
+  params = ultra_params(state, 'random', num_layers=LAYERS, dim=DIM)
+  model = Ultra(dim=DIM, num_layers=LAYERS)
+  traces = []
+
+  @jax.jit
+  def forward(params, arrays, nodes, relations):
+    traces.append(1)
+    return model.apply({'params': params}, arrays, nodes, relations)
+
+  for seed in range(4):
+    rng = np.random.default_rng(seed)
+    forward(params, arrays, rng.integers(0, 9, 3).astype(np.int32),
+            rng.integers(0, 6, 3).astype(np.int32))
+  assert len(traces) == 1

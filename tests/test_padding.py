@@ -1,0 +1,140 @@
+"""Static shapes: buckets, budgets, masks; padding changes no metric."""
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+from mtaimkg_jax import metrics
+from mtaimkg_jax.data import jraph_utils, padding
+from mtaimkg_jax.data.batches import TrainSampler, eval_batches
+from mtaimkg_jax.data.graph import build_lp
+from mtaimkg_jax.data.mmkg import LPTask, MMKG, Vocab
+from mtaimkg_jax.errors import BudgetError
+
+
+def _graph(num_entities=30, seed=0):
+  rng = np.random.default_rng(seed)
+  triples = np.unique(np.stack([rng.integers(0, num_entities, 80),
+                                rng.integers(0, 3, 80),
+                                rng.integers(0, num_entities, 80)], 1), axis=0)
+  kg = MMKG('g', Vocab([str(i) for i in range(num_entities)]),
+            Vocab(['a', 'b', 'c']),
+            {'train': triples[10:], 'valid': triples[:5],
+             'test': triples[5:10]}, [str(i) for i in range(num_entities)],
+            [''] * num_entities)
+  return build_lp(LPTask('lp/g', kg), k=4)
+
+
+def test_buckets_are_few_and_tight():
+  assert padding.bucket(1) == 8
+  for size in (9, 100, 1000, 12345, 10**6):
+    b = padding.bucket(size)
+    assert size <= b <= 1.25 * size + 1
+  assert len({padding.bucket(s) for s in range(1000, 2001)}) <= 5
+
+
+def test_configured_budgets_pick_smallest_and_error_names_the_need():
+  graph = _graph()
+  need = padding.required_budget(graph)
+  small = padding.Budget(8, 8, 8, 8)
+  big = padding.Budget(need.nodes + 5, need.edges + 5, need.relations,
+                       need.relation_edges)
+  bigger = padding.Budget(need.nodes + 50, need.edges + 50,
+                          need.relations + 5, need.relation_edges + 5)
+  assert padding.choose_budget(graph, [bigger, big, small]) == big
+  with pytest.raises(BudgetError, match=f'nodes={need.nodes}'):
+    padding.choose_budget(graph, [small])
+
+
+def test_arrays_masks():
+  graph = _graph()
+  budget = padding.choose_budget(graph)
+  arrays = padding.graph_arrays(graph, budget, 4)
+  real = arrays.entity.nodes['real']
+  assert real.shape == (budget.nodes,) and real.sum() == graph.num_nodes
+  weight = arrays.entity.edges['weight']
+  assert weight.shape == (budget.edges,) and weight.sum() == graph.num_edges
+  # Padding edges stay among padding nodes.
+  pad = weight == 0
+  assert (arrays.entity.senders[pad] >= graph.num_nodes).all()
+  assert (arrays.entity.receivers[pad] >= graph.num_nodes).all()
+  assert arrays.relation.nodes['real'].sum() == graph.num_relations
+
+
+def test_jraph_wrappers():
+  g1 = jraph_utils.graph([0, 1], [1, 2], 3, nodes={'x': np.ones((3, 1))})
+  g2 = jraph_utils.graph([0], [1], 2, nodes={'x': np.ones((2, 1))})
+  union = jraph_utils.batch([g1, g2])
+  np.testing.assert_array_equal(union.senders, [0, 1, 3])
+  padded = jraph_utils.pad(union, 8, 6)
+  np.testing.assert_array_equal(jraph_utils.node_mask(padded),
+                                [1, 1, 1, 1, 1, 0, 0, 0])
+  np.testing.assert_array_equal(jraph_utils.edge_mask(padded),
+                                [1, 1, 1, 0, 0, 0])
+  sums = jraph_utils.segment_sum(jnp.ones(6), jnp.asarray(padded.receivers), 8)
+  np.testing.assert_array_equal(sums[:5], [0, 1, 1, 0, 1])
+  with pytest.raises(ValueError, match='too small'):
+    jraph_utils.pad(union, 5, 6)
+
+
+def test_padding_changes_no_metric():
+  """Same scores for real nodes → same ranks under any budget; padding
+  queries are dropped, padding nodes never compete."""
+  graph = _graph()
+  rng = np.random.default_rng(1)
+  scores_real = rng.normal(size=(graph.num_nodes,))
+  ranks = []
+  for extra in (0, 37):
+    need = padding.choose_budget(graph)
+    budget = padding.Budget(need.nodes + extra, need.edges, need.relations,
+                            need.relation_edges)
+    arrays = padding.graph_arrays(graph, budget, 4)
+    candidates = arrays.entity.nodes['candidate'] & arrays.entity.nodes['real']
+    collected = []
+    for batch in eval_batches(graph, 'test', 4, budget):
+      scores = np.full((4, budget.nodes), 1e9, np.float32)  # padding: huge
+      scores[:, :graph.num_nodes] = scores_real[None] + batch.queries.nodes[
+          :, None]
+      r = metrics.filtered_ranks(jnp.asarray(scores),
+                                 jnp.asarray(batch.queries.answers),
+                                 jnp.asarray(batch.exclude),
+                                 jnp.asarray(candidates))
+      collected.append(np.asarray(r)[batch.queries.valid])
+    ranks.append(np.concatenate(collected))
+  np.testing.assert_array_equal(ranks[0], ranks[1])
+  assert len(ranks[0]) == len(graph.queries['test'])
+
+
+def test_filtered_ranks_by_hand():
+  scores = jnp.array([[0.5, 0.9, 0.5, 0.1, jnp.nan]])
+  exclude = jnp.array([[False, True, False, False, False]])
+  candidates = jnp.array([True, True, True, True, False])
+  # answer 0: node 1 is filtered, node 2 ties (counts against), 4 padding.
+  assert int(metrics.filtered_ranks(scores, jnp.array([0]), exclude,
+                                    candidates)[0]) == 2
+  nan_answer = jnp.array([[jnp.nan, 0.9, 0.5, 0.1, 0.0]])
+  assert int(metrics.filtered_ranks(nan_answer, jnp.array([0]), exclude,
+                                    candidates)[0]) == 3
+  summary = metrics.summarize([1, 2, 4, 20])
+  assert summary['mrr'] == pytest.approx((1 + 0.5 + 0.25 + 0.05) / 4)
+  assert summary['hits@1'] == 0.25 and summary['hits@3'] == 0.5
+
+
+def test_strict_negatives_avoid_known_answers_and_are_deterministic():
+  graph = _graph()
+  budget = padding.choose_budget(graph)
+  sampler = TrainSampler(graph, budget, batch_size=8, num_negatives=16,
+                         seed=3)
+  a, b = sampler.batch(5), sampler.batch(5)
+  for x, y in zip(jax.tree_util.tree_leaves(a), jax.tree_util.tree_leaves(b)):
+    np.testing.assert_array_equal(x, y)
+  rows, answers = sampler._known.lookup(  # pylint: disable=protected-access
+      a.queries.nodes.astype(np.int64), a.queries.relations.astype(np.int64))
+  known = set(zip(rows.tolist(), answers.tolist()))
+  for row in range(8):
+    for column in range(1, 17):
+      if a.candidate_valid[row, column]:
+        assert (row, int(a.candidates[row, column])) not in known
+  # The query's own fact and its inverse are removed from the graph.
+  assert (a.edge_weight == 0).sum() >= 2 * 8 - 1

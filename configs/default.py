@@ -11,6 +11,6 @@ from mtaimkg_jax import config_base
 
 def get_config():
   config = config_base.base_config()
-  config.tasks = [('lp', 'lp/synthetic', 1.0), ('ea', 'ea/synthetic', 1.0),
-                  ('el', 'el/synthetic', 1.0)]
+  config.tasks = (('lp', 'lp/synthetic', 1.0), ('ea', 'ea/synthetic', 1.0),
+                  ('el', 'el/synthetic', 1.0))
   return config

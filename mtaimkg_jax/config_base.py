@@ -13,7 +13,7 @@ def base_config() -> ml_collections.ConfigDict:
   config.seed = 0
   # (task, dataset, weight): datasets are paths under data.root, or
   # '<task>/synthetic' for the generated default.
-  config.tasks = [('lp', 'lp/synthetic', 1.0)]
+  config.tasks = (('lp', 'lp/synthetic', 1.0),)
 
   config.data = ml_collections.ConfigDict()
   config.data.root = '../shared/data'
@@ -29,7 +29,7 @@ def base_config() -> ml_collections.ConfigDict:
   config.ea.candidates = 'test'
 
   config.padding = ml_collections.ConfigDict()
-  config.padding.budgets = []  # [] → automatic buckets
+  config.padding.budgets = ()  # () → automatic buckets; else dicts of sizes
 
   config.model = ml_collections.ConfigDict()
   # 'mtaimkg' (the full model), 'ultra' (structure only), 'baseline'
@@ -71,5 +71,8 @@ def base_config() -> ml_collections.ConfigDict:
   config.eval = ml_collections.ConfigDict()
   config.eval.batch_size = 16
   config.eval.split = 'test'
-  config.eval.tasks = []  # [] → the training tasks
+  # Exact score ties: 'realistic' (half count against the answer),
+  # 'pessimistic' (ULTRA: all), 'optimistic' (none). See metrics.py.
+  config.eval.ties = 'realistic'
+  config.eval.tasks = ()  # () → the training tasks
   return config

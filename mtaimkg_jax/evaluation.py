@@ -23,18 +23,18 @@ from mtaimkg_jax.data.padding import Budget, GraphArrays
 
 RankFn = Callable[[EvalBatch], np.ndarray]
 
-_ranks = jax.jit(metrics.filtered_ranks)
+_ranks = jax.jit(metrics.filtered_ranks, static_argnames='ties')
 
 
 def host_scorer(score: Callable[[EvalBatch], np.ndarray],
-                arrays: GraphArrays) -> RankFn:
+                arrays: GraphArrays, ties: str = 'realistic') -> RankFn:
   """Wraps a host-side score function [B, N_pad] into a rank function."""
   candidates = np.asarray(arrays.entity.nodes['candidate'] &
                           arrays.entity.nodes['real'])
 
   def rank(batch: EvalBatch) -> np.ndarray:
     return np.asarray(_ranks(score(batch), batch.queries.answers,
-                             batch.exclude, candidates))
+                             batch.exclude, candidates, ties=ties))
 
   return rank
 

@@ -11,6 +11,7 @@ passes `arg` to the file's `get_config`.
 from __future__ import annotations
 
 import json
+import logging as std_logging
 import sys
 
 from absl import app
@@ -39,9 +40,18 @@ _TASK = flags.DEFINE_string('task', None,
 _TOP_K = flags.DEFINE_integer('top_k', 10, 'predict: answers to show.')
 
 
+class _QuietLibraries(std_logging.Filter):
+  """Keeps library chatter (Orbax logs every save step by step) out of INFO."""
+
+  def filter(self, record: std_logging.LogRecord) -> bool:
+    return (record.levelno >= std_logging.WARNING or
+            '/orbax/' not in record.pathname)
+
+
 def main(argv):
   if len(argv) > 1:
     raise app.UsageError(f'unexpected arguments: {argv[1:]}')
+  logging.get_absl_handler().addFilter(_QuietLibraries())
   config = _CONFIG.value
   try:
     if _MODE.value == 'train':

@@ -1,7 +1,14 @@
-"""Filtered ranking metrics (ULTRA's convention: ties count against).
+"""Filtered ranking metrics.
 
 `filtered_ranks` is a pure jit-able function of scores; `summarize` turns
 the ranks of a whole split into MRR / Hits@k on the host.
+
+Ties: ULTRA counts every exact tie against the answer ("pessimistic"). With
+float scores, whether two structurally equal nodes tie *exactly* depends on
+summation order (81 of NELL v1's 402 queries tie), so the default here is
+the "realistic" rank, the mean of the pessimistic and optimistic ranks
+(PyKEEN's convention): the expected rank under random tie-breaking,
+independent of float noise. `ties='pessimistic'` gives ULTRA's rule.
 """
 
 from __future__ import annotations
@@ -16,8 +23,12 @@ import numpy as np
 HITS_AT = (1, 3, 5, 10)
 
 
+TIES = ('realistic', 'pessimistic', 'optimistic')
+
+
 def filtered_ranks(scores: jax.Array, answers: jax.Array, exclude: jax.Array,
-                   candidates: jax.Array) -> jax.Array:
+                   candidates: jax.Array, ties: str = 'realistic'
+                   ) -> jax.Array:
   """Rank of each answer among the candidates, known answers filtered out.
 
   Args:
@@ -26,11 +37,16 @@ def filtered_ranks(scores: jax.Array, answers: jax.Array, exclude: jax.Array,
     exclude: [B, N] other known true answers (filtered setting).
     candidates: [N] or [B, N] nodes that may be ranked (padding excluded).
 
+    ties: how competitors with exactly the answer's score count: 'realistic'
+      (half each), 'pessimistic' (all, ULTRA) or 'optimistic' (none).
+
   Returns:
-    int32 [B]: 1 + the number of competing candidates scoring ≥ the answer.
-    A NaN score never helps the answer: a NaN competitor counts as better, a
-    NaN answer ranks last.
+    float32 [B]: 1 + competitors scoring higher + the tie share. A NaN score
+    never helps the answer: a NaN competitor counts as higher, a NaN answer
+    ranks last.
   """
+  if ties not in TIES:
+    raise ValueError(f'ties must be one of {TIES}, got {ties!r}')
   chex.assert_rank(scores, 2)
   batch, num_nodes = scores.shape
   chex.assert_shape(answers, (batch,))
@@ -38,10 +54,13 @@ def filtered_ranks(scores: jax.Array, answers: jax.Array, exclude: jax.Array,
   positive = jnp.take_along_axis(scores, answers[:, None], axis=1)
   competitors = jnp.broadcast_to(candidates, scores.shape) & ~exclude
   competitors &= jnp.arange(num_nodes)[None, :] != answers[:, None]
-  beats = (scores >= positive) | jnp.isnan(scores)
-  rank = 1 + jnp.sum(beats & competitors, axis=1)
-  worst = 1 + jnp.sum(competitors, axis=1)
-  return jnp.where(jnp.isnan(positive[:, 0]), worst, rank).astype(jnp.int32)
+  higher = jnp.sum(((scores > positive) | jnp.isnan(scores)) & competitors,
+                   axis=1)
+  equal = jnp.sum((scores == positive) & competitors, axis=1)
+  share = {'realistic': 0.5, 'pessimistic': 1.0, 'optimistic': 0.0}[ties]
+  rank = 1.0 + higher + share * equal
+  worst = 1.0 + jnp.sum(competitors, axis=1)
+  return jnp.where(jnp.isnan(positive[:, 0]), worst, rank).astype(jnp.float32)
 
 
 def summarize(ranks: Sequence[int] | np.ndarray,

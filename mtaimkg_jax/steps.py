@@ -120,6 +120,9 @@ def make_steps(model: nn.Module, optimizer: optax.GradientTransformation,
                       f"must be 'bce' or 'infonce', got "
                       f'{train.contrastive_loss!r}')
   contrastive = losses[train.contrastive_loss]
+  if config.eval.ties not in metrics.TIES:
+    raise ConfigError('eval.ties', f'must be one of {metrics.TIES}, got '
+                      f'{config.eval.ties!r}')
   replicated = parallel.replicated(mesh)
   sharded = parallel.sharded(mesh)
 
@@ -146,7 +149,7 @@ def make_steps(model: nn.Module, optimizer: optax.GradientTransformation,
     updates, opt_state = optimizer.update(grads, state.opt_state,
                                           state.params)
     params = optax.apply_updates(state.params, updates)
-    scalars['grad_norm'] = optax.global_norm(grads)
+    scalars['grad_norm'] = optax.tree.norm(grads)
     return TrainState(state.step + 1, params, opt_state), scalars
 
   def eval_step(params, graph: GraphArrays, batch: EvalBatch):
@@ -154,7 +157,8 @@ def make_steps(model: nn.Module, optimizer: optax.GradientTransformation,
     output = model.apply({'params': params}, graph, queries)
     candidates = graph.entity.nodes['candidate'] & graph.entity.nodes['real']
     ranks = metrics.filtered_ranks(output.logits, queries.answers,
-                                   batch.exclude, candidates)
+                                   batch.exclude, candidates,
+                                   config.eval.ties)
     return ranks, output.routing
 
   train_batch_sharding = TrainBatch(

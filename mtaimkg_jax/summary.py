@@ -80,6 +80,59 @@ def frame(record: bytes) -> bytes:
           struct.pack('<I', _masked_crc(record)))
 
 
+def _read_varint(data: bytes, pos: int) -> tuple[int, int]:
+  value = shift = 0
+  while True:
+    byte = data[pos]
+    pos += 1
+    value |= (byte & 0x7F) << shift
+    shift += 7
+    if not byte & 0x80:
+      return value, pos
+
+
+def _fields(data: bytes):
+  """(field number, wire type, value) of a protobuf message."""
+  pos = 0
+  while pos < len(data):
+    key, pos = _read_varint(data, pos)
+    number, wire = key >> 3, key & 7
+    if wire == 0:
+      value, pos = _read_varint(data, pos)
+    elif wire == 1:
+      value, pos = data[pos:pos + 8], pos + 8
+    elif wire == 5:
+      value, pos = data[pos:pos + 4], pos + 4
+    elif wire == 2:
+      size, pos = _read_varint(data, pos)
+      value, pos = data[pos:pos + size], pos + size
+    else:
+      raise ValueError(f'unsupported wire type {wire}')
+    yield number, wire, value
+
+
+def read_scalars(path: str) -> dict[str, list[tuple[int, float]]]:
+  """{tag: [(step, value), ...]} from an event file this module wrote."""
+  with open(path, 'rb') as f:
+    data = f.read()
+  out: dict[str, list[tuple[int, float]]] = {}
+  pos = 0
+  while pos + 12 <= len(data):
+    (length,) = struct.unpack('<Q', data[pos:pos + 8])
+    record = data[pos + 12:pos + 12 + length]
+    pos += 16 + length
+    step = 0
+    for number, _, value in _fields(record):
+      if number == 2:
+        step = value
+      elif number == 5:
+        for _, _, item in _fields(value):
+          fields = {n: v for n, _, v in _fields(item)}
+          out.setdefault(fields[1].decode(), []).append(
+              (step, struct.unpack('<f', fields[2])[0]))
+  return out
+
+
 class ScalarWriter:
   """Appends scalar events to `<logdir>/events.out.tfevents.*`."""
 

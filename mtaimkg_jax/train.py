@@ -393,7 +393,7 @@ def _evaluate_baselines(config, workdir) -> dict[str, dict[str, float]]:
              baselines.feature_cosine(graph, budget.nodes))
     ranks[graph.key] = evaluation.evaluate_split(
         graph, _eval_split(config, graph), budget, config.eval.batch_size,
-        evaluation.host_scorer(score, arrays))
+        evaluation.host_scorer(score, arrays, config.eval.ties))
   results = _summaries(ranks)
   evaluation.write_results(os.path.join(workdir, 'results.json'), results)
   return results

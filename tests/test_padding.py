@@ -110,12 +110,17 @@ def test_filtered_ranks_by_hand():
   scores = jnp.array([[0.5, 0.9, 0.5, 0.1, jnp.nan]])
   exclude = jnp.array([[False, True, False, False, False]])
   candidates = jnp.array([True, True, True, True, False])
-  # answer 0: node 1 is filtered, node 2 ties (counts against), 4 padding.
-  assert int(metrics.filtered_ranks(scores, jnp.array([0]), exclude,
-                                    candidates)[0]) == 2
+  # answer 0: node 1 is filtered, node 2 ties, node 4 is padding.
+  for ties, expected in (('pessimistic', 2.0), ('realistic', 1.5),
+                         ('optimistic', 1.0)):
+    assert float(metrics.filtered_ranks(scores, jnp.array([0]), exclude,
+                                        candidates, ties)[0]) == expected
   nan_answer = jnp.array([[jnp.nan, 0.9, 0.5, 0.1, 0.0]])
-  assert int(metrics.filtered_ranks(nan_answer, jnp.array([0]), exclude,
-                                    candidates)[0]) == 3
+  assert float(metrics.filtered_ranks(nan_answer, jnp.array([0]), exclude,
+                                      candidates)[0]) == 3.0
+  nan_rival = jnp.array([[0.5, 0.9, jnp.nan, 0.1, 0.0]])
+  assert float(metrics.filtered_ranks(nan_rival, jnp.array([0]), exclude,
+                                      candidates)[0]) == 2.0
   summary = metrics.summarize([1, 2, 4, 20])
   assert summary['mrr'] == pytest.approx((1 + 0.5 + 0.25 + 0.05) / 4)
   assert summary['hits@1'] == 0.25 and summary['hits@3'] == 0.5

@@ -116,6 +116,14 @@ def with_inverses(triples: np.ndarray, num_base_relations: int) -> np.ndarray:
   return np.concatenate([triples, inverse]).astype(np.int64)
 
 
+def sorted_edges(edges: np.ndarray) -> np.ndarray:
+  """Edges ordered by (aggregating node, neighbour, relation), as ULTRA's
+  rspmm kernel requires: each node sums its messages in neighbour order,
+  so structurally equal nodes get bitwise equal states (exact ties), and
+  segment sums see sorted segment ids."""
+  return edges[np.lexsort((edges[:, 1], edges[:, 2], edges[:, 0]))]
+
+
 def inverse_relation(relations: np.ndarray,
                      num_base_relations: int) -> np.ndarray:
   return np.where(relations < num_base_relations,
@@ -156,7 +164,7 @@ def build_relation_graph(edges: np.ndarray, num_relations: int) -> np.ndarray:
     pairs = _pairs_sharing(a[:, 0], a[:, 1], b[:, 0], b[:, 1], num_relations)
     parts.append(np.stack([pairs[:, 0], np.full(len(pairs), meta),
                            pairs[:, 1]], axis=1))
-  return np.concatenate(parts).astype(np.int64)
+  return sorted_edges(np.concatenate(parts).astype(np.int64))
 
 
 TextFeaturizer = Callable[[list[str]], Features]
@@ -230,7 +238,8 @@ def build_lp(task: LPTask, k: int,
              featurize_text: TextFeaturizer | None = None) -> QueryGraph:
   kg = task.kg
   num_base = kg.num_relations
-  edges = with_inverses(kg.all_triples(task.fact_splits), num_base)
+  edges = sorted_edges(with_inverses(kg.all_triples(task.fact_splits),
+                                     num_base))
   queries = {}
   if task.train_split is not None:
     queries['train'] = _lp_queries(kg.triples[task.train_split], num_base)
@@ -267,7 +276,7 @@ def build_ea(task: EATask, k: int,
                                                     same_as),
                     task.train_pairs[:, 1] + n1], axis=1)
   base = np.concatenate([kg1.all_triples(), kg2.all_triples() + offset, seeds])
-  edges = with_inverses(base.astype(np.int64), num_base)
+  edges = sorted_edges(with_inverses(base.astype(np.int64), num_base))
 
   def pair_queries(pairs: np.ndarray) -> QuerySet:
     return QuerySet(pairs[:, 0].astype(np.int64),
@@ -318,7 +327,7 @@ def build_el(task: ELTask, k: int,
   n_kb = kb.num_entities
   num_base = kb.num_relations + 1
   refers_to = num_base - 1
-  edges = with_inverses(kb.all_triples(), num_base)
+  edges = sorted_edges(with_inverses(kb.all_triples(), num_base))
   splits = list(task.mentions)
   queries, start = {}, n_kb
   parts = [(kb, None, n_kb)]

@@ -111,7 +111,8 @@ def load_graphs(config: ml_collections.ConfigDict,
   k = config.features.k
   if not isinstance(k, int) or k <= 0:
     raise ConfigError('features.k', f'must be a positive integer, got {k!r}')
-  featurize = _featurizer(config)
+  # Structure-only models read no features: skip encoding text.
+  featurize = _featurizer(config) if config.model.name != 'ultra' else None
   out = []
   for spec in specs:
     task = load_task(config, spec)

@@ -7,11 +7,14 @@ readers and stores the task containers as rows of a few splits; `load_task`
 reads them back into the same containers. So a prepared dataset can be
 shipped to machines without the raw files, e.g. TPU VMs.
 
-Splits (rows carry an `index` to restore order):
-- LP: `entities`, `relations`, `train`, `valid`, `test` (id triples).
-- EA: `kg1_entities`, `kg1_relations`, `kg1_triples`, the same for kg2, and
-  `pairs_train`, `pairs_valid`, `pairs_test`.
-- EL: `kb_entities`, `kb_relations`, `kb_triples`, `mentions_<split>`.
+Splits (rows carry an `index` to restore order; id triples and pairs are
+stored in chunks of `CHUNK` rows, flattened into `ids`; an empty split is
+not written and reads back empty):
+- LP: `entities`, `relations`, `triples_<split>`.
+- EA: `kg1_entities`, `kg1_relations`, `kg1_triples_<split>`, the same for
+  kg2, and `pairs_train`, `pairs_valid`, `pairs_test`.
+- EL: `kb_entities`, `kb_relations`, `kb_triples_<split>`,
+  `mentions_<split>`.
 """
 
 from __future__ import annotations
@@ -27,6 +30,8 @@ from mtaimkg_jax.data.mmkg import (EATask, ELTask, Features, LPTask, MMKG,
                                    MODALITIES, Mentions, Vocab)
 
 _EMPTY = np.zeros((0,), np.float32)
+_NO_IDS = np.zeros((0,), np.int64)
+CHUNK = 4096
 
 
 @dataclasses.dataclass
@@ -44,7 +49,9 @@ def _features():
   vector = tfds.features.Tensor(shape=(None,), dtype=np.float32)
   fields = {
       'index': np.int64, 'head': np.int64, 'relation': np.int64,
-      'tail': np.int64, 'token': tfds.features.Text(),
+      'tail': np.int64, 'ids': tfds.features.Tensor(shape=(None,),
+                                                    dtype=np.int64),
+      'token': tfds.features.Text(),
       'name': tfds.features.Text(), 'text': tfds.features.Text(),
       'candidate': np.bool_,
   }
@@ -55,8 +62,9 @@ def _features():
 
 
 def _row(index: int, **values) -> dict:
-  row = {'index': index, 'head': -1, 'relation': -1, 'tail': -1, 'token': '',
-         'name': '', 'text': '', 'candidate': False}
+  row = {'index': index, 'head': -1, 'relation': -1, 'tail': -1,
+         'ids': _NO_IDS, 'token': '', 'name': '', 'text': '',
+         'candidate': False}
   for modality in MODALITIES:
     row[f'{modality}_vector'] = _EMPTY
     row[f'{modality}_present'] = False
@@ -72,7 +80,13 @@ def _feature_fields(features: dict[str, Features], i: int) -> dict:
   return out
 
 
-def _kg_rows(kg: MMKG, prefix: str, triple_splits: dict[str, str],
+def _chunks(ids: np.ndarray) -> list[dict]:
+  """Integer rows [n, w] → rows of up to CHUNK of them, flattened."""
+  return [_row(i, ids=ids[start:start + CHUNK].reshape(-1).astype(np.int64))
+          for i, start in enumerate(range(0, len(ids), CHUNK))]
+
+
+def _kg_rows(kg: MMKG, prefix: str,
              candidates: np.ndarray | None = None) -> dict:
   names = kg.relation_names or list(kg.relations.tokens)
   splits = {
@@ -84,28 +98,21 @@ def _kg_rows(kg: MMKG, prefix: str, triple_splits: dict[str, str],
       f'{prefix}relations': [_row(i, token=t, name=names[i])
                              for i, t in enumerate(kg.relations.tokens)],
   }
-  for split, name in triple_splits.items():
-    splits[name] = [_row(i, head=int(h), relation=int(r), tail=int(t))
-                    for i, (h, r, t) in enumerate(kg.triples[split].tolist())]
+  for split, triples in kg.triples.items():
+    splits[f'{prefix}triples_{split}'] = _chunks(triples)
   return splits
-
-
-def _pair_rows(pairs: np.ndarray) -> list[dict]:
-  return [_row(i, head=int(a), tail=int(b))
-          for i, (a, b) in enumerate(pairs.tolist())]
 
 
 def task_rows(task: LPTask | EATask | ELTask) -> dict[str, list[dict]]:
   """A task container as rows per split."""
   if isinstance(task, LPTask):
-    return _kg_rows(task.kg, '', {s: s for s in task.kg.triples})
+    return _kg_rows(task.kg, '')
   if isinstance(task, EATask):
-    rows = {**_kg_rows(task.kg1, 'kg1_', {'train': 'kg1_triples'}),
-            **_kg_rows(task.kg2, 'kg2_', {'train': 'kg2_triples'})}
+    rows = {**_kg_rows(task.kg1, 'kg1_'), **_kg_rows(task.kg2, 'kg2_')}
     for split in ('train', 'valid', 'test'):
-      rows[f'pairs_{split}'] = _pair_rows(getattr(task, f'{split}_pairs'))
+      rows[f'pairs_{split}'] = _chunks(getattr(task, f'{split}_pairs'))
     return rows
-  rows = _kg_rows(task.kb, 'kb_', {'train': 'kb_triples'}, task.candidates)
+  rows = _kg_rows(task.kb, 'kb_', task.candidates)
   for split, mentions in task.mentions.items():
     rows[f'mentions_{split}'] = [
         _row(i, text=t, tail=int(mentions.answers[i]),
@@ -146,10 +153,12 @@ class Mmkg(tfds.core.GeneratorBasedBuilder):
                                           disable_shuffling=True)
 
   def _split_generators(self, dl_manager):
-    root = str(dl_manager.manual_dir) if dl_manager.manual_dir else ''
+    synthetic_set = self.builder_config.dataset.endswith('/synthetic')
+    root = '' if synthetic_set else str(dl_manager.manual_dir)
     rows = task_rows(_load_source(self.builder_config, root))
+    # tfds cannot write an empty split; a missing split reads back empty.
     return {split: self._generate_examples(values)
-            for split, values in rows.items()}
+            for split, values in rows.items() if values}
 
   def _generate_examples(self, rows):
     for row in rows:
@@ -161,6 +170,14 @@ def build(dataset: str, data_dir: str, root: str = '', train_ratio=0.3,
   """Prepares `dataset` (read from `root`) into `data_dir` as array_record."""
   config = MmkgConfig(name=config_name(dataset), dataset=dataset,
                       train_ratio=train_ratio, seed=seed)
+  predefined = {c.name: c for c in Mmkg.BUILDER_CONFIGS}
+  if config.name in predefined:
+    if predefined[config.name] != config:  # same dataset, other options
+      config = dataclasses.replace(
+          config, name=f'{config.name}_ratio{train_ratio:g}_seed{seed}'.replace(
+              '.', '_'))
+    else:
+      config = config.name
   builder = Mmkg(config=config, data_dir=data_dir, file_format='array_record')
   builder.download_and_prepare(
       download_config=tfds.download.DownloadConfig(manual_dir=root or None))
@@ -168,7 +185,10 @@ def build(dataset: str, data_dir: str, root: str = '', train_ratio=0.3,
 
 
 def _split(source, name: str) -> list[dict]:
-  rows = [source[name][i] for i in range(len(source[name]))]
+  if name not in source:
+    return []
+  split = source[name]
+  rows = list(split.__getitems__(list(range(len(split)))))
   return sorted(rows, key=lambda r: int(r['index']))
 
 
@@ -176,29 +196,39 @@ def _text(value) -> str:
   return value.decode('utf-8') if isinstance(value, bytes) else str(value)
 
 
+def _ids(source, name: str, width: int) -> np.ndarray:
+  parts = [np.asarray(r['ids'], np.int64) for r in _split(source, name)]
+  flat = np.concatenate(parts) if parts else _NO_IDS
+  return flat.reshape(-1, width)
+
+
 def _kg_from(source, prefix: str, name: str,
-             triple_splits: dict[str, str]) -> tuple[MMKG, np.ndarray]:
+             required: tuple[str, ...] = ('train',)
+             ) -> tuple[MMKG, np.ndarray]:
   entities = _split(source, f'{prefix}entities')
   relations = _split(source, f'{prefix}relations')
-  features = {}
-  for modality in MODALITIES:
-    vectors = [np.asarray(r[f'{modality}_vector']) for r in entities]
-    if any(v.size for v in vectors):
-      features[modality] = Features(
-          np.stack(vectors).astype(np.float32),
-          np.array([bool(r[f'{modality}_present']) for r in entities]))
-  triples = {
-      split: np.array([[r['head'], r['relation'], r['tail']]
-                       for r in _split(source, stored)],
-                      np.int64).reshape(-1, 3)
-      for split, stored in triple_splits.items()
-  }
+  stored = [s[len(f'{prefix}triples_'):] for s in source
+            if s.startswith(f'{prefix}triples_')]
+  splits = list(required) + [s for s in stored if s not in required]
+  triples = {s: _ids(source, f'{prefix}triples_{s}', 3) for s in splits}
   kg = MMKG(name=name, entities=Vocab([_text(r['token']) for r in entities]),
             relations=Vocab([_text(r['token']) for r in relations]),
             triples=triples, names=[_text(r['name']) for r in entities],
-            texts=[_text(r['text']) for r in entities], features=features,
+            texts=[_text(r['text']) for r in entities],
+            features=_features_of(entities),
             relation_names=[_text(r['name']) for r in relations])
   return kg, np.array([bool(r['candidate']) for r in entities])
+
+
+def _features_of(rows: list[dict]) -> dict[str, Features]:
+  features = {}
+  for modality in MODALITIES:
+    vectors = [np.asarray(r[f'{modality}_vector']) for r in rows]
+    if any(v.size for v in vectors):
+      features[modality] = Features(
+          np.stack(vectors).astype(np.float32),
+          np.array([bool(r[f'{modality}_present']) for r in rows]))
+  return features
 
 
 def load_task(builder: Mmkg) -> LPTask | EATask | ELTask:
@@ -206,36 +236,25 @@ def load_task(builder: Mmkg) -> LPTask | EATask | ELTask:
   source = builder.as_data_source()
   dataset = builder.builder_config.dataset
   task, rest = dataset.split('/', 1)
+  lp_splits = ('train', 'valid', 'test')
   if task == 'lp':
-    kg, _ = _kg_from(source, '', rest,
-                     {s: s for s in ('train', 'valid', 'test')})
+    kg, _ = _kg_from(source, '', rest, lp_splits)
     return datasets.lp_task(kg, dataset)
   if task == 'ea':
-    kg1, _ = _kg_from(source, 'kg1_', f'{os.path.basename(rest)}_1',
-                      {'train': 'kg1_triples'})
-    kg2, _ = _kg_from(source, 'kg2_', f'{os.path.basename(rest)}_2',
-                      {'train': 'kg2_triples'})
-    pairs = {s: np.array([[r['head'], r['tail']]
-                          for r in _split(source, f'pairs_{s}')],
-                         np.int64).reshape(-1, 2)
-             for s in ('train', 'valid', 'test')}
-    return EATask(key=dataset, kg1=kg1, kg2=kg2, train_pairs=pairs['train'],
-                  valid_pairs=pairs['valid'], test_pairs=pairs['test'])
-  kb, candidates = _kg_from(source, 'kb_', rest, {'train': 'kb_triples'})
+    graphs = [_kg_from(source, f'kg{side}_',
+                       f'{os.path.basename(rest)}_{side}')[0]
+              for side in (1, 2)]
+    pairs = {s: _ids(source, f'pairs_{s}', 2) for s in lp_splits}
+    return EATask(key=dataset, kg1=graphs[0], kg2=graphs[1],
+                  train_pairs=pairs['train'], valid_pairs=pairs['valid'],
+                  test_pairs=pairs['test'])
+  kb, candidates = _kg_from(source, 'kb_', rest)
   mentions = {}
   for split in source:
-    if not split.startswith('mentions_'):
-      continue
-    rows = _split(source, split)
-    features = {}
-    for modality in MODALITIES:
-      vectors = [np.asarray(r[f'{modality}_vector']) for r in rows]
-      if any(v.size for v in vectors):
-        features[modality] = Features(
-            np.stack(vectors).astype(np.float32),
-            np.array([bool(r[f'{modality}_present']) for r in rows]))
-    mentions[split[len('mentions_'):]] = Mentions(
-        texts=[_text(r['text']) for r in rows],
-        answers=np.array([r['tail'] for r in rows], np.int64),
-        features=features)
+    if split.startswith('mentions_'):
+      rows = _split(source, split)
+      mentions[split[len('mentions_'):]] = Mentions(
+          texts=[_text(r['text']) for r in rows],
+          answers=np.array([r['tail'] for r in rows], np.int64),
+          features=_features_of(rows))
   return ELTask(key=dataset, kb=kb, mentions=mentions, candidates=candidates)

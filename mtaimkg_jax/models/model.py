@@ -3,7 +3,8 @@ by a gated MoE, scored per (query, candidate).
 
 Per candidate c of query q the routed representations are the structural
 state `h_struct(c|q)`, the adapted text and image vectors of c, and the
-cross terms `f_m(q) ⊙ f_m(c)`. The router turns the task embedding and the
+cross terms `f_m(q) ⊙ f_m(c)` of the unified features (a learned diagonal
+bilinear similarity). The router turns the task embedding and the
 query context into weights over them; the MoE refines the mixture; the head
 gives a logit, to which a learned per-task multiple of the backbone's own
 structural score is added (so an ULTRA-initialised backbone starts from
@@ -37,11 +38,6 @@ class ModelOutput(NamedTuple):
   balance_loss: jax.Array  # scalar
 
 
-def _gather_rows(x: jax.Array, candidates: jax.Array) -> jax.Array:
-  """x [N, D] → [B, C, D] at `candidates` [B, C]."""
-  return x[candidates]
-
-
 class MtaIMKG(nn.Module):
   """The full model; see the module docstring."""
   dim: int = 64
@@ -60,9 +56,10 @@ class MtaIMKG(nn.Module):
     self.task_embedding = nn.Embed(len(TASK_IDS), self.task_dim)
     self.adapters = {m: FeatureAdapter(self.dim, name=f'adapter_{m}')
                      for m in MODALITY_FEATURES}
+    self.cross_projections = {m: nn.Dense(self.dim, name=f'cross_{m}')
+                              for m in MODALITY_FEATURES}
     self.structure_projection = nn.Dense(self.dim)
     self.structure_norm = nn.LayerNorm()
-    self.cross_norm = nn.LayerNorm()
     self.router = TaskRouter(self.router_hidden, self.uniform_routing)
     self.moe = moe_lib.GatedMoE(self.num_experts, self.expert_hidden,
                                 self.top_k)
@@ -87,6 +84,7 @@ class MtaIMKG(nn.Module):
     adapted = {m: self.adapters[m](entity[m], entity[f'{m}_present'])
                for m in MODALITY_FEATURES}
     own = {m: adapted[m][nodes] for m in MODALITY_FEATURES}
+    own_raw = {m: entity[m][nodes] for m in MODALITY_FEATURES}
     own_present = {m: entity[f'{m}_present'][nodes] for m in MODALITY_FEATURES}
     tau = self.task_embedding(task)
     has = {m: jnp.broadcast_to(graph.modality_available[i], nodes.shape)
@@ -102,12 +100,12 @@ class MtaIMKG(nn.Module):
     def score(index: jax.Array) -> tuple[jax.Array, moe_lib.MoEOutput]:
       states = jnp.take_along_axis(h, index[:, :, None], axis=1)
       structural_score = self.backbone.score_states(states, query)
-      cand = {m: _gather_rows(adapted[m], index) for m in MODALITY_FEATURES}
+      cand = {m: adapted[m][index] for m in MODALITY_FEATURES}
       representations = [
           self.structure_norm(self.structure_projection(states)),
           cand['text'], cand['image'],
-          self.cross_norm(own['text'][:, None, :] * cand['text']),
-          self.cross_norm(own['image'][:, None, :] * cand['image']),
+          self._cross('text', own_raw['text'], entity['text'][index]),
+          self._cross('image', own_raw['image'], entity['image'][index]),
       ]
       chex.assert_equal(len(representations), len(ROUTED))
       z = mix(weights, representations)
@@ -132,6 +130,13 @@ class MtaIMKG(nn.Module):
       chunks.append(score(index)[0])
     return ModelOutput(jnp.concatenate(chunks, axis=1), weights,
                        jnp.zeros((), jnp.float32))
+
+
+  def _cross(self, modality: str, query: jax.Array,
+             candidates: jax.Array) -> jax.Array:
+    """A learned weighting of the elementwise product of the unified
+    features (a diagonal bilinear similarity; zero when either is absent)."""
+    return self.cross_projections[modality](query[:, None, :] * candidates)
 
 
 class StructureOnly(nn.Module):

@@ -91,3 +91,18 @@ def load_ultra(path: str | os.PathLike, num_layers: int = 6,
   """`ultra_*.pth` → `backbone.Ultra` params (numpy leaves)."""
   return ultra_params(load_state_dict(path, key='model'), path, num_layers,
                       dim)
+
+
+def main(argv: list[str]) -> None:
+  """`python -m mtaimkg_jax.models.ultra_import ultra_3g.pth out_dir`:
+  converts once; `config.model.init_checkpoint=out_dir` then needs no .pth."""
+  if len(argv) != 3:
+    raise SystemExit(f'usage: {argv[0]} <ultra.pth> <orbax output dir>')
+  from mtaimkg_jax import checkpoint  # pylint: disable=g-import-not-at-top
+  checkpoint.save_params(argv[2], load_ultra(argv[1]))
+  print(f'wrote {argv[2]}')
+
+
+if __name__ == '__main__':
+  import sys  # pylint: disable=g-import-not-at-top
+  main(sys.argv)

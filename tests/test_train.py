@@ -1,0 +1,159 @@
+"""The training system end to end on configs/test.py: sharding, resumption,
+checkpoints, outputs, predict."""
+
+import json
+import os
+import pathlib
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+from jax.sharding import Mesh
+
+from configs import test as test_config
+from mtaimkg_jax import checkpoint, parallel, steps, train
+from mtaimkg_jax.data import loading
+from mtaimkg_jax.errors import ConfigError
+from mtaimkg_jax.models.model import build_model
+
+
+def _config(**overrides):
+  config = test_config.get_config()
+  for key, value in overrides.items():
+    section, name = key.split('.')
+    config[section][name] = value
+  return config
+
+
+@pytest.fixture(scope='module')
+def trained(tmp_path_factory):
+  """One uninterrupted run of configs/test.py."""
+  workdir = str(tmp_path_factory.mktemp('full'))
+  results = train.train_and_evaluate(_config(), workdir)
+  return workdir, results
+
+
+def test_outputs_of_a_run(trained):
+  workdir, results = trained
+  assert set(results) == {'lp/synthetic', 'ea/synthetic', 'el/synthetic'}
+  with open(os.path.join(workdir, 'results.json')) as f:
+    on_disk = json.load(f)
+  for key, values in on_disk.items():
+    assert {'mrr', 'hits@1', 'hits@3', 'hits@10'} <= set(values)
+    assert 0 < values['mrr'] <= 1
+  with open(os.path.join(workdir, 'routing.json')) as f:
+    routing = json.load(f)
+  assert set(routing) == {'lp', 'ea', 'el'}
+  for weights in routing.values():
+    assert sum(weights.values()) == pytest.approx(1.0, abs=1e-5)
+  assert os.path.getsize(os.path.join(workdir, 'routing.png')) > 1000
+  events = list(pathlib.Path(workdir, 'tensorboard').glob('events.out.*'))
+  assert events and events[0].stat().st_size > 100
+  assert checkpoint.Checkpoints(workdir, 1, 3).latest_step() == 12
+
+
+def test_stop_and_resume_equals_uninterrupted(trained, tmp_path):
+  full_dir, full = trained
+  workdir = str(tmp_path)
+  assert train.train_and_evaluate(_config(**{'train.stop_at_step': 5}),
+                                  workdir) == {}
+  assert checkpoint.Checkpoints(workdir, 1, 3).latest_step() == 5
+  resumed = train.train_and_evaluate(_config(), workdir)
+  assert resumed == full
+  params = [
+      _latest_params(d) for d in (full_dir, workdir)
+  ]
+  for a, b in zip(jax.tree_util.tree_leaves(params[0]),
+                  jax.tree_util.tree_leaves(params[1])):
+    np.testing.assert_array_equal(a, b)
+
+
+def _latest_params(workdir):
+  config = _config()
+  mesh = parallel.make_mesh()
+  model = build_model(config)
+  return jax.device_get(train._restore_params(config, workdir, model, mesh))  # pylint: disable=protected-access
+
+
+def test_eval_mode_reproduces_results(trained, tmp_path):
+  full_dir, full = trained
+  config = _config()
+  config.init_workdir = full_dir
+  assert train.evaluate(config, str(tmp_path)) == full
+
+
+def test_sharded_step_equals_single_device():
+  config = _config()
+  graphs = loading.load_graphs(config)
+  results = {}
+  for devices in (1, 8):
+    mesh = Mesh(np.asarray(jax.devices()[:devices]), (parallel.DATA_AXIS,))
+    prepared = train._prepare(config, graphs, mesh)  # pylint: disable=protected-access
+    model = build_model(config)
+    params = train._init_params(model, config, prepared[0])  # pylint: disable=protected-access
+    optimizer = steps.make_optimizer(config, params)
+    state = parallel.replicate(
+        steps.TrainState(jnp.zeros((), jnp.int32), params,
+                         optimizer.init(params)), mesh)
+    fns = steps.make_steps(model, optimizer, config, mesh)
+    sampler = train._sampler(config, prepared[2])  # pylint: disable=protected-access
+    batch = train._device_batch(sampler.batch(0), mesh,  # pylint: disable=protected-access
+                                config.train.batch_size, ('edge_weight',))
+    state, scalars = fns.train(state, prepared[2].arrays, batch)
+    results[devices] = (jax.device_get(scalars), jax.device_get(state.params))
+  np.testing.assert_allclose(results[1][0]['loss'], results[8][0]['loss'],
+                             rtol=1e-5)
+  for a, b in zip(jax.tree_util.tree_leaves(results[1][1]),
+                  jax.tree_util.tree_leaves(results[8][1])):
+    np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-6)
+
+
+@pytest.mark.parametrize('key,value,match', [
+    ('train.batch_size', 6, 'not divisible'),
+    ('model.name', 'gpt', 'model.name'),
+    ('train.num_negatives', 0, 'train.num_negatives'),
+    ('features.k', -1, 'features.k'),
+])
+def test_bad_config_values_name_the_key(tmp_path, key, value, match):
+  with pytest.raises(ConfigError, match=match):
+    train.train_and_evaluate(_config(**{key: value}), str(tmp_path))
+
+
+def test_bad_task_entry_names_the_key(tmp_path):
+  config = _config()
+  config.tasks = (('lp', 'lp/synthetic', 1.0), ('xx', 'lp/synthetic', 1.0))
+  with pytest.raises(ConfigError, match=r'tasks\[1\]'):
+    train.train_and_evaluate(config, str(tmp_path))
+
+
+@pytest.mark.parametrize('task,query,expect', [
+    ('lp/synthetic', None, 'lp'), ('ea/synthetic', None, 'ea'),
+    ('el/synthetic', None, 'el')])
+def test_predict_gives_names_and_scores(trained, task, query, expect):
+  workdir, _ = trained
+  config = _config()
+  graphs = dict((s.dataset, g) for s, g in loading.load_graphs(config))
+  graph = graphs[task]
+  if expect == 'lp':
+    q = graph.queries['test']
+    query = (f'{graph.node_names[q.nodes[0]]}|'
+             f'{graph.relation_names[q.relations[0]]}|?')
+  elif expect == 'ea':
+    query = graph.node_names[graph.queries['test'].nodes[0]]
+  else:
+    query = graph.node_names[graph.queries['test'].nodes[0]][len('mention: '):]
+  out = train.predict(config, workdir, query, task=task, top_k=5)
+  assert out['dataset'] == task
+  assert len(out['answers']) == 5
+  scores = [a['score'] for a in out['answers']]
+  assert scores == sorted(scores, reverse=True)
+  assert all(a['name'] for a in out['answers'])
+  assert sum(out['routing'].values()) == pytest.approx(1.0, abs=1e-5)
+
+
+def test_predict_unknown_entity_is_a_clear_error(trained):
+  workdir, _ = trained
+  with pytest.raises(ConfigError, match='unknown entity'):
+    train.predict(_config(), workdir, 'no_such_thing|rel_0|?',
+                  task='lp/synthetic')

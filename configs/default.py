@@ -13,4 +13,6 @@ def get_config():
   config = config_base.base_config()
   config.tasks = (('lp', 'lp/synthetic', 1.0), ('ea', 'ea/synthetic', 1.0),
                   ('el', 'el/synthetic', 1.0))
+  config.train.num_steps = 800
+  config.train.log_every = 100
   return config

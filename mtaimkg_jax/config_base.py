@@ -76,3 +76,47 @@ def base_config() -> ml_collections.ConfigDict:
   config.eval.ties = 'realistic'
   config.eval.tasks = ()  # () → the training tasks
   return config
+
+
+def parse_args(arg: str, defaults: dict[str, str]) -> dict[str, str]:
+  """`'task=lp,dataset=lp/MKG-W'` → dict; unknown keys are an error."""
+  options = dict(defaults)
+  for item in filter(None, arg.split(',')):
+    key, _, value = item.partition('=')
+    if key not in defaults:
+      raise ValueError(f'unknown config argument {key!r}; expected '
+                       f'{sorted(defaults)}')
+    options[key] = value
+  return options
+
+
+def real_data_config() -> ml_collections.ConfigDict:
+  """Defaults for runs on ../shared/data on a 2-core CPU: MiniLM text,
+  ULTRA-initialised backbone, rematerialised GNN layers."""
+  config = base_config()
+  config.data.root = '../shared/data'
+  config.features.k = 64
+  config.features.text_encoder = 'minilm'
+  config.model.init_checkpoint = '../shared/checkpoints/ultra/ultra_3g.pth'
+  config.model.remat = True
+  config.train.batch_size = 8
+  config.train.num_negatives = 64
+  config.train.num_hard_negatives = 8
+  config.train.num_steps = 1000
+  config.train.warmup_steps = 50
+  config.train.log_every = 25
+  config.train.checkpoint_every = 100
+  config.eval.batch_size = 8
+  return config
+
+
+MIXTURE_TASKS = (('lp', 'lp/DB15K', 1.0), ('ea', 'ea/DBP15K/zh_en', 1.0),
+                 ('el', 'el/RichpediaMEL', 1.0))
+
+
+def mixture_config(steps: int) -> ml_collections.ConfigDict:
+  """configs/mixture.py: LP + EA + EL on the shared data (see there)."""
+  config = real_data_config()
+  config.tasks = MIXTURE_TASKS
+  config.train.num_steps = steps
+  return config

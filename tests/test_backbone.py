@@ -160,3 +160,19 @@ def test_jit_compiles_once_per_budget():
     forward(params, arrays, rng.integers(0, 9, 3).astype(np.int32),
             rng.integers(0, 6, 3).astype(np.int32))
   assert len(traces) == 1
+
+
+def test_shared_condition_equals_per_query_conditions():
+  """EA/EL graphs run the relation GNN once for all queries: same result."""
+  graph = _random_graph(9)
+  budget = choose_budget(graph)
+  per_query = graph_arrays(graph, budget, 4)
+  assert per_query.shared_condition.shape == (0,)  # LP: queries differ
+  shared = per_query._replace(shared_condition=np.array([1], np.int32))
+  state = ref.random_state(np.random.default_rng(10), DIM, LAYERS)
+  params = ultra_params(state, 'random', num_layers=LAYERS, dim=DIM)
+  model = Ultra(dim=DIM, num_layers=LAYERS)
+  nodes, relations = np.array([0, 2, 4]), np.array([1, 1, 4])  # 4 = 1⁻¹
+  a = model.apply({'params': params}, per_query, nodes, relations)
+  b = model.apply({'params': params}, shared, nodes, relations)
+  np.testing.assert_allclose(a, b, rtol=1e-6, atol=1e-6)

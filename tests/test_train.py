@@ -14,6 +14,7 @@ from jax.sharding import Mesh
 from configs import test as test_config
 from mtaimkg_jax import checkpoint, parallel, steps, train
 from mtaimkg_jax.data import loading
+from mtaimkg_jax.data.batches import eval_batches
 from mtaimkg_jax.errors import ConfigError
 from mtaimkg_jax.models.model import build_model
 
@@ -107,6 +108,26 @@ def test_sharded_step_equals_single_device():
   for a, b in zip(jax.tree_util.tree_leaves(results[1][1]),
                   jax.tree_util.tree_leaves(results[8][1])):
     np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-6)
+
+
+def test_eval_step_compiles_once_per_budget():
+  config = _config()
+  mesh = parallel.make_mesh()
+  graphs = loading.load_graphs(config)
+  prepared = train._prepare(config, graphs, mesh)  # pylint: disable=protected-access
+  model = build_model(config)
+  params = parallel.replicate(
+      train._init_params(model, config, prepared[0]), mesh)  # pylint: disable=protected-access
+  fns = steps.make_steps(model, steps.make_optimizer(config, params), config,
+                         mesh)
+  budgets = set()
+  for item in prepared:
+    budgets.add((item.budget, item.arrays.shared_condition.shape))
+    for batch in eval_batches(item.graph, 'test', config.eval.batch_size,
+                              item.budget):
+      fns.eval(params, item.arrays,
+               train._device_batch(batch, mesh, config.eval.batch_size))  # pylint: disable=protected-access
+  assert fns.eval._cache_size() == len(budgets)  # pylint: disable=protected-access
 
 
 @pytest.mark.parametrize('key,value,match', [

@@ -87,6 +87,10 @@ class GraphArrays(NamedTuple):
   relation: jraph_utils.GraphsTuple
   num_base_relations: np.ndarray  # int32 scalar
   modality_available: np.ndarray  # bool [M]: the graph has this modality
+  # int32 [1]: the relation every query of this graph conditions on (EA:
+  # same_as, EL: refers_to), so the relation GNN runs once, not per query;
+  # int32 [0] when queries differ (LP). Its shape is static per graph.
+  shared_condition: np.ndarray
 
 
 def graph_arrays(graph: QueryGraph, budget: Budget,
@@ -126,4 +130,14 @@ def graph_arrays(graph: QueryGraph, budget: Budget,
   return GraphArrays(entity=entity, relation=relation,
                      num_base_relations=np.asarray(graph.num_base_relations,
                                                    np.int32),
-                     modality_available=np.asarray(available, bool))
+                     modality_available=np.asarray(available, bool),
+                     shared_condition=shared_condition(graph))
+
+
+def shared_condition(graph: QueryGraph) -> np.ndarray:
+  """[1] the one condition relation of all queries, or [0] if they differ."""
+  relations = np.concatenate([q.relations for q in graph.queries.values()])
+  conditions = np.unique(relations % graph.num_base_relations)
+  if len(conditions) == 1 and graph.task != 'lp':
+    return conditions.astype(np.int32)
+  return np.zeros((0,), np.int32)

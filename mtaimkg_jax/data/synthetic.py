@@ -1,10 +1,10 @@
 """The embedded default: a deterministic synthetic multimodal KG.
 
-Entities have types and hidden identities; relations are typed, follow a
-community structure, and some are compositions of others (r_c = r_a ∘ r_b),
-so multi-hop structure predicts held-out links. Text and image features are
-fixed random encodings of (type prototype + identity) plus noise, with
-missing rates. A second graph holds a noisy copy of part of the first under
+Entities have types, communities and hidden identities; relations are
+typed, prefer tails of the head's community, and some are compositions of
+others (r_c = r_a ∘ r_b), so multi-hop structure predicts held-out links.
+Text and image features are fixed random encodings of (type prototype +
+community prototype + identity) plus noise, with missing rates. A second graph holds a noisy copy of part of the first under
 other relation names and another text encoder (EA); mentions carry noisy
 text of their entity (EL). Everything is a pure function of the spec.
 """
@@ -150,9 +150,13 @@ def make_synthetic(spec: SyntheticSpec = SyntheticSpec()
   types = rng.integers(0, spec.num_types, n)
   communities = rng.integers(0, spec.num_communities, n)
   prototypes = _skewed(rng, spec.num_types, spec.latent_dim)
+  # Communities shape who links to whom, and show in the features: the
+  # evidence a structure-only model has to infer from sparse edges.
+  community_prototypes = _skewed(rng, spec.num_communities, spec.latent_dim)
   identity = _skewed(rng, n, spec.latent_dim)
-  text_latent = prototypes[types] + identity
-  image_latent = prototypes[types] + 0.5 * identity + 0.5 * _skewed(
+  shared = prototypes[types] + community_prototypes[communities]
+  text_latent = shared + identity
+  image_latent = shared + 0.5 * identity + 0.5 * _skewed(
       rng, n, spec.latent_dim)
   triples, num_relations = _typed_relations(rng, spec, types, communities)
   names = _names(rng, n)

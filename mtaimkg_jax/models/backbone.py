@@ -124,10 +124,12 @@ class EntityGNN(nn.Module):
                edge_weight: jax.Array) -> tuple[jax.Array, jax.Array]:
     """Returns (states [N_pad, B, D], query vectors [B, D]).
 
-    `relations` [R_pad, B, D] comes from the relation GNN.
+    `relations` [R_pad, B, D] (or [R_pad, 1, D] when every query shares its
+    condition) comes from the relation GNN.
     """
     batch = nodes.shape[0]
-    query = relations[query_relations, jnp.arange(batch)]  # [B, D]
+    column = jnp.arange(batch) if relations.shape[1] == batch else 0
+    query = relations[query_relations, column]  # [B, D]
     num_nodes = graph.nodes['real'].shape[0]
     boundary = _one_hot_boundary(nodes, query, num_nodes)
     edge_type = graph.edges['type']
@@ -181,12 +183,15 @@ class Ultra(nn.Module):
     """Query-conditioned states.
 
     Returns (entity states [N_pad, B, D], query vectors [B, D], relation
-    representations [R_pad, B, D]).
+    representations [R_pad, B or 1, D]).
     """
     chex.assert_rank([nodes, relations], 1)
     if edge_weight is None:
       edge_weight = graph.entity.edges['weight']
-    condition = condition_relation(relations, graph.num_base_relations)
+    if graph.shared_condition.shape[0] == 1:
+      condition = graph.shared_condition  # one run serves every query
+    else:
+      condition = condition_relation(relations, graph.num_base_relations)
     relation_states = self.relation_model(graph.relation, condition)
     h, query = self.entity_model(graph.entity, relation_states, nodes,
                                  relations, edge_weight)

@@ -1,0 +1,18 @@
+r"""The real shared mixture: one checkpoint for LP + EA + EL.
+
+LP on lp/DB15K (so lp/MKG-W and lp/MKG-Y stay unseen for zero-shot
+transfer, IndMKG's protocol), EA on ea/DBP15K/zh_en with 30% seeds
+(ja_en stays unseen), EL on el/RichpediaMEL; ULTRA-initialised backbone,
+MiniLM text features.
+
+  python -m mtaimkg_jax.main --config configs/mixture.py --workdir /tmp/mixture
+
+Result: see the README's results tables (each row names its command).
+"""
+
+from mtaimkg_jax import config_base
+
+
+def get_config(arg: str = ''):
+  options = config_base.parse_args(arg, {'steps': '1500'})
+  return config_base.mixture_config(int(options['steps']))

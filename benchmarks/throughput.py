@@ -30,11 +30,15 @@ import optax
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(
     __file__))))
 
+if __name__ == '__main__':
+  from mtaimkg_jax import runtime  # pylint: disable=g-import-not-at-top
+  runtime.reexec_with_huge_page_malloc(sys.argv)
+
 from mtaimkg_jax import steps  # pylint: disable=g-import-not-at-top
 from mtaimkg_jax.data import datasets, padding, synthetic  # pylint: disable=g-import-not-at-top
 from mtaimkg_jax.data.batches import TrainSampler  # pylint: disable=g-import-not-at-top
 from mtaimkg_jax.data.graph import build_lp  # pylint: disable=g-import-not-at-top
-from mtaimkg_jax.models.backbone import EntityGNN, Ultra, condition_relation  # pylint: disable=g-import-not-at-top
+from mtaimkg_jax.models.backbone import EntityGNN, Ultra, condition_relation, propagate  # pylint: disable=g-import-not-at-top
 from mtaimkg_jax.models.model import MtaIMKG  # pylint: disable=g-import-not-at-top
 
 # Bytes one query·edge·dim must move at the least in a message-passing
@@ -65,6 +69,26 @@ def memory_bandwidth(megabytes: int = 256, repeats: int = 5) -> float:
     np.copyto(target, source)
     best = min(best, time.perf_counter() - start)
   return 2 * source.nbytes / best
+
+
+def matmul_flops_per_second(size: int = 2048, repeats: int = 5) -> float:
+  """FLOP/s of a large float32 matmul on the default device, best of runs."""
+  a = jnp.ones((size, size), jnp.float32)
+  matmul = jax.jit(lambda x: x @ x)
+  jax.block_until_ready(matmul(a))
+  best = float('inf')
+  for _ in range(repeats):
+    start = time.perf_counter()
+    jax.block_until_ready(matmul(a))
+    best = min(best, time.perf_counter() - start)
+  return 2 * size**3 / best
+
+
+def propagate_only(h, relation, arrays):
+  """The message-passing core alone (one layer's gather-multiply-scatter)."""
+  return propagate(h, relation, arrays.entity.edges['type'],
+                   arrays.entity.senders, arrays.entity.receivers,
+                   arrays.entity.edges['weight'])
 
 
 def peak_memory_bytes() -> int:
@@ -165,44 +189,60 @@ def run(args, graph_name: str, batch: int) -> dict:
     updates, opt_state = full_optimizer.update(grads, opt_state, p)
     return optax.apply_updates(p, updates), opt_state, loss
 
-  counter = args.counter
-  before = counter.count
   forward_args = (entity_params, relation_states, queries.nodes,
                   queries.relations, train_batch.edge_weight)
   result = {'graph': graph_name, 'nodes': graph.num_nodes,
             'edges': graph.num_edges, 'batch': batch, 'dim': args.dim,
             'layers': args.layers, 'budget': str(budget),
             'backend': jax.default_backend(), 'devices': jax.device_count()}
-  jax_side = {
-      'entity_forward': timed(jax.jit(entity_forward), forward_args,
-                              args.repeats, args.warmup),
-      'entity_train_step': timed(
-          jax.jit(entity_train_step),
-          (trained, optimizer.init(trained), relation_states, train_batch),
-          args.repeats, args.warmup),
-      'model_forward': timed(jax.jit(full_forward), (full_params, train_batch),
-                             args.repeats, args.warmup),
-      'model_train_step': timed(
-          jax.jit(full_train_step),
-          (full_params, full_optimizer.init(full_params), train_batch),
-          args.repeats, args.warmup),
+  functions = {
+      'entity_forward': (jax.jit(entity_forward), forward_args),
+      'entity_train_step': (jax.jit(entity_train_step),
+                            (trained, optimizer.init(trained),
+                             relation_states, train_batch)),
+      'model_forward': (jax.jit(full_forward), (full_params, train_batch)),
+      'model_train_step': (jax.jit(full_train_step),
+                           (full_params, full_optimizer.init(full_params),
+                            train_batch)),
   }
+  jax_side = {name: timed(fn, fn_args, args.repeats, args.warmup)
+              for name, (fn, fn_args) in functions.items()}
+  states = functions['entity_forward'][0](*forward_args)
+  projected = jnp.ones((arrays.relation.nodes['real'].shape[0], batch,
+                        args.dim), jnp.float32)
+  functions['propagate'] = (jax.jit(lambda h, r: propagate_only(h, r, arrays)),
+                            (states, projected))
+  jax_side['propagate'] = timed(*functions['propagate'], args.repeats,
+                                args.warmup)
   qed = batch * graph.num_edges * args.dim * args.layers
   for name, entry in jax_side.items():
+    per_step = qed / args.layers if name == 'propagate' else qed
     entry['queries_per_second'] = batch / entry['median_seconds']
-    entry['qed_per_second'] = qed / entry['median_seconds']
+    entry['qed_per_second'] = per_step / entry['median_seconds']
   jax_side['peak_memory_bytes'] = peak_memory_bytes()
   result['jax'] = jax_side
-  result['compiles'] = counter.count - before
+  # One compilation per measured function is the target.
+  result['compiles'] = sum(fn._cache_size() for fn, _ in functions.values())  # pylint: disable=protected-access
+  result['process_compiles'] = args.counter.count
   bandwidth = memory_bandwidth()
+  flops = matmul_flops_per_second()
   result['memory_bandwidth_bytes_per_second'] = bandwidth
+  result['matmul_flops_per_second'] = flops
+  # Roofline of the entity GNN forward: message passing is memory bound
+  # (BYTES_PER_QED per query·edge·dim), the per-node linear layers are
+  # compute bound (2·N·B·2D·D FLOPs per layer); the bound adds both.
+  nodes = budget.nodes
+  bound = (qed * BYTES_PER_QED / bandwidth +
+           args.layers * 2 * nodes * batch * 2 * args.dim * args.dim / flops)
   result['roofline_fraction'] = {
-      'fwd': jax_side['entity_forward']['qed_per_second'] * BYTES_PER_QED /
-             bandwidth}
+      'fwd': bound / jax_side['entity_forward']['median_seconds'],
+      'fwd_memory_only': jax_side['entity_forward']['qed_per_second'] *
+                         BYTES_PER_QED / bandwidth,
+      'propagate': jax_side['propagate']['qed_per_second'] * BYTES_PER_QED /
+                   bandwidth}
   if not args.no_torch:
     result['torch'] = torch_side(args, graph, params, relation_states,
-                                 train_batch, jax.jit(entity_forward)(
-                                     *forward_args))
+                                 train_batch, states)
     result['ratio'] = {
         'fwd': result['torch']['entity_forward']['median_seconds'] /
                jax_side['entity_forward']['median_seconds'],

@@ -10,9 +10,15 @@ passes `arg` to the file's `get_config`.
 
 from __future__ import annotations
 
+import sys
+
+if __name__ == '__main__':
+  from mtaimkg_jax import runtime  # pylint: disable=g-import-not-at-top
+  runtime.reexec_with_huge_page_malloc(['-m', 'mtaimkg_jax.main',
+                                        *sys.argv[1:]])
+
 import json
 import logging as std_logging
-import sys
 
 from absl import app
 from absl import flags

@@ -63,19 +63,20 @@ def test_arrays_masks():
 
 
 def test_jraph_wrappers():
-  g1 = jraph_utils.graph([0, 1], [1, 2], 3, nodes={'x': np.ones((3, 1))})
-  g2 = jraph_utils.graph([0], [1], 2, nodes={'x': np.ones((2, 1))})
-  union = jraph_utils.batch([g1, g2])
-  np.testing.assert_array_equal(union.senders, [0, 1, 3])
-  padded = jraph_utils.pad(union, 8, 6)
+  g = jraph_utils.graph([0, 1, 3], [1, 2, 4], 5,
+                        nodes={'x': np.ones((5, 1), np.float32)},
+                        edges={'t': np.array([1, 2, 3], np.int32)})
+  padded = jraph_utils.pad(g, 8, 6)
   np.testing.assert_array_equal(jraph_utils.node_mask(padded),
                                 [1, 1, 1, 1, 1, 0, 0, 0])
   np.testing.assert_array_equal(jraph_utils.edge_mask(padded),
                                 [1, 1, 1, 0, 0, 0])
-  sums = jraph_utils.segment_sum(jnp.ones(6), jnp.asarray(padded.receivers), 8)
-  np.testing.assert_array_equal(sums[:5], [0, 1, 1, 0, 1])
+  np.testing.assert_array_equal(padded.edges['t'], [1, 2, 3, 0, 0, 0])
+  # Padding edges join padding nodes only.
+  assert (padded.senders[3:] >= 5).all() and (padded.receivers[3:] >= 5).all()
+  assert padded.senders.dtype == np.int32
   with pytest.raises(ValueError, match='too small'):
-    jraph_utils.pad(union, 5, 6)
+    jraph_utils.pad(g, 5, 6)
 
 
 def test_padding_changes_no_metric():

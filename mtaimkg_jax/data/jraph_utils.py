@@ -1,4 +1,4 @@
-"""The only door to jraph: padding, batching, masks and segment sums.
+"""The only door to jraph: building, padding and padding masks.
 
 jraph is archived; its `jax.tree_map`-era helpers break on current JAX. This
 module pins down the handful of helpers the project uses, on numpy inputs
@@ -8,8 +8,6 @@ module pins down the handful of helpers the project uses, on numpy inputs
 
 from __future__ import annotations
 
-import jax
-import jax.numpy as jnp
 import jraph
 import numpy as np
 
@@ -25,11 +23,6 @@ def graph(senders: np.ndarray, receivers: np.ndarray, num_nodes: int,
       receivers=np.asarray(receivers, np.int32),
       n_node=np.asarray([num_nodes], np.int32),
       n_edge=np.asarray([len(senders)], np.int32), globals=None)
-
-
-def batch(graphs: list[GraphsTuple]) -> GraphsTuple:
-  """Disjoint union of host-side graphs (node ids of later graphs offset)."""
-  return jraph.batch_np(graphs)
 
 
 def pad(graph_: GraphsTuple, num_nodes: int, num_edges: int) -> GraphsTuple:
@@ -62,16 +55,3 @@ def node_mask(graph_: GraphsTuple) -> np.ndarray:
 def edge_mask(graph_: GraphsTuple) -> np.ndarray:
   """True for real edges of a graph padded by `pad` (host side)."""
   return np.asarray(jraph.get_edge_padding_mask(graph_))
-
-
-def segment_sum(data: jax.Array, segment_ids: jax.Array,
-                num_segments: int, indices_are_sorted: bool = False
-                ) -> jax.Array:
-  """Sum of `data` rows per segment (device side; jit-able)."""
-  return jraph.segment_sum(data, segment_ids, num_segments,
-                           indices_are_sorted=indices_are_sorted)
-
-
-def to_device(graph_: GraphsTuple) -> GraphsTuple:
-  """Host arrays → jnp arrays, leaf by leaf (None stays None)."""
-  return jax.tree_util.tree_map(jnp.asarray, graph_)

@@ -124,9 +124,11 @@ def graph_arrays(graph: QueryGraph, budget: Budget,
       nodes={'real': np.ones((graph.num_relations,), bool)},
       edges={'type': graph.relation_edges[:, 1].astype(np.int32),
              'weight': np.ones((len(graph.relation_edges),), np.float32)})
-  # jraph pads features with zeros: 'real' and 'weight' become the masks.
   entity = jraph_utils.pad(entity, budget.nodes, budget.edges)
   relation = jraph_utils.pad(relation, budget.relations, budget.relation_edges)
+  for padded in (entity, relation):
+    padded.nodes['real'] = jraph_utils.node_mask(padded)
+    padded.edges['weight'] = jraph_utils.edge_mask(padded).astype(np.float32)
   return GraphArrays(entity=entity, relation=relation,
                      num_base_relations=np.asarray(graph.num_base_relations,
                                                    np.int32),

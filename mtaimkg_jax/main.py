@@ -25,7 +25,9 @@ from absl import flags
 from absl import logging
 from ml_collections import config_flags
 
-from mtaimkg_jax import train
+import jax
+
+from mtaimkg_jax import parallel, train
 from mtaimkg_jax.errors import MtaimkgError
 
 _CONFIG = config_flags.DEFINE_config_file(
@@ -44,6 +46,16 @@ _TASK = flags.DEFINE_string('task', None,
                             'predict: which dataset of config.tasks to ask '
                             '(default: the first).')
 _TOP_K = flags.DEFINE_integer('top_k', 10, 'predict: answers to show.')
+_DISTRIBUTED = flags.DEFINE_bool(
+    'distributed', False, 'Initialise JAX multi-process with cluster '
+    'auto-detection (Cloud TPU pods, SLURM).')
+_COORDINATOR = flags.DEFINE_string(
+    'coordinator_address', '', 'host:port of process 0 for an explicit '
+    'multi-process run (see launch/local.sh).')
+_NUM_PROCESSES = flags.DEFINE_integer('num_processes', 1,
+                                      'Processes of an explicit run.')
+_PROCESS_ID = flags.DEFINE_integer('process_id', 0,
+                                   'This process in an explicit run.')
 
 
 class _QuietLibraries(std_logging.Filter):
@@ -58,6 +70,11 @@ def main(argv):
   if len(argv) > 1:
     raise app.UsageError(f'unexpected arguments: {argv[1:]}')
   logging.get_absl_handler().addFilter(_QuietLibraries())
+  if _DISTRIBUTED.value or _COORDINATOR.value:
+    parallel.initialize_distributed(_COORDINATOR.value, _NUM_PROCESSES.value,
+                                    _PROCESS_ID.value)
+  if jax.process_index() != 0:
+    logging.set_verbosity(logging.WARNING)  # process 0 logs the run
   config = _CONFIG.value
   try:
     if _MODE.value == 'train':

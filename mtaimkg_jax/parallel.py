@@ -29,18 +29,13 @@ def initialize_distributed(coordinator: str = '', num_processes: int = 0,
   With no arguments, JAX discovers the cluster itself (Cloud TPU pods,
   SLURM); with an explicit coordinator, processes meet there (local runs).
   """
-  if jax.process_count() > 1 or getattr(initialize_distributed, '_done',
-                                        False):
-    return
   kwargs = {}
   if coordinator:
     kwargs = dict(coordinator_address=coordinator,
                   num_processes=num_processes, process_id=process_id)
-  if jax.default_backend() == 'cpu' or os.environ.get('JAX_PLATFORMS') == (
-      'cpu'):
+  if os.environ.get('JAX_PLATFORMS', '').startswith('cpu'):
     jax.config.update('jax_cpu_collectives_implementation', 'gloo')
   jax.distributed.initialize(**kwargs)
-  initialize_distributed._done = True  # pylint: disable=protected-access
   logging.info('process %d of %d, %d local / %d global devices',
                jax.process_index(), jax.process_count(),
                jax.local_device_count(), jax.device_count())

@@ -134,6 +134,22 @@ def _propagate_bwd(chunk, residuals, grad):
 propagate.defvjp(_propagate_fwd, _propagate_bwd)
 
 
+class ConcatDense(nn.Module):
+  """`Dense` on `[a, b]` computed as `a @ K[:d] + b @ K[d:]`: the same
+  parameters as `nn.Dense` on the concatenation (so checkpoints map one to
+  one) without materialising the `[N, B, 2D]` concatenation (1.9x faster
+  per layer on CPU, benchmarks/README.md)."""
+  features: int
+
+  @nn.compact
+  def __call__(self, a: jax.Array, b: jax.Array) -> jax.Array:
+    width = a.shape[-1]
+    kernel = self.param('kernel', nn.initializers.lecun_normal(),
+                        (width + b.shape[-1], self.features))
+    bias = self.param('bias', nn.initializers.zeros, (self.features,))
+    return a @ kernel[:width] + b @ kernel[width:] + bias
+
+
 class RelationalConv(nn.Module):
   """One GeneralizedRelationalConv layer (DistMult, sum aggregation)."""
   dim: int
@@ -145,8 +161,7 @@ class RelationalConv(nn.Module):
                receivers: jax.Array, edge_weight: jax.Array) -> jax.Array:
     aggregate = propagate(h, relation, edge_type, senders, receivers,
                           edge_weight) + boundary
-    out = nn.Dense(self.dim, name='linear')(
-        jnp.concatenate([h, aggregate], axis=-1))
+    out = ConcatDense(self.dim, name='linear')(h, aggregate)
     if self.layer_norm:
       out = nn.LayerNorm(epsilon=LAYER_NORM_EPSILON, name='layer_norm')(out)
     return nn.relu(out)

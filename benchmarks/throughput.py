@@ -263,7 +263,7 @@ def torch_side(args, graph, params, relation_states, batch, jax_states):
   edges = graph.edges[keep]
   edge_index = torch.from_numpy(np.stack([edges[:, 0], edges[:, 2]]))
   edge_type = torch.from_numpy(edges[:, 1])
-  rel = torch.from_numpy(np.asarray(relation_states)).transpose(0, 1)
+  rel = torch.from_numpy(np.array(relation_states)).transpose(0, 1)
   rel = rel.contiguous()
   heads = torch.from_numpy(np.asarray(batch.queries.nodes).astype(np.int64))
   qrel = torch.from_numpy(np.asarray(batch.queries.relations).astype(

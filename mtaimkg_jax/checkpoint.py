@@ -37,6 +37,10 @@ class Checkpoints:
 
   def save(self, step: int, state: Any, record: dict, force: bool = False
            ) -> bool:
+    """Saves when the interval says so, or always with `force` (then after
+    any save still in flight: Orbax skips a save while one is running)."""
+    if force:
+      self._manager.wait_until_finished()
     return self._manager.save(
         step, args=ocp.args.Composite(state=ocp.args.StandardSave(state),
                                       record=ocp.args.JsonSave(record)),

@@ -22,7 +22,6 @@ from mtaimkg_jax import metrics, parallel
 from mtaimkg_jax.data.batches import EvalBatch, TrainBatch
 from mtaimkg_jax.data.graph import TASK_IDS
 from mtaimkg_jax.data.padding import GraphArrays
-from mtaimkg_jax.errors import ConfigError
 
 
 @flax.struct.dataclass
@@ -83,15 +82,16 @@ def make_optimizer(config: ml_collections.ConfigDict,
   """AdamW with warmup + cosine decay and global-norm clipping; the backbone
   gets no updates when `config.model.freeze_backbone`."""
   train = config.train
-  if train.num_steps < 0 or train.learning_rate <= 0:
-    raise ConfigError('train.learning_rate', 'must be > 0 (and num_steps '
-                      '≥ 0)')
   warmup = min(train.warmup_steps, max(train.num_steps - 1, 0))
-  schedule = optax.warmup_cosine_decay_schedule(
-      init_value=0.0 if warmup else train.learning_rate,
-      peak_value=train.learning_rate, warmup_steps=warmup,
-      decay_steps=max(train.num_steps, warmup + 1),
-      end_value=train.learning_rate * train.final_lr_fraction)
+  if warmup:
+    schedule = optax.warmup_cosine_decay_schedule(
+        init_value=0.0, peak_value=train.learning_rate, warmup_steps=warmup,
+        decay_steps=max(train.num_steps, warmup + 1),
+        end_value=train.learning_rate * train.final_lr_fraction)
+  else:
+    schedule = optax.cosine_decay_schedule(
+        train.learning_rate, max(train.num_steps, 1),
+        alpha=train.final_lr_fraction)
   optimizer = optax.chain(
       optax.clip_by_global_norm(train.grad_clip),
       optax.adamw(schedule, weight_decay=train.weight_decay))
@@ -114,15 +114,8 @@ def make_steps(model: nn.Module, optimizer: optax.GradientTransformation,
                config: ml_collections.ConfigDict, mesh: Mesh) -> StepFns:
   """The jitted, sharded train and eval steps."""
   train = config.train
-  losses = {'bce': self_adversarial_bce, 'infonce': info_nce}
-  if train.contrastive_loss not in losses:
-    raise ConfigError('train.contrastive_loss',
-                      f"must be 'bce' or 'infonce', got "
-                      f'{train.contrastive_loss!r}')
-  contrastive = losses[train.contrastive_loss]
-  if config.eval.ties not in metrics.TIES:
-    raise ConfigError('eval.ties', f'must be one of {metrics.TIES}, got '
-                      f'{config.eval.ties!r}')
+  contrastive = {'bce': self_adversarial_bce,
+                 'infonce': info_nce}[train.contrastive_loss]
   replicated = parallel.replicated(mesh)
   sharded = parallel.sharded(mesh)
 
@@ -150,6 +143,12 @@ def make_steps(model: nn.Module, optimizer: optax.GradientTransformation,
                                           state.params)
     params = optax.apply_updates(state.params, updates)
     scalars['grad_norm'] = optax.tree.norm(grads)
+    # 1.0 when the loss and every new parameter are finite: the loop stops
+    # before such a state could be checkpointed.
+    finite = jax.tree_util.tree_reduce(
+        lambda ok, x: ok & jnp.all(jnp.isfinite(x)), params,
+        jnp.isfinite(scalars['loss']))
+    scalars['finite'] = finite.astype(jnp.float32)
     return TrainState(state.step + 1, params, opt_state), scalars
 
   def eval_step(params, graph: GraphArrays, batch: EvalBatch):

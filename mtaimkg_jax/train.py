@@ -21,8 +21,8 @@ import jax.numpy as jnp
 import ml_collections
 import numpy as np
 
-from mtaimkg_jax import (baselines, checkpoint, evaluation, metrics,
-                         parallel, plots, steps, summary)
+from mtaimkg_jax import (baselines, checkpoint, config_check, evaluation,
+                         metrics, parallel, plots, steps, summary)
 from mtaimkg_jax.data import loading, padding
 from mtaimkg_jax.data.batches import (TrainBatch, TrainSampler, eval_batches,
                                       pad_queries)
@@ -33,7 +33,6 @@ from mtaimkg_jax.models.model import build_model
 from mtaimkg_jax.models.routing import ROUTED
 
 RESULT_KEYS = ('mrr', 'hits@1', 'hits@3', 'hits@5', 'hits@10', 'mr', 'count')
-MODELS = ('mtaimkg', 'ultra', 'baseline')
 
 
 @dataclasses.dataclass
@@ -57,20 +56,7 @@ def _budgets(config: ml_collections.ConfigDict) -> list[padding.Budget]:
 
 
 def _check_config(config: ml_collections.ConfigDict, mesh) -> None:
-  if config.model.name not in MODELS:
-    raise ConfigError('model.name', f'{config.model.name!r} is not one of '
-                      f'{MODELS}')
-  for key in ('train.batch_size', 'eval.batch_size', 'train.num_negatives',
-              'model.dim', 'model.num_layers', 'model.num_experts',
-              'model.chunk_size'):
-    section, name = key.split('.')
-    value = config[section][name]
-    if not isinstance(value, int) or isinstance(value, bool) or value < 1:
-      raise ConfigError(key, f'must be a positive integer, got {value!r}')
-  parallel.check_batch_size(config.train.batch_size, mesh, 'train.batch_size')
-  parallel.check_batch_size(config.eval.batch_size, mesh, 'eval.batch_size')
-  if config.train.num_steps < 0:
-    raise ConfigError('train.num_steps', 'must be ≥ 0')
+  config_check.validate(config, mesh.shape[parallel.DATA_AXIS])
 
 
 def _prepare(config, graphs, mesh) -> list[Prepared]:
@@ -106,10 +92,7 @@ class Mixture:
 
   def __init__(self, samplers: list[TrainSampler], weights: list[float],
                seed: int, num_steps: int):
-    total = sum(weights)
-    if total <= 0:
-      raise ConfigError('tasks', 'task weights sum to 0')
-    probabilities = np.asarray(weights, np.float64) / total
+    probabilities = np.asarray(weights, np.float64) / sum(weights)
     self.samplers = samplers
     self.choice = np.random.default_rng([seed, 7]).choice(
         len(samplers), size=max(num_steps, 1), p=probabilities)
@@ -244,12 +227,17 @@ def train_and_evaluate(config: ml_collections.ConfigDict,
                             replicated_fields=('edge_weight',))
       state, scalars = fns.train(state, prepared[task].arrays, batch)
       scalars = {k: float(v) for k, v in jax.device_get(scalars).items()}
-      if not math.isfinite(scalars['loss']):
-        ckpts.wait()
+      if not scalars.pop('finite'):
+        ckpts.close()
+        what = ('loss' if not math.isfinite(scalars['loss']) else
+                'parameter update')
+        latest = ckpts.latest_step()
+        kept = (f'the last good checkpoint is step {latest} in '
+                f'{ckpts.directory}' if latest is not None else
+                'no checkpoint was written yet')
         raise TrainingError(
-            f'non-finite loss {scalars["loss"]} at step {step + 1} '
-            f'({prepared[task].graph.key}); the last good checkpoint is '
-            f'step {ckpts.latest_step()} in {ckpts.directory}')
+            f'non-finite {what} (loss {scalars["loss"]}) at step {step + 1} '
+            f'({prepared[task].graph.key}); nothing of it was saved; {kept}')
       done = step + 1
       scalars = {f'{prepared[task].graph.key}/{k}': v
                  for k, v in scalars.items()}

@@ -1,0 +1,137 @@
+"""Validation of every config key before any work starts.
+
+ml_collections already refuses a value of the wrong type from the command
+line; this module refuses values of the right type that make no sense
+(negative sizes, NaN learning rates, unknown names), naming the key.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import ml_collections
+
+from mtaimkg_jax import metrics
+from mtaimkg_jax.data import loading
+from mtaimkg_jax.errors import ConfigError
+
+MODELS = ('mtaimkg', 'ultra', 'baseline')
+
+# key: (kind, minimum) — kind 'int' or 'float'; minimum inclusive unless the
+# third entry says 'exclusive'.
+_NUMBERS: dict[str, tuple] = {
+    'seed': ('int', 0),
+    'features.k': ('int', 1),
+    'model.dim': ('int', 1),
+    'model.num_layers': ('int', 1),
+    'model.task_dim': ('int', 1),
+    'model.router_hidden': ('int', 1),
+    'model.num_experts': ('int', 1),
+    'model.expert_hidden': ('int', 1),
+    'model.top_k': ('int', 0),
+    'model.chunk_size': ('int', 1),
+    'train.num_steps': ('int', 0),
+    'train.batch_size': ('int', 1),
+    'train.num_negatives': ('int', 1),
+    'train.num_hard_negatives': ('int', 0),
+    'train.warmup_steps': ('int', 0),
+    'train.log_every': ('int', 1),
+    'train.checkpoint_every': ('int', 1),
+    'train.keep_checkpoints': ('int', 1),
+    'eval.batch_size': ('int', 1),
+    'train.learning_rate': ('float', 0, 'exclusive'),
+    'train.final_lr_fraction': ('float', 0),
+    'train.weight_decay': ('float', 0),
+    'train.grad_clip': ('float', 0, 'exclusive'),
+    'train.adversarial_temperature': ('float', 0),
+    'train.contrastive_temperature': ('float', 0, 'exclusive'),
+    'train.balance_weight': ('float', 0),
+    'ea.train_ratio': ('float', 0, 'exclusive'),
+}
+_CHOICES = {
+    'model.name': MODELS,
+    'ea.candidates': ('test', 'all'),
+    'train.contrastive_loss': ('bce', 'infonce'),
+    'eval.ties': metrics.TIES,
+}
+_BOOLS = ('model.routing', 'model.remat', 'model.freeze_backbone')
+_STRINGS = ('data.root', 'data.cache_dir', 'model.init_checkpoint',
+            'init_workdir', 'eval.split', 'features.text_encoder')
+
+
+def _get(config: ml_collections.ConfigDict, key: str) -> Any:
+  value = config
+  for part in key.split('.'):
+    value = value[part]
+  return value
+
+
+def _number(key: str, value: Any, kind: str, minimum: float,
+            exclusive: bool) -> None:
+  is_int = isinstance(value, int) and not isinstance(value, bool)
+  if kind == 'int' and not is_int:
+    raise ConfigError(key, f'must be an integer, got {value!r}')
+  if kind == 'float' and not (is_int or isinstance(value, float)):
+    raise ConfigError(key, f'must be a number, got {value!r}')
+  if not math.isfinite(value):
+    raise ConfigError(key, f'must be finite, got {value!r}')
+  if value < minimum or (exclusive and value == minimum):
+    bound = '>' if exclusive else '≥'
+    raise ConfigError(key, f'must be {bound} {minimum}, got {value!r}')
+
+
+def validate(config: ml_collections.ConfigDict,
+             data_devices: int = 1) -> None:
+  """Raises `ConfigError` naming the first invalid key."""
+  for key, (kind, minimum, *rest) in _NUMBERS.items():
+    _number(key, _get(config, key), kind, minimum, bool(rest))
+  for key, choices in _CHOICES.items():
+    if _get(config, key) not in choices:
+      raise ConfigError(key, f'must be one of {choices}, got '
+                        f'{_get(config, key)!r}')
+  for key in _BOOLS:
+    if not isinstance(_get(config, key), bool):
+      raise ConfigError(key, f'must be True or False, got '
+                        f'{_get(config, key)!r}')
+  for key in _STRINGS:
+    if not isinstance(_get(config, key), str):
+      raise ConfigError(key, f'must be a string, got {_get(config, key)!r}')
+  if not config.eval.split:
+    raise ConfigError('eval.split', 'must name a split (e.g. "test")')
+  if config.ea.train_ratio >= 1:
+    raise ConfigError('ea.train_ratio', f'must be < 1, got '
+                      f'{config.ea.train_ratio!r}')
+  if config.train.final_lr_fraction > 1:
+    raise ConfigError('train.final_lr_fraction', 'must be ≤ 1')
+  if config.model.top_k > config.model.num_experts:
+    raise ConfigError('model.top_k', f'{config.model.top_k} exceeds '
+                      f'model.num_experts={config.model.num_experts}')
+  stop = config.train.stop_at_step
+  if (not isinstance(stop, int) or isinstance(stop, bool) or
+      (stop != -1 and stop < 1)):
+    raise ConfigError('train.stop_at_step', f'must be -1 (off) or ≥ 1, got '
+                      f'{stop!r}')
+  for key in ('train.batch_size', 'eval.batch_size'):
+    if _get(config, key) % data_devices:
+      raise ConfigError(key, f'{_get(config, key)} is not divisible by the '
+                        f'{data_devices} devices of the data axis')
+  tasks = loading.parse_tasks(config.tasks)
+  if sum(t.weight for t in tasks) <= 0:
+    raise ConfigError('tasks', 'the task weights sum to 0')
+  if config.eval.tasks:
+    loading.parse_tasks(config.eval.tasks, key='eval.tasks')
+  if any(t.task != 'lp' for t in tasks):
+    need = config.train.batch_size - 1 + config.train.num_hard_negatives
+    if need > config.train.num_negatives:
+      raise ConfigError(
+          'train.num_negatives', f'{config.train.num_negatives} cannot hold '
+          f'the {config.train.batch_size - 1} in-batch and '
+          f'{config.train.num_hard_negatives} hard negatives of EA/EL tasks')
+  for i, budget in enumerate(config.padding.budgets):
+    if not isinstance(budget, (dict, ml_collections.ConfigDict)) or set(
+        budget) != {'nodes', 'edges', 'relations', 'relation_edges'}:
+      raise ConfigError(f'padding.budgets[{i}]', 'expected a dict with keys '
+                        'nodes, edges, relations, relation_edges')
+    for name, value in dict(budget).items():
+      _number(f'padding.budgets[{i}].{name}', value, 'int', 1, False)

@@ -1,0 +1,112 @@
+"""Hostile config values: the project's clear error naming the key, or a
+config that passes every documented bound (hypothesis, fixed seed)."""
+
+import math
+
+import hypothesis
+import pytest
+from hypothesis import strategies as st
+
+from configs import test as test_config
+from mtaimkg_jax import config_check
+from mtaimkg_jax.errors import ConfigError
+
+_SETTINGS = hypothesis.settings(max_examples=300, deadline=None,
+                                derandomize=True)
+
+_INTS = st.integers(-10**6, 10**6)
+_FLOATS = st.floats(allow_nan=True, allow_infinity=True) | st.floats(-10, 10)
+_STRINGS = st.text(max_size=12) | st.sampled_from(
+    ['bce', 'infonce', 'test', 'all', 'mtaimkg', 'ultra', 'baseline',
+     'realistic', 'pessimistic', 'optimistic'])
+
+
+def _value_for(current):
+  if isinstance(current, bool):
+    return st.booleans()
+  if isinstance(current, int):
+    return _INTS
+  if isinstance(current, float):
+    return _FLOATS
+  if isinstance(current, str):
+    return _STRINGS
+  return st.nothing()
+
+
+_KEYS = sorted(set(config_check._NUMBERS) | set(config_check._CHOICES) |  # pylint: disable=protected-access
+               set(config_check._BOOLS) | {'train.stop_at_step'})  # pylint: disable=protected-access
+
+
+def _set(config, key, value):
+  node = config
+  *parents, last = key.split('.')
+  for part in parents:
+    node = node[part]
+  node[last] = value
+
+
+@_SETTINGS
+@hypothesis.given(data=st.data(), key=st.sampled_from(_KEYS))
+def test_fuzz_config_values(data, key):
+  config = test_config.get_config()
+  node = config
+  for part in key.split('.'):
+    node = node[part]
+  value = data.draw(_value_for(node))
+  _set(config, key, value)
+  try:
+    config_check.validate(config)
+  except ConfigError as e:
+    assert key.split('.')[-1] in str(e) or 'num_negatives' in str(e)
+    return
+  # Accepted: the documented bound holds.
+  if key in config_check._NUMBERS:  # pylint: disable=protected-access
+    kind, minimum, *exclusive = config_check._NUMBERS[key]  # pylint: disable=protected-access
+    assert math.isfinite(value) and value >= minimum
+    assert not (exclusive and value == minimum)
+  if key in config_check._CHOICES:  # pylint: disable=protected-access
+    assert value in config_check._CHOICES[key]  # pylint: disable=protected-access
+
+
+@_SETTINGS
+@hypothesis.given(tasks=st.lists(
+    st.tuples(st.sampled_from(['lp', 'ea', 'el', 'xx', '']),
+              st.text(max_size=10) | st.sampled_from(
+                  ['lp/synthetic', 'ea/synthetic', 'el/synthetic']),
+              st.floats(allow_nan=True, allow_infinity=True) | st.integers()),
+    max_size=4))
+def test_fuzz_task_lists(tasks):
+  config = test_config.get_config()
+  config.tasks = tuple(tasks)
+  try:
+    config_check.validate(config)
+  except ConfigError as e:
+    assert 'tasks' in str(e) or 'num_negatives' in str(e)
+    return
+  assert tasks and all(t[1].startswith(t[0] + '/') for t in tasks)
+
+
+@pytest.mark.parametrize('key,value,match', [
+    ('train.learning_rate', float('nan'), 'finite'),
+    ('train.batch_size', 0, '≥ 1'),
+    ('model.top_k', 3, 'exceeds'),
+    ('train.stop_at_step', 0, '-1'),
+    ('eval.ties', 'random', 'one of'),
+])
+def test_named_errors(key, value, match):
+  config = test_config.get_config()
+  _set(config, key, value)
+  with pytest.raises(ConfigError, match=match) as error:
+    config_check.validate(config)
+  assert key.split('.')[-1] in str(error.value)
+
+
+def test_budgets_and_devices():
+  config = test_config.get_config()
+  config.padding.budgets = ({'nodes': 10, 'edges': -1, 'relations': 8,
+                             'relation_edges': 8},)
+  with pytest.raises(ConfigError, match=r'padding.budgets\[0\].edges'):
+    config_check.validate(config)
+  config = test_config.get_config()
+  with pytest.raises(ConfigError, match='not divisible'):
+    config_check.validate(config, data_devices=3)

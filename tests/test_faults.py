@@ -1,0 +1,160 @@
+"""Faults, each driving real `python -m mtaimkg_jax.main` processes:
+SIGKILL then resume, SIGTERM (preemption), a corrupted latest checkpoint, a
+non-finite loss, and several processes against one."""
+
+import json
+import os
+import pathlib
+import shutil
+import signal
+import subprocess
+import sys
+import time
+
+import numpy as np
+import pytest
+
+from conftest import PROJECT
+
+STEPS = 40
+EVERY = 10
+# Every run shares these: same programs, so the compilation cache serves
+# them all, and the uninterrupted run is everyone's reference.
+COMMON = (f'--config.train.num_steps={STEPS}',
+          f'--config.train.checkpoint_every={EVERY}')
+
+
+def _command(workdir, *overrides, mode='train'):
+  return [sys.executable, '-m', 'mtaimkg_jax.main', '--config',
+          'configs/test.py', '--workdir', str(workdir), f'--mode={mode}',
+          *COMMON, *overrides]
+
+
+def _start(workdir, *overrides, mode='train', env=None):
+  log = open(pathlib.Path(workdir).with_suffix('.log'), 'ab')
+  return subprocess.Popen(_command(workdir, *overrides, mode=mode),
+                          cwd=PROJECT, stdout=log, stderr=log,
+                          env={**os.environ, **(env or {})})
+
+
+def _run(workdir, *overrides, mode='train', timeout=600):
+  process = _start(workdir, *overrides, mode=mode)
+  assert process.wait(timeout=timeout) == 0, _log(workdir)
+  return json.loads((pathlib.Path(workdir) / 'results.json').read_text())
+
+
+def _log(workdir) -> str:
+  return pathlib.Path(workdir).with_suffix('.log').read_text(errors='replace')
+
+
+def _steps(workdir) -> list[int]:
+  directory = pathlib.Path(workdir) / 'checkpoints'
+  if not directory.exists():
+    return []
+  return sorted(int(p.name) for p in directory.iterdir() if p.name.isdigit())
+
+
+def _wait_for(predicate, process, timeout=300):
+  deadline = time.time() + timeout
+  while time.time() < deadline:
+    if predicate():
+      return
+    assert process.poll() is None, 'the run ended before the fault'
+    time.sleep(0.02)
+  raise AssertionError('timed out waiting')
+
+
+@pytest.fixture(scope='module')
+def uninterrupted(tmp_path_factory):
+  """One uninterrupted single-process run (8 CPU devices): the reference."""
+  workdir = tmp_path_factory.mktemp('faults') / 'uninterrupted'
+  return workdir, _run(workdir)
+
+
+def test_sigkill_then_rerun_resumes_and_matches(uninterrupted, tmp_path):
+  workdir = tmp_path / 'killed'
+  process = _start(workdir)
+  _wait_for(lambda: bool(_steps(workdir)) and max(_steps(workdir)) >= EVERY,
+            process)
+  process.send_signal(signal.SIGKILL)
+  assert process.wait() == -signal.SIGKILL
+  assert not (workdir / 'results.json').exists()
+  killed_at = max(_steps(workdir))
+  assert EVERY <= killed_at < STEPS
+  resumed = _run(workdir)
+  assert f'resumed from step {killed_at}' in _log(workdir)
+  assert resumed == uninterrupted[1]
+
+
+def test_sigterm_saves_a_checkpoint_before_exit(uninterrupted, tmp_path):
+  workdir = tmp_path / 'preempted'
+  process = _start(workdir)
+  _wait_for(lambda: 'step 4/' in _log(workdir), process)
+  process.send_signal(signal.SIGTERM)
+  assert process.wait(timeout=120) == 143, _log(workdir)
+  saved = max(_steps(workdir))
+  assert f'preempted: saved step {saved}' in _log(workdir)
+  assert saved % EVERY  # a forced save, not a periodic one
+  assert _run(workdir) == uninterrupted[1]
+  assert f'resumed from step {saved}' in _log(workdir)
+
+
+def test_corrupted_latest_checkpoint_falls_back_to_the_previous(
+    uninterrupted, tmp_path):
+  workdir = tmp_path / 'corrupted'
+  shutil.copytree(uninterrupted[0], workdir)
+  steps = _steps(workdir)
+  assert steps[-2:] == [STEPS - EVERY, STEPS]
+  for path in (workdir / 'checkpoints' / str(STEPS)).rglob('*'):
+    if path.is_file():
+      path.write_bytes(b'\x00garbage')
+  _run(workdir, mode='eval')
+  log = _log(workdir)
+  assert f'checkpoints/{STEPS} is unreadable' in log
+  assert f'at step {STEPS - EVERY}' in log
+
+
+def test_non_finite_loss_stops_naming_the_step(tmp_path):
+  workdir = tmp_path / 'nan'
+  process = _start(workdir, '--config.train.learning_rate=1e30',
+                   '--config.train.checkpoint_every=1',
+                   '--config.train.warmup_steps=0')
+  assert process.wait(timeout=600) == 2
+  log = _log(workdir)
+  assert 'non-finite' in log and 'at step 2 ' in log
+  assert 'last good checkpoint is step 1 ' in log
+  assert _steps(workdir) == [1]
+
+
+def _local(workdir, *arguments):
+  """launch/local.sh 2, two processes of 4 CPU devices: 8, as in process."""
+  launch = subprocess.run(
+      ['bash', 'launch/local.sh', '2', '--config', 'configs/test.py',
+       '--workdir', str(workdir), *COMMON, *arguments], cwd=PROJECT,
+      env={**os.environ, 'DEVICES_PER_PROCESS': '4', 'XLA_FLAGS': '',
+           'PYTHON': sys.executable}, capture_output=True, timeout=900)
+  assert launch.returncode == 0, launch.stderr.decode()[-3000:]
+  return json.loads((pathlib.Path(workdir) / 'results.json').read_text())
+
+
+def test_two_processes_match_one_and_share_checkpoints(uninterrupted,
+                                                       tmp_path):
+  """The same run on 2 processes equals the 1-process run, and each run's
+  checkpoint evaluates the same in the other layout."""
+  single_dir, single = uninterrupted
+  multi_dir = tmp_path / 'multi'
+  multi = _local(multi_dir)
+  _assert_close(single, multi)
+  crossed = _run(tmp_path / 'cross', f'--config.init_workdir={multi_dir}',
+                 mode='eval')
+  _assert_close(crossed, multi)
+  back = _local(tmp_path / 'back', '--mode=eval',
+                f'--config.init_workdir={single_dir}')
+  _assert_close(back, single)
+
+
+def _assert_close(a, b):
+  assert set(a) == set(b)
+  for key in a:
+    for metric in a[key]:
+      np.testing.assert_allclose(a[key][metric], b[key][metric], atol=1e-5)

@@ -3,13 +3,16 @@
 #
 #   PROJECT=my-project ZONE=us-central2-b TPU_NAME=mtaimkg \
 #   ACCELERATOR_TYPE=v4-32 RUNTIME_VERSION=tpu-ubuntu2204-base \
-#   launch/tpu_pod.sh --config configs/mixture.py --workdir gs://bucket/run
+#   launch/tpu_pod.sh --config configs/mixture.py --workdir /mnt/shared/run \
+#     --config.data.root=/mnt/shared/data
 #
 # Creates the pod if it does not exist, copies this checkout to every
 # worker, sets up a virtualenv once per worker (idempotent), then runs the
-# main command on all workers with multi-host initialisation on. The data
-# root (config.data.root) must be readable from every worker (copy it, or
-# prepare the tfds builders, see README).
+# main command on all workers with multi-host initialisation on. The
+# workdir and the data root must be one directory that every worker sees
+# at the same path (a Cloud Storage bucket mounted with gcsfuse, or a
+# Filestore NFS share): Orbax writes and restores checkpoints from all
+# workers there.
 set -euo pipefail
 
 : "${PROJECT:?set PROJECT (gcloud project id)}"

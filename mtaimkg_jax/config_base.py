@@ -18,11 +18,14 @@ def base_config() -> ml_collections.ConfigDict:
   config.data = ml_collections.ConfigDict()
   config.data.root = '../shared/data'
   config.data.cache_dir = ''  # '' → $MTAIMKG_CACHE or ~/.cache/mtaimkg_jax
-  config.data.synthetic = ml_collections.ConfigDict()
+  # Generator options (data/synthetic.py SyntheticSpec); seed picks the graph.
+  config.data.synthetic = ml_collections.ConfigDict({'seed': 0})
 
   config.features = ml_collections.ConfigDict()
   config.features.k = 32
   config.features.text_encoder = 'minilm'
+  # 'pca' (centre, PCA, sign, scale) or 'none' (ablation; features.py).
+  config.features.unification = 'pca'
 
   config.ea = ml_collections.ConfigDict()
   config.ea.train_ratio = 0.3

@@ -13,7 +13,7 @@ from typing import Any
 import ml_collections
 
 from mtaimkg_jax import metrics
-from mtaimkg_jax.data import loading
+from mtaimkg_jax.data import features, loading
 from mtaimkg_jax.errors import ConfigError
 
 MODELS = ('mtaimkg', 'ultra', 'baseline')
@@ -54,6 +54,7 @@ _CHOICES = {
     'ea.candidates': ('test', 'all'),
     'train.contrastive_loss': ('bce', 'infonce'),
     'eval.ties': metrics.TIES,
+    'features.unification': features.UNIFICATIONS,
 }
 _BOOLS = ('model.routing', 'model.remat', 'model.freeze_backbone')
 _STRINGS = ('data.root', 'data.cache_dir', 'model.init_checkpoint',

@@ -127,11 +127,12 @@ def test_non_finite_loss_stops_naming_the_step(tmp_path):
 
 
 def _local(workdir, *arguments):
-  """launch/local.sh 2, two processes of 4 CPU devices: 8, as in process."""
+  """launch/local.sh 2, two processes of 2 CPU devices each (the
+  single-process reference runs on 8)."""
   launch = subprocess.run(
       ['bash', 'launch/local.sh', '2', '--config', 'configs/test.py',
        '--workdir', str(workdir), *COMMON, *arguments], cwd=PROJECT,
-      env={**os.environ, 'DEVICES_PER_PROCESS': '4', 'XLA_FLAGS': '',
+      env={**os.environ, 'DEVICES_PER_PROCESS': '2', 'XLA_FLAGS': '',
            'PYTHON': sys.executable}, capture_output=True, timeout=900)
   assert launch.returncode == 0, launch.stderr.decode()[-3000:]
   return json.loads((pathlib.Path(workdir) / 'results.json').read_text())
@@ -139,7 +140,7 @@ def _local(workdir, *arguments):
 
 def test_two_processes_match_one_and_share_checkpoints(uninterrupted,
                                                        tmp_path):
-  """The same run on 2 processes equals the 1-process run, and each run's
+  """The same run on 2 × 2 devices equals the 1-process run, and each run's
   checkpoint evaluates the same in the other layout."""
   single_dir, single = uninterrupted
   multi_dir = tmp_path / 'multi'

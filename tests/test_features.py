@@ -59,6 +59,27 @@ def test_unifier_maps_new_rows_like_fitted_ones():
                              features.unify(f, 4).values[:7], atol=1e-5)
 
 
+def test_no_unification_ablation_ignores_the_data():
+  """'none' uses no statistic of the graph: two graphs get one map; it
+  zero-pads narrow rows and projects wide ones keeping norms on average."""
+  wide_a, wide_b = _data(1, 80, 40) + 5.0, _data(2, 60, 40)
+  fit_a = features.fit_unifier(Features(wide_a, np.ones(80, bool)), 8, 'none')
+  fit_b = features.fit_unifier(Features(wide_b, np.ones(60, bool)), 8, 'none')
+  np.testing.assert_array_equal(fit_a.basis, fit_b.basis)
+  assert not fit_a.mean.any()
+  rows = np.random.default_rng(0).normal(size=(400, 40))
+  ratio = (np.linalg.norm(fit_a.apply(rows), axis=1) /
+           np.linalg.norm(rows, axis=1))
+  assert 0.8 < np.mean(ratio**2) < 1.25
+  narrow = _data(3, 30, 5)
+  out = features.fit_unifier(Features(narrow, np.ones(30, bool)), 8,
+                             'none').apply(narrow)
+  np.testing.assert_allclose(out[:, :5], narrow, rtol=1e-6)
+  assert not out[:, 5:].any()
+  with pytest.raises(ValueError, match='unknown unification'):
+    features.fit_unifier(Features(narrow, np.ones(30, bool)), 8, 'whiten')
+
+
 def test_unify_degenerate_inputs():
   out = features.unify(Features(np.ones((5, 3)), np.ones(5, bool)), 4)
   assert not out.values.any()  # constant rows: no variance, all zero

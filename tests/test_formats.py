@@ -136,6 +136,50 @@ def test_fuzz_id_pairs_bytes(tmp_path, raw):
   assert rows.shape[1] == 2 and (rows >= 0).all()
 
 
+_TOKEN = st.text(alphabet=st.characters(blacklist_categories=('Cs', 'Z', 'C'),
+                                        blacklist_characters='<>'),
+                 min_size=1, max_size=12)
+_SAME_AS_LINE = st.one_of(
+    st.builds(lambda a, b: f'{a} <SameAs> <{b}> .', _TOKEN, _TOKEN),
+    st.builds(lambda a, b: f'<{a}>\t<SameAs>\t<{b}>', _TOKEN, _TOKEN),
+    _LINE_TEXT)
+
+
+@_FUZZ
+@hypothesis.given(lines=st.lists(_SAME_AS_LINE, min_size=1, max_size=6))
+def test_fuzz_same_as(tmp_path, lines):
+  """Well-formed links parse to exactly their two sides; anything else is a
+  DataError naming the file and the first bad line."""
+  path = _write(tmp_path, 'same_as.txt', '\n'.join(lines))
+  try:
+    pairs = formats.read_same_as(path)
+  except DataError as e:
+    assert e.path == path and e.line is not None
+    bad = '\n'.join(lines).split('\n')[e.line - 1]
+    assert formats._SAME_AS.match(bad.rstrip('\r')) is None  # pylint: disable=protected-access
+    return
+  for pair in pairs:
+    assert all(side and not set(side) & set('<> \t') for side in pair)
+  wellformed = [l for l in '\n'.join(lines).split('\n') if l.strip()]
+  assert len(pairs) == len(wellformed)
+
+
+@_FUZZ
+@hypothesis.given(rows=st.lists(st.tuples(
+    st.integers(-3, 10**12) | st.text(max_size=4), _LINE_TEXT), max_size=6))
+def test_fuzz_openea_id_table(tmp_path, rows):
+  """`ent_ids_*`: an id must be a non-negative integer, once per file."""
+  path = _write(tmp_path, 'ent_ids_1',
+                '\n'.join(f'{ident}\t{uri}' for ident, uri in rows))
+  try:
+    table = formats.read_id_table(path)
+  except DataError as e:
+    assert e.path == path and e.line is not None
+    return
+  assert all(isinstance(k, int) and k >= 0 for k in table)
+  assert len(table) == len([r for r in rows if f'{r[0]}\t{r[1]}'.strip()])
+
+
 _JSON = st.recursive(
     st.none() | st.booleans() | st.integers() | st.text(max_size=8),
     lambda children: st.lists(children, max_size=4) | st.dictionaries(

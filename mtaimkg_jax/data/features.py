@@ -46,10 +46,21 @@ class Unifier:
     return out
 
 
-def fit_unifier(features: Features, k: int) -> Unifier:
-  """Centre, PCA to `k`, fix signs by skewness, scale to unit variance."""
+UNIFICATIONS = ('pca', 'none')
+
+
+def fit_unifier(features: Features, k: int, method: str = 'pca') -> Unifier:
+  """Centre, PCA to `k`, fix signs by skewness, scale to unit variance.
+
+  `method='none'` is the ablation without unification: no statistic of the
+  graph is used; raw rows are only brought to `k` dims (see `_raw_unifier`).
+  """
   if k <= 0:
     raise ValueError(f'k must be positive, got {k}')
+  if method not in UNIFICATIONS:
+    raise ValueError(f'unknown unification {method!r}; one of {UNIFICATIONS}')
+  if method == 'none':
+    return _raw_unifier(features.values.shape[1], k)
   present = np.asarray(features.present, bool)
   values = np.asarray(features.values, np.float64)[present]
   dim = features.values.shape[1]
@@ -65,6 +76,16 @@ def fit_unifier(features: Features, k: int) -> Unifier:
   std = (scores * signs).std(axis=0)
   scale = np.where(std > 0, 1.0 / np.where(std > 0, std, 1.0), 0.0)
   return Unifier(mean, axes * signs * scale, k)
+
+
+def _raw_unifier(dim: int, k: int) -> Unifier:
+  """Raw rows to `k` dims without looking at the data: zero-padded when
+  `dim ≤ k`, else a fixed Gaussian projection (seed 0, scaled by 1/√k) that
+  keeps distances on average where truncation would drop dimensions."""
+  if dim <= k:
+    return Unifier(np.zeros(dim), np.eye(dim), k)
+  projection = np.random.default_rng(0).normal(size=(dim, k)) / np.sqrt(k)
+  return Unifier(np.zeros(dim), projection, k)
 
 
 def unify(features: Features, k: int) -> Features:

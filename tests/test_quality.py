@@ -1,0 +1,99 @@
+"""benchmarks/quality.py: the CI-size pipeline end to end, and every command
+of the real tables parses into a valid config."""
+
+import json
+import math
+import pathlib
+import shlex
+import sys
+
+import pytest
+from absl import flags
+from ml_collections import config_flags
+
+from conftest import PROJECT
+from mtaimkg_jax import config_check
+
+sys.path.insert(0, str(PROJECT / 'benchmarks'))
+import quality  # pylint: disable=g-import-not-at-top,wrong-import-position
+
+
+@pytest.fixture(scope='module')
+def test_scale(tmp_path_factory):
+  runs = tmp_path_factory.mktemp('quality')
+  out = runs / 'out'
+  status = quality.main(['--scale', 'test', '--runs', str(runs), '--out',
+                         str(out)])
+  return status, runs, out
+
+
+def test_pipeline_runs_and_tabulates_every_row(test_scale):
+  status, runs, out = test_scale
+  assert status == 0
+  collected = json.loads((out / 'quality.json').read_text())
+  plan = quality.test_plan()
+  assert len(collected['rows']) == len(plan.rows)
+  for row in collected['rows']:
+    metrics = row['metrics']
+    assert metrics['count'] > 0
+    for key in ('mrr', 'hits@1', 'hits@10'):
+      assert 0.0 <= metrics[key] <= 1.0 and math.isfinite(metrics[key])
+    assert metrics['hits@1'] <= metrics['hits@10']
+    assert row['command'].startswith('python -m mtaimkg_jax.main --config')
+  table = (out / 'quality.md').read_text()
+  assert '| dataset | method | mrr | hits@1 | hits@10 | queries | run |' in table
+  for run in plan.runs:
+    assert f'--workdir {runs}/{run.name}' in table
+  # The baseline (no training) and the model answer the same queries.
+  by = {(r['dataset'], r['run']): r['metrics'] for r in collected['rows']}
+  for dataset in ('lp/synthetic', 'ea/synthetic', 'el/synthetic'):
+    assert by[(dataset, 'baseline')]['count'] == by[(dataset, 'model')]['count']
+  # The transfer run evaluated the trained checkpoint on another graph.
+  assert (runs / 'transfer' / 'results.json').exists()
+  assert not (runs / 'transfer' / 'checkpoints').exists()
+
+
+def test_collect_only_reuses_runs_and_rewrites_readme(test_scale, tmp_path):
+  _, runs, out = test_scale
+  readme = tmp_path / 'README.md'
+  readme.write_text(f'# x\n{quality.BEGIN}\nold\n{quality.END}\ntail\n')
+  again = tmp_path / 'again'
+  status = quality.main(['--scale', 'test', '--runs', str(runs), '--out',
+                         str(again), '--collect-only'])
+  assert status == 0
+  assert (again / 'quality.md').read_text() == (out / 'quality.md').read_text()
+  quality.update_readme(readme, 'new table')
+  assert readme.read_text() == (f'# x\n{quality.BEGIN}\nnew table\n'
+                                f'{quality.END}\ntail\n')
+
+
+def _parse(command: list[str]):
+  """The config a `python -m mtaimkg_jax.main ...` command would run."""
+  argv = ['main', *command[3:]]
+  values = flags.FlagValues()
+  config_flags.DEFINE_config_file('config', None, '', flag_values=values,
+                                  lock_config=True, sys_argv=argv)
+  flags.DEFINE_string('workdir', None, '', flag_values=values)
+  flags.DEFINE_string('mode', 'train', '', flag_values=values)
+  values(argv)
+  assert values['mode'].value in ('train', 'eval')
+  return values['config'].value
+
+
+def test_every_real_command_is_a_valid_config():
+  plan = quality.real_plan(steps=1500)
+  names = [run.name for run in plan.runs]
+  assert len(names) == len(set(names))
+  assert {row.run for row in plan.rows} <= set(names)
+  for run in plan.runs:
+    config = _parse(run.command('/tmp/runs'))
+    config_check.validate(config, 1)
+    datasets = [d for _, d, _ in (config.eval.tasks or config.tasks)]
+    assert all(shlex.quote(d) == d for d in datasets)
+    if run.trains:
+      assert config.train.num_steps == 1500
+      assert config.model.init_checkpoint.endswith('ultra_3g.pth')
+  rows = {(r.table, r.dataset, r.method) for r in plan.rows}
+  assert len(rows) == len(plan.rows)
+  tables = {r.table for r in plan.rows}
+  assert tables == set(plan.tables)

@@ -84,6 +84,12 @@ def _transfer(task: str, dataset: str, *extra: str) -> tuple[str, ...]:
           *extra, '--mode=eval')
 
 
+# The text floor: cosine of the raw 384-d MiniLM vectors ('none' keeps them
+# as they are when k is their width), not of the unified ones.
+_RAW_COSINE = ('--config.model.name=baseline',
+               '--config.features.unification=none', '--config.features.k=384')
+
+
 def _ea_options(dataset: str) -> tuple[str, ...]:
   """FB15K-DB15K is reported with 20% seeds, DBP15K with 30%."""
   return (('--config.ea.train_ratio=0.2',)
@@ -151,8 +157,7 @@ def real_plan(steps: int) -> Plan:
     slug = dataset.split('/')[-1]
     options = _ea_options(dataset)
     rows.append(Row(ea, dataset, 'MiniLM text cosine', add(Run(
-        f'baseline_{slug}', _transfer('ea', dataset,
-                                      '--config.model.name=baseline',
+        f'baseline_{slug}', _transfer('ea', dataset, *_RAW_COSINE,
                                       *options)))))
     rows.append(Row(ea, dataset, 'ULTRA ultra_3g (structure only)', add(Run(
         f'ultra_{slug}', _transfer('ea', dataset, '--config.model.name=ultra',
@@ -170,8 +175,7 @@ def real_plan(steps: int) -> Plan:
               *options))), 'zero-shot'))
   dataset = 'el/RichpediaMEL'
   rows.append(Row(el, dataset, 'MiniLM text cosine', add(Run(
-      'baseline_RichpediaMEL', _transfer('el', dataset,
-                                         '--config.model.name=baseline')))))
+      'baseline_RichpediaMEL', _transfer('el', dataset, *_RAW_COSINE)))))
   rows.append(Row(el, dataset, 'MtaIMKG single-task', add(Run(
       'single_el_RichpediaMEL', ('--config', 'configs/single.py:task=el,'
                                  f'dataset={dataset},steps={steps}'),
@@ -253,25 +257,39 @@ def test_plan() -> Plan:
   return Plan(runs, rows, {table: ('mrr', 'hits@1', 'hits@10')}, {}, {})
 
 
-def execute(run: Run, runs: str, data_root: str | None) -> dict:
-  """Runs one command unless its results exist; returns its record."""
-  workdir = pathlib.Path(runs) / run.name
-  results = workdir / 'results.json'
-  record_path = workdir / 'quality_run.json'
-  if results.exists():
-    return json.loads(record_path.read_text()) if record_path.exists() else {}
+def _full_command(run: Run, runs: str, data_root: str | None) -> list[str]:
   command = run.command(runs)
   if data_root:
     command.insert(-2, f'--config.data.root={data_root}')
+  return command
+
+
+def _record(workdir: pathlib.Path) -> dict:
+  path = workdir / 'quality_run.json'
+  return json.loads(path.read_text()) if path.exists() else {}
+
+
+def execute(run: Run, runs: str, data_root: str | None) -> dict:
+  """Runs one command unless its results exist from that same command;
+  returns its record (wall time, exit status, command)."""
+  workdir = pathlib.Path(runs) / run.name
+  command = _full_command(run, runs, data_root)
+  if (workdir / 'results.json').exists():
+    if _record(workdir).get('command') == shlex.join(command):
+      return _record(workdir)
+    stale = workdir.with_name(f'{run.name}.stale.{int(time.time())}')
+    print(f'{workdir} was made by another command: moved to {stale}')
+    workdir.rename(stale)
   workdir.mkdir(parents=True, exist_ok=True)
   print('$', shlex.join(command), flush=True)
   start = time.time()
   with open(workdir.with_suffix('.log'), 'ab') as log:
     status = subprocess.call([sys.executable] + command[1:], cwd=PROJECT,
                              stdout=log, stderr=subprocess.STDOUT)
-  record = {'seconds': round(time.time() - start, 1), 'exit_status': status}
+  record = {'seconds': round(time.time() - start, 1), 'exit_status': status,
+            'command': shlex.join(command)}
   if status == 0:
-    record_path.write_text(json.dumps(record) + '\n')
+    (workdir / 'quality_run.json').write_text(json.dumps(record) + '\n')
   else:
     tail = workdir.with_suffix('.log').read_text(errors='replace')
     print(f'  failed ({status}); last lines of {workdir}.log:\n' +
@@ -286,21 +304,19 @@ def collect(plan: Plan, runs: str, data_root: str | None) -> dict:
   for row in plan.rows:
     run = by_name[row.run]
     workdir = pathlib.Path(runs) / run.name
-    command = run.command(runs)
-    if data_root:
-      command.insert(-2, f'--config.data.root={data_root}')
-    entry = {**dataclasses.asdict(row), 'command': shlex.join(command),
+    command = shlex.join(_full_command(run, runs, data_root))
+    entry = {**dataclasses.asdict(row), 'command': command,
              'trains': run.trains}
     results = workdir / 'results.json'
-    if results.exists():
+    if results.exists() and _record(workdir).get('command') != command:
+      entry['status'] = f'{results} is from another command'
+    elif results.exists():
       found = json.loads(results.read_text())
       if row.dataset in found:
         entry['metrics'] = found[row.dataset]
       else:
         entry['status'] = f'{row.dataset} missing from {results}'
-      record = workdir / 'quality_run.json'
-      if record.exists():
-        entry['seconds'] = json.loads(record.read_text()).get('seconds')
+      entry['seconds'] = _record(workdir).get('seconds')
     else:
       entry['status'] = 'not run'
     out.append(entry)
@@ -395,7 +411,7 @@ def main(argv=None) -> int:
                       help='where quality.json and quality.md go')
   parser.add_argument('--data-root', default=None,
                       help='passed as --config.data.root to every run')
-  parser.add_argument('--steps', type=int, default=1500,
+  parser.add_argument('--steps', type=int, default=800,
                       help='training steps per training run (real scale)')
   parser.add_argument('--runs-matching', default='',
                       help='only execute runs whose name matches this regex')

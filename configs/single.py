@@ -2,9 +2,10 @@ r"""One task on one real dataset (the single-task rows of the results).
 
   python -m mtaimkg_jax.main --config configs/single.py:task=el,dataset=el/RichpediaMEL \
     --workdir /tmp/single_el
-  python -m mtaimkg_jax.main --config configs/single.py:task=lp,dataset=lp/DB15K,steps=1000 ...
+  python -m mtaimkg_jax.main --config configs/single.py:task=lp,dataset=lp/DB15K,steps=800 ...
 
-Arguments: task (lp | ea | el), dataset (a path under data.root), steps.
+Arguments: task (lp | ea | el), dataset (a path under data.root), steps
+(default 800, the mixture's budget).
 Results: see the README's results tables (each row names its command).
 """
 
@@ -13,7 +14,7 @@ from mtaimkg_jax import config_base
 
 def get_config(arg: str = 'task=lp,dataset=lp/MKG-W'):
   options = config_base.parse_args(
-      arg, {'task': 'lp', 'dataset': 'lp/MKG-W', 'steps': '1000'})
+      arg, {'task': 'lp', 'dataset': 'lp/MKG-W', 'steps': '800'})
   config = config_base.real_data_config()
   config.tasks = ((options['task'], options['dataset'], 1.0),)
   config.train.num_steps = int(options['steps'])

@@ -15,7 +15,5 @@ from mtaimkg_jax import config_base
 def get_config(arg: str = 'task=lp,dataset=lp/MKG-W'):
   options = config_base.parse_args(
       arg, {'task': 'lp', 'dataset': 'lp/MKG-W', 'steps': '800'})
-  config = config_base.real_data_config()
-  config.tasks = ((options['task'], options['dataset'], 1.0),)
-  config.train.num_steps = int(options['steps'])
-  return config
+  return config_base.single_task_config(options['task'], options['dataset'],
+                                        int(options['steps']))

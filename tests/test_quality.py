@@ -97,3 +97,23 @@ def test_every_real_command_is_a_valid_config():
   assert len(rows) == len(plan.rows)
   tables = {r.table for r in plan.rows}
   assert tables == set(plan.tables)
+
+
+def test_per_dataset_configs_equal_the_generic_single_task_config():
+  """configs/<task>_<dataset>.py are configs/single.py with fixed args."""
+  files = {'lp_mkgw': 'task=lp,dataset=lp/MKG-W',
+           'lp_mkgy': 'task=lp,dataset=lp/MKG-Y',
+           'lp_db15k': 'task=lp,dataset=lp/DB15K',
+           'ea_dbp15k_zh_en': 'task=ea,dataset=ea/DBP15K/zh_en',
+           'ea_dbp15k_ja_en': 'task=ea,dataset=ea/DBP15K/ja_en',
+           'ea_fb15k_db15k': 'task=ea,dataset=ea/FB15K-DB15K',
+           'el_richpediamel': 'task=el,dataset=el/RichpediaMEL'}
+  single = _parse(['python', '-m', 'x', '--config', 'configs/single.py:' +
+                   files['ea_fb15k_db15k']])
+  assert single.ea.train_ratio == 0.2
+  for name, args in files.items():
+    own = _parse(['python', '-m', 'x', '--config', f'configs/{name}.py'])
+    generic = _parse(['python', '-m', 'x', '--config',
+                      f'configs/single.py:{args}'])
+    assert own.to_dict() == generic.to_dict(), name
+    config_check.validate(own, 1)

@@ -1,0 +1,17 @@
+r"""Single-task: FB15K-DB15K entity alignment, 20% seeds.
+
+The mixture's model and budget on this dataset alone (the same config as
+`configs/single.py:task=ea,dataset=ea/FB15K-DB15K`):
+
+  python -m mtaimkg_jax.main --config configs/ea_fb15k_db15k.py --workdir /tmp/ea_fb15k_db15k
+
+Result: the README's results tables, row "MtaIMKG single-task" of
+`ea/FB15K-DB15K` (run `single_ea_FB15K-DB15K` of benchmarks/quality.py).
+"""
+
+from mtaimkg_jax import config_base
+
+
+def get_config(arg: str = ''):
+  steps = config_base.parse_args(arg, {'steps': '800'})['steps']
+  return config_base.single_task_config('ea', 'ea/FB15K-DB15K', int(steps))

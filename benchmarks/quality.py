@@ -35,6 +35,8 @@ import sys
 import time
 
 PROJECT = pathlib.Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(PROJECT))
+from mtaimkg_jax import config_base  # pylint: disable=g-import-not-at-top,wrong-import-position
 ULTRA_3G = '../shared/checkpoints/ultra/ultra_3g.pth'
 METRICS = ('mrr', 'hits@1', 'hits@3', 'hits@5', 'hits@10')
 BEGIN, END = '<!-- quality:begin -->', '<!-- quality:end -->'
@@ -91,9 +93,10 @@ _RAW_COSINE = ('--config.model.name=baseline',
 
 
 def _ea_options(dataset: str) -> tuple[str, ...]:
-  """FB15K-DB15K is reported with 20% seeds, DBP15K with 30%."""
-  return (('--config.ea.train_ratio=0.2',)
-          if dataset == 'ea/FB15K-DB15K' else ())
+  """The seed-ratio flag where the reported ratio is not the default."""
+  ratio = config_base.reported_seed_ratio(dataset)
+  default = config_base.base_config().ea.train_ratio
+  return () if ratio == default else (f'--config.ea.train_ratio={ratio:g}',)
 
 
 def real_plan(steps: int) -> Plan:
@@ -195,9 +198,9 @@ def real_plan(steps: int) -> Plan:
     run = add(Run(f'mixture_{slug}', ('--config',
                                       f'configs/mixture.py:steps={steps}',
                                       override), trains=True))
-    for task, dataset, _ in _mixture_tasks():
+    for _, dataset, _ in config_base.MIXTURE_TASKS:
       rows.append(Row(ablation, dataset, f'MtaIMKG mixture, {name}', run))
-  for task, dataset, _ in _mixture_tasks():
+  for _, dataset, _ in config_base.MIXTURE_TASKS:
     rows.append(Row(ablation, dataset, 'MtaIMKG mixture (full)', mixture))
   tables = {lp_zero: ('mrr', 'hits@1', 'hits@10'),
             lp_trans: ('mrr', 'hits@1', 'hits@10'),
@@ -226,12 +229,6 @@ def real_plan(steps: int) -> Plan:
           '"mention | sentence", an entity "name. attribute text".',
   }
   return Plan(runs, rows, tables, targets, notes)
-
-
-def _mixture_tasks():
-  sys.path.insert(0, str(PROJECT))
-  from mtaimkg_jax import config_base  # pylint: disable=g-import-not-at-top
-  return config_base.MIXTURE_TASKS
 
 
 def test_plan() -> Plan:
@@ -275,8 +272,9 @@ def execute(run: Run, runs: str, data_root: str | None) -> dict:
   workdir = pathlib.Path(runs) / run.name
   command = _full_command(run, runs, data_root)
   if (workdir / 'results.json').exists():
-    if _record(workdir).get('command') == shlex.join(command):
-      return _record(workdir)
+    record = _record(workdir)
+    if record.get('command') == shlex.join(command):
+      return record
     stale = workdir.with_name(f'{run.name}.stale.{int(time.time())}')
     print(f'{workdir} was made by another command: moved to {stale}')
     workdir.rename(stale)
@@ -308,7 +306,8 @@ def collect(plan: Plan, runs: str, data_root: str | None) -> dict:
     entry = {**dataclasses.asdict(row), 'command': command,
              'trains': run.trains}
     results = workdir / 'results.json'
-    if results.exists() and _record(workdir).get('command') != command:
+    record = _record(workdir)
+    if results.exists() and record.get('command') != command:
       entry['status'] = f'{results} is from another command'
     elif results.exists():
       found = json.loads(results.read_text())
@@ -316,7 +315,7 @@ def collect(plan: Plan, runs: str, data_root: str | None) -> dict:
         entry['metrics'] = found[row.dataset]
       else:
         entry['status'] = f'{row.dataset} missing from {results}'
-      entry['seconds'] = _record(workdir).get('seconds')
+      entry['seconds'] = record.get('seconds')
     else:
       entry['status'] = 'not run'
     out.append(entry)

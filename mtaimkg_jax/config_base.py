@@ -48,6 +48,9 @@ def base_config() -> ml_collections.ConfigDict:
   config.model.top_k = 0  # 0: dense softmax gate
   config.model.remat = False
   config.model.chunk_size = 8192  # candidates scored per chunk in ranking
+  # Initial weight of the text-feature cosine in EA/EL logits (learned per
+  # task and modality; 0 starts every task without the names-alone prior).
+  config.model.text_prior = 10.0
   config.model.init_checkpoint = ''  # ULTRA .pth or Orbax params directory
   config.model.freeze_backbone = False
 
@@ -98,7 +101,7 @@ def real_data_config() -> ml_collections.ConfigDict:
   ULTRA-initialised backbone, rematerialised GNN layers."""
   config = base_config()
   config.data.root = '../shared/data'
-  config.features.k = 64
+  config.features.k = 128
   config.features.text_encoder = 'minilm'
   config.model.init_checkpoint = '../shared/checkpoints/ultra/ultra_3g.pth'
   config.model.remat = True

@@ -45,22 +45,56 @@ def filtered_ranks(scores: jax.Array, answers: jax.Array, exclude: jax.Array,
     never helps the answer: a NaN competitor counts as higher, a NaN answer
     ranks last.
   """
-  if ties not in TIES:
-    raise ValueError(f'ties must be one of {TIES}, got {ties!r}')
   chex.assert_rank(scores, 2)
   batch, num_nodes = scores.shape
   chex.assert_shape(answers, (batch,))
   chex.assert_shape(exclude, (batch, num_nodes))
-  positive = jnp.take_along_axis(scores, answers[:, None], axis=1)
+  positive = jnp.take_along_axis(scores, answers[:, None], axis=1)[:, 0]
   competitors = jnp.broadcast_to(candidates, scores.shape) & ~exclude
   competitors &= jnp.arange(num_nodes)[None, :] != answers[:, None]
-  higher = jnp.sum(((scores > positive) | jnp.isnan(scores)) & competitors,
-                   axis=1)
-  equal = jnp.sum((scores == positive) & competitors, axis=1)
+  return _rank(positive, scores, competitors, ties)
+
+
+def filtered_ranks_of_candidates(scores: jax.Array, answers: jax.Array,
+                                 exclude: jax.Array, index: jax.Array,
+                                 candidates: jax.Array,
+                                 ties: str = 'realistic') -> jax.Array:
+  """`filtered_ranks` when only some nodes were scored: the answers and the
+  nodes `index`.
+
+  Args:
+    scores: [B, 1 + C]: column 0 scores each query's answer, column 1 + j
+      node `index[j]`.
+    answers, exclude, ties: as in `filtered_ranks`.
+    index: [C] scored nodes; every candidate node must be among them.
+    candidates: [N] nodes that may be ranked (padding entries of `index`
+      point at non-candidates and so never count).
+
+  Returns:
+    float32 [B], equal to `filtered_ranks` of the full score matrix.
+  """
+  chex.assert_rank([scores, index, candidates], [2, 1, 1])
+  batch = scores.shape[0]
+  chex.assert_shape(scores, (batch, index.shape[0] + 1))
+  chex.assert_shape(answers, (batch,))
+  chex.assert_shape(exclude, (batch, candidates.shape[0]))
+  competitors = candidates[index][None, :] & ~exclude[:, index]
+  competitors &= index[None, :] != answers[:, None]
+  return _rank(scores[:, 0], scores[:, 1:], competitors, ties)
+
+
+def _rank(positive: jax.Array, scores: jax.Array, competitors: jax.Array,
+          ties: str) -> jax.Array:
+  """1 + competitors above the answer's score `positive` [B] + tie share."""
+  if ties not in TIES:
+    raise ValueError(f'ties must be one of {TIES}, got {ties!r}')
+  higher = jnp.sum(((scores > positive[:, None]) | jnp.isnan(scores)) &
+                   competitors, axis=1)
+  equal = jnp.sum((scores == positive[:, None]) & competitors, axis=1)
   share = {'realistic': 0.5, 'pessimistic': 1.0, 'optimistic': 0.0}[ties]
   rank = 1.0 + higher + share * equal
   worst = 1.0 + jnp.sum(competitors, axis=1)
-  return jnp.where(jnp.isnan(positive[:, 0]), worst, rank).astype(jnp.float32)
+  return jnp.where(jnp.isnan(positive), worst, rank).astype(jnp.float32)
 
 
 def summarize(ranks: Sequence[int] | np.ndarray,

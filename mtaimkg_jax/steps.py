@@ -107,7 +107,8 @@ def make_optimizer(config: ml_collections.ConfigDict,
 class StepFns(NamedTuple):
   train: Callable[[TrainState, GraphArrays, TrainBatch],
                   tuple[TrainState, dict]]
-  eval: Callable[[Any, GraphArrays, EvalBatch], tuple[jax.Array, jax.Array]]
+  eval: Callable[[Any, GraphArrays, EvalBatch, jax.Array],
+                 tuple[jax.Array, jax.Array]]
 
 
 def make_steps(model: nn.Module, optimizer: optax.GradientTransformation,
@@ -151,13 +152,21 @@ def make_steps(model: nn.Module, optimizer: optax.GradientTransformation,
     scalars['finite'] = finite.astype(jnp.float32)
     return TrainState(state.step + 1, params, opt_state), scalars
 
-  def eval_step(params, graph: GraphArrays, batch: EvalBatch):
+  def eval_step(params, graph: GraphArrays, batch: EvalBatch,
+                candidate_index: jax.Array):
+    """Ranks of the answers; only the answers and `candidate_index`
+    (`padding.candidate_index`) are scored."""
     queries = batch.queries
-    output = model.apply({'params': params}, graph, queries)
+    scored = jnp.concatenate([
+        queries.answers[:, None],
+        jnp.broadcast_to(candidate_index,
+                         (queries.answers.shape[0], candidate_index.shape[0]))
+    ], axis=1)
+    output = model.apply({'params': params}, graph, queries, scored)
     candidates = graph.entity.nodes['candidate'] & graph.entity.nodes['real']
-    ranks = metrics.filtered_ranks(output.logits, queries.answers,
-                                   batch.exclude, candidates,
-                                   config.eval.ties)
+    ranks = metrics.filtered_ranks_of_candidates(
+        output.logits, queries.answers, batch.exclude, candidate_index,
+        candidates, config.eval.ties)
     return ranks, output.routing
 
   train_batch_sharding = TrainBatch(
@@ -171,5 +180,6 @@ def make_steps(model: nn.Module, optimizer: optax.GradientTransformation,
                     out_shardings=(replicated, replicated),
                     donate_argnums=(0,)),
       eval=jax.jit(eval_step,
-                   in_shardings=(replicated, replicated, eval_batch_sharding),
+                   in_shardings=(replicated, replicated, eval_batch_sharding,
+                                 replicated),
                    out_shardings=(sharded, sharded)))

@@ -327,10 +327,12 @@ def _evaluate_model(config, workdir, model, params,
     graph = item.graph
     split = _eval_split(config, graph)
     collected, weights = [], []
+    index = parallel.replicate(padding.candidate_index(graph), mesh)
     for batch in eval_batches(graph, split, config.eval.batch_size,
                               item.budget):
       device = _device_batch(batch, mesh, config.eval.batch_size)
-      batch_ranks, batch_routing = fns.eval(params, item.arrays, device)
+      batch_ranks, batch_routing = fns.eval(params, item.arrays, device,
+                                            index)
       valid = batch.queries.valid
       collected.append(_gather(batch_ranks)[valid])
       weights.append(_gather(batch_routing)[valid])

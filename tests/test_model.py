@@ -112,6 +112,31 @@ def test_padding_never_changes_a_score(setup):
                              atol=1e-5)
 
 
+def test_text_cosine_prior_starts_ea_and_el_from_names_alone(setup):
+  """`cosine_gate` starts at `text_prior` on text for EA/EL and 0 elsewhere;
+  a large prior makes the EA ranking the text cosine ranking."""
+  graph, _, arrays, _, _ = setup
+  model = MtaIMKG(dim=8, num_layers=2, task_dim=4, router_hidden=8,
+                  num_experts=3, expert_hidden=8, text_prior=1e4)
+  params = model.init(jax.random.PRNGKey(0), arrays, _queries('lp'),
+                      np.zeros((4, 2), np.int32))['params']
+  gate = np.asarray(params['cosine_gate'])
+  expected = np.zeros_like(gate)
+  expected[[TASK_IDS['ea'], TASK_IDS['el']], 0] = 1e4
+  np.testing.assert_array_equal(gate, expected)
+  logits = np.asarray(model.apply({'params': params}, arrays,
+                                  _queries('ea')).logits)[:, :graph.num_nodes]
+  text = np.asarray(arrays.entity.nodes['text'])[:graph.num_nodes]
+  unit = text / np.maximum(np.linalg.norm(text, axis=1, keepdims=True), 1e-9)
+  cosine = unit[[0, 1, 2, 3]] @ unit.T
+  present = graph.features['text'].present
+  for row, node in enumerate([0, 1, 2, 3]):
+    if present[node]:
+      np.testing.assert_array_equal(
+          np.argsort(-logits[row][present], kind='stable'),
+          np.argsort(-cosine[row][present], kind='stable'))
+
+
 def test_balance_loss_is_minimal_for_a_uniform_gate():
   rng = np.random.default_rng(0)
   k = 4

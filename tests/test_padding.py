@@ -127,6 +127,45 @@ def test_filtered_ranks_by_hand():
   assert summary['hits@1'] == 0.25 and summary['hits@3'] == 0.5
 
 
+@pytest.mark.parametrize('ties', metrics.TIES)
+def test_ranks_of_candidates_equal_ranks_of_all_nodes(ties):
+  """Scoring only the answers and the candidate index gives the ranks of
+  scoring every node, ties, filters, NaNs and padding included."""
+  rng = np.random.default_rng(ties.__len__())
+  batch, num_nodes = 6, 40
+  scores = rng.integers(0, 5, size=(batch, num_nodes)).astype(np.float32)
+  scores[0, 3] = np.nan
+  candidates = rng.random(num_nodes) > 0.4
+  candidates[-4:] = False  # padding nodes
+  answers = rng.choice(np.flatnonzero(candidates), batch)
+  exclude = (rng.random((batch, num_nodes)) > 0.8) & candidates
+  exclude[np.arange(batch), answers] = False
+  index = np.concatenate([np.flatnonzero(candidates),
+                          [num_nodes - 4] * 5]).astype(np.int32)
+  scored = np.concatenate([scores[np.arange(batch), answers][:, None],
+                           scores[:, index]], axis=1)
+  full = metrics.filtered_ranks(jnp.asarray(scores), jnp.asarray(answers),
+                                jnp.asarray(exclude), jnp.asarray(candidates),
+                                ties)
+  subset = metrics.filtered_ranks_of_candidates(
+      jnp.asarray(scored), jnp.asarray(answers), jnp.asarray(exclude),
+      jnp.asarray(index), jnp.asarray(candidates), ties)
+  np.testing.assert_array_equal(full, subset)
+
+
+def test_candidate_index_covers_candidates_and_pads_with_a_non_candidate():
+  graph = _graph()
+  index = padding.candidate_index(graph)
+  count = int(graph.candidates.sum())
+  assert len(index) == padding.bucket(count)
+  np.testing.assert_array_equal(index[:count], np.flatnonzero(
+      graph.candidates))
+  assert (index[count:] == graph.num_nodes).all()
+  budget = padding.choose_budget(graph)
+  arrays = padding.graph_arrays(graph, budget, 4)
+  assert not arrays.entity.nodes['real'][index[count:]].any()
+
+
 def test_strict_negatives_avoid_known_answers_and_are_deterministic():
   graph = _graph()
   budget = padding.choose_budget(graph)

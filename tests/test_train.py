@@ -12,8 +12,8 @@ import pytest
 from jax.sharding import Mesh
 
 from configs import test as test_config
-from mtaimkg_jax import checkpoint, parallel, steps, train
-from mtaimkg_jax.data import loading
+from mtaimkg_jax import checkpoint, metrics, parallel, steps, train
+from mtaimkg_jax.data import loading, padding
 from mtaimkg_jax.data.batches import eval_batches
 from mtaimkg_jax.errors import ConfigError
 from mtaimkg_jax.models.model import build_model
@@ -110,7 +110,7 @@ def test_sharded_step_equals_single_device():
     np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-6)
 
 
-def test_eval_step_compiles_once_per_budget():
+def test_eval_step_compiles_once_per_budget_and_candidate_bucket():
   config = _config()
   mesh = parallel.make_mesh()
   graphs = loading.load_graphs(config)
@@ -122,11 +122,22 @@ def test_eval_step_compiles_once_per_budget():
                          mesh)
   budgets = set()
   for item in prepared:
-    budgets.add((item.budget, item.arrays.shared_condition.shape))
+    index = padding.candidate_index(item.graph)
+    budgets.add((item.budget, item.arrays.shared_condition.shape,
+                 index.shape))
     for batch in eval_batches(item.graph, 'test', config.eval.batch_size,
                               item.budget):
-      fns.eval(params, item.arrays,
-               train._device_batch(batch, mesh, config.eval.batch_size))  # pylint: disable=protected-access
+      device = train._device_batch(batch, mesh, config.eval.batch_size)  # pylint: disable=protected-access
+      ranks, _ = fns.eval(params, item.arrays, device,
+                          parallel.replicate(index, mesh))
+      # Scoring only the candidates ranks exactly as scoring every node.
+      every_node = model.apply({'params': params}, item.arrays,
+                               device.queries).logits
+      nodes = item.arrays.entity.nodes
+      expected = metrics.filtered_ranks(every_node, device.queries.answers,
+                                        device.exclude,
+                                        nodes['candidate'] & nodes['real'])
+      np.testing.assert_array_equal(ranks, expected)
   assert fns.eval._cache_size() == len(budgets)  # pylint: disable=protected-access
 
 

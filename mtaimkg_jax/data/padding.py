@@ -93,6 +93,16 @@ class GraphArrays(NamedTuple):
   shared_condition: np.ndarray
 
 
+def candidate_index(graph: QueryGraph) -> np.ndarray:
+  """int32 [bucket(C)]: the C evaluation candidates, padded with the first
+  padding node (never a candidate), so ranking scores these nodes only and
+  compiles once per candidate bucket."""
+  index = np.flatnonzero(graph.candidates)
+  size = bucket(max(len(index), 1))
+  return np.concatenate([index, np.full(size - len(index), graph.num_nodes)
+                        ]).astype(np.int32)
+
+
 def graph_arrays(graph: QueryGraph, budget: Budget,
                  feature_dim: int) -> GraphArrays:
   """Pads `graph` to `budget`. Every modality gets arrays (absent = zeros)

@@ -6,9 +6,12 @@ state `h_struct(c|q)`, the adapted text and image vectors of c, and the
 cross terms `f_m(q) ⊙ f_m(c)` of the unified features (a learned diagonal
 bilinear similarity). The router turns the task embedding and the
 query context into weights over them; the MoE refines the mixture; the head
-gives a logit, to which a learned per-task multiple of the backbone's own
-structural score is added (so an ULTRA-initialised backbone starts from
-ULTRA's ranking where structure matters).
+gives a logit, to which two learned per-task priors are added: a multiple
+of the backbone's own structural score (so an ULTRA-initialised backbone
+starts from ULTRA's ranking where structure matters) and multiples of the
+cosine of the query's and the candidate's unified features per modality
+(so EA and EL start from the names-alone ranking, the floor the model must
+clear, and learn what to add to it).
 """
 
 from __future__ import annotations
@@ -50,6 +53,7 @@ class MtaIMKG(nn.Module):
   uniform_routing: bool = False
   remat: bool = False
   chunk_size: int = 8192
+  text_prior: float = 10.0
 
   def setup(self):
     self.backbone = Ultra(self.dim, self.num_layers, remat=self.remat)
@@ -66,6 +70,17 @@ class MtaIMKG(nn.Module):
     self.head = MLP((self.dim, 1))
     self.structure_gate = self.param('structure_gate', nn.initializers.ones,
                                      (len(TASK_IDS),))
+    self.cosine_gate = self.param('cosine_gate', self._cosine_gate_init,
+                                  (len(TASK_IDS), len(MODALITY_FEATURES)))
+
+  def _cosine_gate_init(self, _, shape) -> jax.Array:
+    """`text_prior` on text for the tasks that match an entity to itself
+    (EA, EL), 0 elsewhere: the other weights start at no prior."""
+    gate = jnp.zeros(shape, jnp.float32)
+    text = MODALITY_FEATURES.index('text')
+    for task in ('ea', 'el'):
+      gate = gate.at[TASK_IDS[task], text].set(self.text_prior)
+    return gate
 
   def __call__(self, graph: GraphArrays, queries: Queries,
                candidates: jax.Array | None = None,
@@ -74,7 +89,8 @@ class MtaIMKG(nn.Module):
     """Logits of `candidates` [B, C], or of every node when None.
 
     `token_mask` [B, C] marks the (query, candidate) pairs the MoE balance
-    loss averages over (training); without it the loss is 0.
+    loss averages over (training); without it the loss is 0 and candidates
+    are scored `chunk_size` at a time (ranking: memory stays bounded).
     """
     nodes, task = queries.nodes, queries.task
     h, query, _ = self.backbone.states(graph, nodes, queries.relations,
@@ -96,6 +112,7 @@ class MtaIMKG(nn.Module):
     context = jnp.concatenate([query, own['text'], own['image']], axis=-1)
     weights = self.router(tau, context, available)
     gate = self.structure_gate[task][:, None]
+    cosine_gate = self.cosine_gate[task]
 
     def score(index: jax.Array) -> tuple[jax.Array, moe_lib.MoEOutput]:
       states = jnp.take_along_axis(h, index[:, :, None], axis=1)
@@ -110,33 +127,39 @@ class MtaIMKG(nn.Module):
       chex.assert_equal(len(representations), len(ROUTED))
       z = mix(weights, representations)
       mixture = self.moe(z, tau)
-      logits = self.head(mixture.output)[..., 0] + gate * structural_score
+      cosines = jnp.stack([_cosine(own_raw[m], entity[m][index])
+                           for m in MODALITY_FEATURES], axis=-1)
+      logits = (self.head(mixture.output)[..., 0] + gate * structural_score +
+                jnp.einsum('bcm,bm->bc', cosines, cosine_gate))
       return logits, mixture
 
-    if candidates is not None:
+    if candidates is None:
+      candidates = jnp.broadcast_to(jnp.arange(h.shape[1]),
+                                    (nodes.shape[0], h.shape[1]))
+    if token_mask is not None:
       logits, mixture = score(candidates)
-      if token_mask is None:
-        balance = jnp.zeros((), jnp.float32)
-      else:
-        balance = moe_lib.balance_loss(mixture.gates, mixture.probabilities,
-                                       token_mask)
+      balance = moe_lib.balance_loss(mixture.gates, mixture.probabilities,
+                                     token_mask)
       return ModelOutput(logits, weights, balance)
-    num_nodes = h.shape[1]
-    chunks = []
-    for start in range(0, num_nodes, self.chunk_size):
-      size = min(self.chunk_size, num_nodes - start)
-      index = jnp.broadcast_to(jnp.arange(start, start + size),
-                               (nodes.shape[0], size))
-      chunks.append(score(index)[0])
+    num_candidates = candidates.shape[1]
+    chunks = [score(candidates[:, start:start + self.chunk_size])[0]
+              for start in range(0, num_candidates, self.chunk_size)]
     return ModelOutput(jnp.concatenate(chunks, axis=1), weights,
                        jnp.zeros((), jnp.float32))
-
 
   def _cross(self, modality: str, query: jax.Array,
              candidates: jax.Array) -> jax.Array:
     """A learned weighting of the elementwise product of the unified
     features (a diagonal bilinear similarity; zero when either is absent)."""
     return self.cross_projections[modality](query[:, None, :] * candidates)
+
+
+def _cosine(query: jax.Array, candidates: jax.Array) -> jax.Array:
+  """[B, k] · [B, C, k] → [B, C] cosines; 0 when either row is all zeros
+  (an absent modality)."""
+  def unit(x):
+    return x / jnp.maximum(jnp.linalg.norm(x, axis=-1, keepdims=True), 1e-9)
+  return jnp.einsum('bk,bck->bc', unit(query), unit(candidates))
 
 
 class StructureOnly(nn.Module):
@@ -170,4 +193,4 @@ def build_model(config: ml_collections.ConfigDict) -> nn.Module:
       router_hidden=model.router_hidden, num_experts=model.num_experts,
       expert_hidden=model.expert_hidden, top_k=model.top_k,
       uniform_routing=not model.routing, remat=model.remat,
-      chunk_size=model.chunk_size)
+      chunk_size=model.chunk_size, text_prior=model.text_prior)

@@ -266,6 +266,17 @@ def _record(workdir: pathlib.Path) -> dict:
   return json.loads(path.read_text()) if path.exists() else {}
 
 
+def _code_version() -> str:
+  """`git describe --always --dirty` of the project (which code made a
+  run), or '' outside a git checkout."""
+  try:
+    return subprocess.run(['git', 'describe', '--always', '--dirty'],
+                          cwd=PROJECT, capture_output=True, text=True,
+                          check=True).stdout.strip()
+  except (OSError, subprocess.CalledProcessError):
+    return ''
+
+
 def execute(run: Run, runs: str, data_root: str | None) -> dict:
   """Runs one command unless its results exist from that same command;
   returns its record (wall time, exit status, command)."""
@@ -285,7 +296,7 @@ def execute(run: Run, runs: str, data_root: str | None) -> dict:
     status = subprocess.call([sys.executable] + command[1:], cwd=PROJECT,
                              stdout=log, stderr=subprocess.STDOUT)
   record = {'seconds': round(time.time() - start, 1), 'exit_status': status,
-            'command': shlex.join(command)}
+            'command': shlex.join(command), 'code': _code_version()}
   if status == 0:
     (workdir / 'quality_run.json').write_text(json.dumps(record) + '\n')
   else:
@@ -316,6 +327,7 @@ def collect(plan: Plan, runs: str, data_root: str | None) -> dict:
       else:
         entry['status'] = f'{row.dataset} missing from {results}'
       entry['seconds'] = record.get('seconds')
+      entry['code'] = record.get('code', '')
     else:
       entry['status'] = 'not run'
     out.append(entry)
@@ -369,6 +381,8 @@ def markdown(plan: Plan, collected: dict) -> str:
     if r['run'] not in seen:
       seen.add(r['run'])
       took = f'  # {r["seconds"]:.0f} s' if r.get('seconds') else ''
+      if took and r.get('code'):
+        took += f', code {r["code"]}'
       lines.append(r['command'] + took)
   lines += ['```', '']
   return '\n'.join(lines)

@@ -267,14 +267,18 @@ def _record(workdir: pathlib.Path) -> dict:
 
 
 def _code_version() -> str:
-  """`git describe --always --dirty` of the project (which code made a
-  run), or '' outside a git checkout."""
+  """The project's commit, `-dirty` when files other than the results this
+  script writes differ from it ('' outside a git checkout)."""
   try:
-    return subprocess.run(['git', 'describe', '--always', '--dirty'],
-                          cwd=PROJECT, capture_output=True, text=True,
-                          check=True).stdout.strip()
+    def git(*args):
+      return subprocess.run(['git', *args], cwd=PROJECT, capture_output=True,
+                            text=True, check=True).stdout.strip()
+    commit = git('rev-parse', '--short', 'HEAD')
+    changed = git('status', '--porcelain', '--', '.',
+                  ':(exclude)benchmarks/results', ':(exclude)README.md')
   except (OSError, subprocess.CalledProcessError):
     return ''
+  return commit + ('-dirty' if changed else '')
 
 
 def execute(run: Run, runs: str, data_root: str | None) -> dict:

@@ -39,18 +39,43 @@ def host_scorer(score: Callable[[EvalBatch], np.ndarray],
   return rank
 
 
+class Progress:
+  """Logs how far ranking a split has come, at most every `every` seconds,
+  and the total time at the end (a full test set can take an hour)."""
+
+  def __init__(self, graph: QueryGraph, split: str, every: float = 60.0):
+    self.name = f'{graph.key}/{split}'
+    self.total = len(graph.queries[split])
+    self.every = every
+    self.done = 0
+    self.started = self.last = time.time()
+
+  def update(self, queries: int) -> None:
+    self.done += queries
+    now = time.time()
+    if now - self.last >= self.every and self.done < self.total:
+      self.last = now
+      rate = self.done / (now - self.started)
+      logging.info('%s: %d/%d queries ranked (%.1f/s, ETA %.1f min)',
+                   self.name, self.done, self.total, rate,
+                   (self.total - self.done) / rate / 60)
+
+  def finish(self) -> None:
+    logging.info('%s: %d queries ranked in %.1fs', self.name, self.done,
+                 time.time() - self.started)
+
+
 def evaluate_split(graph: QueryGraph, split: str, budget: Budget,
                    batch_size: int, rank: RankFn,
                    shard: tuple[int, int] = (0, 1)) -> np.ndarray:
   """Ranks of all of this process's queries of `split`, in query order."""
   out = []
-  started = time.time()
+  progress = Progress(graph, split)
   for batch in eval_batches(graph, split, batch_size, budget, shard):
     out.append(np.asarray(rank(batch))[batch.queries.valid])
-  ranks = np.concatenate(out) if out else np.zeros((0,), np.int32)
-  logging.info('%s/%s: %d queries ranked in %.1fs', graph.key, split,
-               len(ranks), time.time() - started)
-  return ranks
+    progress.update(len(out[-1]))
+  progress.finish()
+  return np.concatenate(out) if out else np.zeros((0,), np.int32)
 
 
 def write_results(path: str, results: dict[str, dict[str, float]]) -> None:

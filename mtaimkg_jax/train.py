@@ -328,6 +328,7 @@ def _evaluate_model(config, workdir, model, params,
     split = _eval_split(config, graph)
     collected, weights = [], []
     index = parallel.replicate(padding.candidate_index(graph), mesh)
+    progress = evaluation.Progress(graph, split)
     for batch in eval_batches(graph, split, config.eval.batch_size,
                               item.budget):
       device = _device_batch(batch, mesh, config.eval.batch_size)
@@ -336,6 +337,8 @@ def _evaluate_model(config, workdir, model, params,
       valid = batch.queries.valid
       collected.append(_gather(batch_ranks)[valid])
       weights.append(_gather(batch_routing)[valid])
+      progress.update(int(valid.sum()))
+    progress.finish()
     ranks[graph.key] = np.concatenate(collected)
     routing[graph.key] = (graph.task, np.concatenate(weights).mean(axis=0))
   results = _summaries(ranks)

@@ -113,6 +113,7 @@ class MtaIMKG(nn.Module):
     weights = self.router(tau, context, available)
     gate = self.structure_gate[task][:, None]
     cosine_gate = self.cosine_gate[task]
+    unit = {m: _unit_rows(entity[m]) for m in MODALITY_FEATURES}
 
     def score(index: jax.Array) -> tuple[jax.Array, moe_lib.MoEOutput]:
       states = jnp.take_along_axis(h, index[:, :, None], axis=1)
@@ -127,8 +128,9 @@ class MtaIMKG(nn.Module):
       chex.assert_equal(len(representations), len(ROUTED))
       z = mix(weights, representations)
       mixture = self.moe(z, tau)
-      cosines = jnp.stack([_cosine(own_raw[m], entity[m][index])
-                           for m in MODALITY_FEATURES], axis=-1)
+      cosines = jnp.stack([
+          jnp.einsum('bk,bck->bc', unit[m][nodes], unit[m][index])
+          for m in MODALITY_FEATURES], axis=-1)
       logits = (self.head(mixture.output)[..., 0] + gate * structural_score +
                 jnp.einsum('bcm,bm->bc', cosines, cosine_gate))
       return logits, mixture
@@ -154,12 +156,11 @@ class MtaIMKG(nn.Module):
     return self.cross_projections[modality](query[:, None, :] * candidates)
 
 
-def _cosine(query: jax.Array, candidates: jax.Array) -> jax.Array:
-  """[B, k] · [B, C, k] → [B, C] cosines; 0 when either row is all zeros
-  (an absent modality)."""
-  def unit(x):
-    return x / jnp.maximum(jnp.linalg.norm(x, axis=-1, keepdims=True), 1e-9)
-  return jnp.einsum('bk,bck->bc', unit(query), unit(candidates))
+def _unit_rows(x: jax.Array) -> jax.Array:
+  """Rows scaled to unit length (all-zero rows, absent features, stay 0, so
+  their cosine with anything is 0); normalised once per graph, not per
+  (query, candidate) pair."""
+  return x / jnp.maximum(jnp.linalg.norm(x, axis=-1, keepdims=True), 1e-9)
 
 
 class StructureOnly(nn.Module):

@@ -295,12 +295,13 @@ def execute(run: Run, runs: str, data_root: str | None) -> dict:
     workdir.rename(stale)
   workdir.mkdir(parents=True, exist_ok=True)
   print('$', shlex.join(command), flush=True)
+  code = _code_version()  # before the run: the code it starts with
   start = time.time()
   with open(workdir.with_suffix('.log'), 'ab') as log:
     status = subprocess.call([sys.executable] + command[1:], cwd=PROJECT,
                              stdout=log, stderr=subprocess.STDOUT)
   record = {'seconds': round(time.time() - start, 1), 'exit_status': status,
-            'command': shlex.join(command), 'code': _code_version()}
+            'command': shlex.join(command), 'code': code}
   if status == 0:
     (workdir / 'quality_run.json').write_text(json.dumps(record) + '\n')
   else:

@@ -40,7 +40,7 @@ def test_pipeline_runs_and_tabulates_every_row(test_scale):
       assert 0.0 <= metrics[key] <= 1.0 and math.isfinite(metrics[key])
     assert metrics['hits@1'] <= metrics['hits@10']
     assert row['command'].startswith('python -m mtaimkg_jax.main --config')
-    # Each row names the code that made it (git describe of this checkout).
+    # Each row names the commit it started from (quality._code_version).
     assert row['code'] == quality._code_version()  # pylint: disable=protected-access
   table = (out / 'quality.md').read_text()
   assert '| dataset | method | mrr | hits@1 | hits@10 | queries | run |' in table

@@ -81,6 +81,8 @@ def base_config() -> ml_collections.ConfigDict:
   # 'pessimistic' (ULTRA: all), 'optimistic' (none). See metrics.py.
   config.eval.ties = 'realistic'
   config.eval.tasks = ()  # () → the training tasks
+  # Ranks so far are saved this often, so a killed evaluation resumes.
+  config.eval.save_every_seconds = 60.0
   return config
 
 

@@ -41,6 +41,7 @@ _NUMBERS: dict[str, tuple] = {
     'train.keep_checkpoints': ('int', 1),
     'eval.batch_size': ('int', 1),
     'model.text_prior': ('float', 0),
+    'eval.save_every_seconds': ('float', 0),
     'train.learning_rate': ('float', 0, 'exclusive'),
     'train.final_lr_fraction': ('float', 0),
     'train.weight_decay': ('float', 0),

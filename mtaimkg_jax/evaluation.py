@@ -7,13 +7,15 @@ queries are dropped here, so every real query counts exactly once.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
 import os
 import time
-from typing import Callable
+from typing import Any, Callable
 
 import jax
+import ml_collections
 import numpy as np
 
 from mtaimkg_jax import metrics
@@ -43,11 +45,12 @@ class Progress:
   """Logs how far ranking a split has come, at most every `every` seconds,
   and the total time at the end (a full test set can take an hour)."""
 
-  def __init__(self, graph: QueryGraph, split: str, every: float = 60.0):
+  def __init__(self, graph: QueryGraph, split: str, every: float = 60.0,
+               done: int = 0):
     self.name = f'{graph.key}/{split}'
     self.total = len(graph.queries[split])
     self.every = every
-    self.done = 0
+    self.done = self.resumed_at = done
     self.started = self.last = time.time()
 
   def update(self, queries: int) -> None:
@@ -55,14 +58,73 @@ class Progress:
     now = time.time()
     if now - self.last >= self.every and self.done < self.total:
       self.last = now
-      rate = self.done / (now - self.started)
+      rate = (self.done - self.resumed_at) / (now - self.started)
       logging.info('%s: %d/%d queries ranked (%.1f/s, ETA %.1f min)',
                    self.name, self.done, self.total, rate,
                    (self.total - self.done) / rate / 60)
 
   def finish(self) -> None:
-    logging.info('%s: %d queries ranked in %.1fs', self.name, self.done,
-                 time.time() - self.started)
+    logging.info('%s: %d queries ranked in %.1fs', self.name,
+                 self.done - self.resumed_at, time.time() - self.started)
+
+
+def fingerprint(config: ml_collections.ConfigDict, params: Any) -> str:
+  """What a saved evaluation is of: the config and the exact parameters."""
+  digest = hashlib.sha256(config.to_json_best_effort(sort_keys=True).encode())
+  for leaf in jax.tree_util.tree_leaves(params):
+    value = np.asarray(leaf.addressable_data(0) if isinstance(leaf, jax.Array)
+                       else leaf)
+    digest.update(f'{value.dtype}{value.shape}'.encode())
+    digest.update(np.ascontiguousarray(value).tobytes())
+  return digest.hexdigest()
+
+
+class SavedRanks:
+  """The ranks (and routing weights) of one split as its batches finish,
+  saved to `path` every `every` seconds, so a killed evaluation resumes
+  after the last saved batch instead of from the start.
+
+  A file made for another fingerprint (other parameters or config) is
+  ignored and overwritten.
+  """
+
+  def __init__(self, path: str, fingerprint_: str, every: float):
+    self.path, self.fingerprint, self.every = path, fingerprint_, every
+    self.ranks: list[np.ndarray] = []
+    self.weights: list[np.ndarray] = []
+    self.batches = 0
+    self.last_save = time.time()
+    if os.path.exists(path):
+      with np.load(path) as saved:
+        if str(saved['fingerprint']) == fingerprint_:
+          self.batches = int(saved['batches'])
+          self.ranks = [saved['ranks']]
+          self.weights = [saved['weights']]
+          logging.info('%s: resuming after batch %d (%d queries ranked)',
+                       path, self.batches, len(saved['ranks']))
+
+  def add(self, ranks: np.ndarray, weights: np.ndarray) -> None:
+    self.ranks.append(ranks)
+    self.weights.append(weights)
+    self.batches += 1
+    if time.time() - self.last_save >= self.every:
+      self.save()
+
+  def result(self) -> tuple[np.ndarray, np.ndarray]:
+    return np.concatenate(self.ranks), np.concatenate(self.weights)
+
+  def save(self) -> None:
+    if not self.ranks:
+      return
+    ranks, weights = self.result()
+    self.ranks, self.weights = [ranks], [weights]
+    os.makedirs(os.path.dirname(self.path) or '.', exist_ok=True)
+    tmp = f'{self.path}.tmp'
+    with open(tmp, 'wb') as f:
+      np.savez(f, fingerprint=self.fingerprint, batches=self.batches,
+               ranks=ranks, weights=weights)
+    os.replace(tmp, self.path)
+    self.last_save = time.time()
 
 
 def evaluate_split(graph: QueryGraph, split: str, budget: Budget,

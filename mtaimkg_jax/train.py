@@ -3,7 +3,8 @@
 Also `evaluate` (a trained or imported checkpoint on any dataset) and
 `predict` (top answers with names). Writes into the workdir:
 `results.json`, `routing.json`, `routing_by_dataset.json`, `routing.png`,
-`checkpoints/<step>/` and TensorBoard events under `tensorboard/`.
+`checkpoints/<step>/`, TensorBoard events under `tensorboard/` and the
+ranks of each evaluated split under `eval/` (resumption of evaluation).
 """
 
 from __future__ import annotations
@@ -318,31 +319,47 @@ def _eval_split(config, graph: QueryGraph) -> str:
 
 def _evaluate_model(config, workdir, model, params,
                     mesh) -> dict[str, dict[str, float]]:
+  """Ranks every query of each eval dataset; ranks so far are saved under
+  `workdir/eval/`, so a killed or preempted evaluation resumes."""
   fns = steps.make_steps(model, steps.make_optimizer(config, params), config,
                          mesh)
   graphs = loading.load_graphs(config, _eval_specs(config))
   prepared = _prepare(config, graphs, mesh)
+  fingerprint = evaluation.fingerprint(config, params)
+  is_chief = jax.process_index() == 0
   ranks, routing = {}, {}
-  for item in prepared:
-    graph = item.graph
-    split = _eval_split(config, graph)
-    collected, weights = [], []
-    index = parallel.replicate(padding.candidate_index(graph), mesh)
-    progress = evaluation.Progress(graph, split)
-    for batch in eval_batches(graph, split, config.eval.batch_size,
-                              item.budget):
-      device = _device_batch(batch, mesh, config.eval.batch_size)
-      batch_ranks, batch_routing = fns.eval(params, item.arrays, device,
-                                            index)
-      valid = batch.queries.valid
-      collected.append(_gather(batch_ranks)[valid])
-      weights.append(_gather(batch_routing)[valid])
-      progress.update(int(valid.sum()))
-    progress.finish()
-    ranks[graph.key] = np.concatenate(collected)
-    routing[graph.key] = (graph.task, np.concatenate(weights).mean(axis=0))
+  with _Preemption() as preemption:
+    for item in prepared:
+      graph = item.graph
+      split = _eval_split(config, graph)
+      saved = evaluation.SavedRanks(
+          os.path.join(workdir, 'eval', f'{graph.key.replace("/", "_")}.'
+                       f'{split}.npz'), fingerprint,
+          config.eval.save_every_seconds if is_chief else math.inf)
+      index = parallel.replicate(padding.candidate_index(graph), mesh)
+      progress = evaluation.Progress(
+          graph, split, done=sum(len(r) for r in saved.ranks))
+      for batch in eval_batches(graph, split, config.eval.batch_size,
+                                item.budget, first_batch=saved.batches):
+        device = _device_batch(batch, mesh, config.eval.batch_size)
+        batch_ranks, batch_routing = fns.eval(params, item.arrays, device,
+                                              index)
+        valid = batch.queries.valid
+        saved.add(_gather(batch_ranks)[valid], _gather(batch_routing)[valid])
+        progress.update(int(valid.sum()))
+        if preemption.requested:
+          if is_chief:
+            saved.save()
+          logging.warning('preempted: saved the ranks of %d queries of %s, '
+                          'exiting', progress.done, graph.key)
+          raise SystemExit(143)
+      progress.finish()
+      if is_chief:
+        saved.save()
+      ranks[graph.key], weights = saved.result()
+      routing[graph.key] = (graph.task, weights.mean(axis=0))
   results = _summaries(ranks)
-  if jax.process_index() == 0:
+  if is_chief:
     evaluation.write_results(os.path.join(workdir, 'results.json'), results)
     _write_routing(workdir, routing)
   return results

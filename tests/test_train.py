@@ -4,6 +4,7 @@ checkpoints, outputs, predict."""
 import json
 import os
 import pathlib
+import signal
 
 import jax
 import jax.numpy as jnp
@@ -12,7 +13,8 @@ import pytest
 from jax.sharding import Mesh
 
 from configs import test as test_config
-from mtaimkg_jax import checkpoint, metrics, parallel, steps, train
+from mtaimkg_jax import (checkpoint, evaluation, metrics, parallel, steps,
+                         train)
 from mtaimkg_jax.data import loading, padding
 from mtaimkg_jax.data.batches import eval_batches
 from mtaimkg_jax.errors import ConfigError
@@ -82,6 +84,38 @@ def test_eval_mode_reproduces_results(trained, tmp_path):
   config = _config()
   config.init_workdir = full_dir
   assert train.evaluate(config, str(tmp_path)) == full
+
+
+def test_preempted_evaluation_resumes_and_matches(trained, tmp_path,
+                                                 monkeypatch):
+  """SIGTERM in the middle of the evaluation saves the ranks so far; the
+  rerun ranks only the rest and gives the uninterrupted results."""
+  full_dir, full = trained
+  config = _config()
+  config.init_workdir = full_dir
+  config.eval.save_every_seconds = 1e9
+  ranked = []
+  update = evaluation.Progress.update
+
+  def counting_update(self, queries):
+    ranked.append(queries)
+    update(self, queries)
+    if len(ranked) == 3 and interrupt:
+      os.kill(os.getpid(), signal.SIGTERM)
+
+  monkeypatch.setattr(evaluation.Progress, 'update', counting_update)
+  interrupt = True
+  with pytest.raises(SystemExit):
+    train.evaluate(config, str(tmp_path))
+  assert not os.path.exists(tmp_path / 'results.json')
+  first = sum(ranked)
+  ranked.clear()
+  interrupt = False
+  assert train.evaluate(config, str(tmp_path)) == full
+  assert sum(ranked) == sum(v['count'] for v in full.values()) - first
+  ranked.clear()
+  assert train.evaluate(config, str(tmp_path)) == full
+  assert not ranked
 
 
 def test_sharded_step_equals_single_device():

@@ -68,15 +68,17 @@ def known_mask(known: KnownAnswers, queries: Queries,
 
 
 def eval_batches(graph: QueryGraph, split: str, batch_size: int,
-                 budget: Budget, shard: tuple[int, int] = (0, 1)
-                 ) -> Iterator[EvalBatch]:
-  """All queries of `split` in order (this process's `shard` of them)."""
+                 budget: Budget, shard: tuple[int, int] = (0, 1),
+                 first_batch: int = 0) -> Iterator[EvalBatch]:
+  """All queries of `split` in order (this process's `shard` of them),
+  from batch `first_batch` on (a resumed evaluation skips what it has)."""
   queries = graph.queries[split]
   index, count = shard
   per_shard = -(-len(queries) // count)
   mine = queries.take(np.arange(index * per_shard,
                                 min(len(queries), (index + 1) * per_shard)))
-  for start in range(0, max(len(mine), 1), batch_size):
+  for start in range(first_batch * batch_size, max(len(mine), 1),
+                     batch_size):
     chunk = mine.take(np.arange(start, min(len(mine), start + batch_size)))
     padded = pad_queries(chunk, graph.task, batch_size)
     exclude = known_mask(graph.known, padded, budget.nodes)

@@ -1,8 +1,9 @@
 """Evaluation loop: query batches → ranks → metrics, for any scorer.
 
-A scorer maps an `EvalBatch` to int ranks [B] (the model does this inside
-one jitted step; host-side baselines go through `host_scorer`). Padding
-queries are dropped here, so every real query counts exactly once.
+A scorer maps an `EvalBatch` to ranks [B, A] of each row's answers (the
+model does this inside one jitted step; host-side baselines go through
+`host_scorer`). Padding rows and answers are dropped here, so every real
+query counts exactly once.
 """
 
 from __future__ import annotations
@@ -35,8 +36,8 @@ def host_scorer(score: Callable[[EvalBatch], np.ndarray],
                           arrays.entity.nodes['real'])
 
   def rank(batch: EvalBatch) -> np.ndarray:
-    return np.asarray(_ranks(score(batch), batch.queries.answers,
-                             batch.exclude, candidates, ties=ties))
+    return np.asarray(_ranks(score(batch), batch.answers, batch.exclude,
+                             candidates, ties=ties))
 
   return rank
 
@@ -134,7 +135,7 @@ def evaluate_split(graph: QueryGraph, split: str, budget: Budget,
   out = []
   progress = Progress(graph, split)
   for batch in eval_batches(graph, split, batch_size, budget, shard):
-    out.append(np.asarray(rank(batch))[batch.queries.valid])
+    out.append(np.asarray(rank(batch))[batch.answer_valid])
     progress.update(len(out[-1]))
   progress.finish()
   return np.concatenate(out) if out else np.zeros((0,), np.int32)

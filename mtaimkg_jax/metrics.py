@@ -33,26 +33,29 @@ def filtered_ranks(scores: jax.Array, answers: jax.Array, exclude: jax.Array,
 
   Args:
     scores: [B, N] scores of every node (higher is better).
-    answers: [B] gold node per query.
-    exclude: [B, N] other known true answers (filtered setting).
+    answers: [B] gold node per query, or [B, A]: several answers of one
+      query, each ranked on its own.
+    exclude: [B, N] known true answers (filtered setting); an answer never
+      competes with itself, excluded or not.
     candidates: [N] or [B, N] nodes that may be ranked (padding excluded).
 
     ties: how competitors with exactly the answer's score count: 'realistic'
       (half each), 'pessimistic' (all, ULTRA) or 'optimistic' (none).
 
   Returns:
-    float32 [B]: 1 + competitors scoring higher + the tie share. A NaN score
-    never helps the answer: a NaN competitor counts as higher, a NaN answer
-    ranks last.
+    float32 with the shape of `answers`: 1 + competitors scoring higher +
+    the tie share. A NaN score never helps the answer: a NaN competitor
+    counts as higher, a NaN answer ranks last.
   """
   chex.assert_rank(scores, 2)
   batch, num_nodes = scores.shape
-  chex.assert_shape(answers, (batch,))
   chex.assert_shape(exclude, (batch, num_nodes))
-  positive = jnp.take_along_axis(scores, answers[:, None], axis=1)[:, 0]
+  answers2d = _as_columns(answers, batch)
+  positive = jnp.take_along_axis(scores, answers2d, axis=1)
   competitors = jnp.broadcast_to(candidates, scores.shape) & ~exclude
-  competitors &= jnp.arange(num_nodes)[None, :] != answers[:, None]
-  return _rank(positive, scores, competitors, ties)
+  ranks = _rank(positive, scores, competitors, jnp.arange(num_nodes),
+                answers2d, ties)
+  return ranks.reshape(answers.shape)
 
 
 def filtered_ranks_of_candidates(scores: jax.Array, answers: jax.Array,
@@ -63,37 +66,54 @@ def filtered_ranks_of_candidates(scores: jax.Array, answers: jax.Array,
   nodes `index`.
 
   Args:
-    scores: [B, 1 + C]: column 0 scores each query's answer, column 1 + j
-      node `index[j]`.
-    answers, exclude, ties: as in `filtered_ranks`.
+    scores: [B, A + C]: column a < A scores answer a of each query, column
+      A + j node `index[j]`.
+    answers: [B, A] (or [B], A = 1); exclude, ties: as in `filtered_ranks`.
     index: [C] scored nodes; every candidate node must be among them.
     candidates: [N] nodes that may be ranked (padding entries of `index`
       point at non-candidates and so never count).
 
   Returns:
-    float32 [B], equal to `filtered_ranks` of the full score matrix.
+    float32 shaped as `answers`, equal to `filtered_ranks` of the full
+    score matrix.
   """
   chex.assert_rank([scores, index, candidates], [2, 1, 1])
   batch = scores.shape[0]
-  chex.assert_shape(scores, (batch, index.shape[0] + 1))
-  chex.assert_shape(answers, (batch,))
+  answers2d = _as_columns(answers, batch)
+  width = answers2d.shape[1]
+  chex.assert_shape(scores, (batch, width + index.shape[0]))
   chex.assert_shape(exclude, (batch, candidates.shape[0]))
   competitors = candidates[index][None, :] & ~exclude[:, index]
-  competitors &= index[None, :] != answers[:, None]
-  return _rank(scores[:, 0], scores[:, 1:], competitors, ties)
+  ranks = _rank(scores[:, :width], scores[:, width:], competitors, index,
+                answers2d, ties)
+  return ranks.reshape(answers.shape)
+
+
+def _as_columns(answers: jax.Array, batch: int) -> jax.Array:
+  chex.assert_rank(answers, {1, 2})
+  chex.assert_equal(answers.shape[0], batch)
+  return answers.reshape(batch, -1)
 
 
 def _rank(positive: jax.Array, scores: jax.Array, competitors: jax.Array,
-          ties: str) -> jax.Array:
-  """1 + competitors above the answer's score `positive` [B] + tie share."""
+          nodes: jax.Array, answers: jax.Array, ties: str) -> jax.Array:
+  """1 + competitors above each answer's score + the tie share.
+
+  positive: [B, A] the answers' scores; scores, competitors: [B, C] of the
+  nodes `nodes` [C]; answers: [B, A] (an answer never competes with itself).
+  """
   if ties not in TIES:
     raise ValueError(f'ties must be one of {TIES}, got {ties!r}')
-  higher = jnp.sum(((scores > positive[:, None]) | jnp.isnan(scores)) &
-                   competitors, axis=1)
-  equal = jnp.sum((scores == positive[:, None]) & competitors, axis=1)
+  rivals = competitors[:, None, :] & (nodes[None, None, :] !=
+                                      answers[:, :, None])
+  above = (scores[:, None, :] > positive[:, :, None]) | jnp.isnan(
+      scores)[:, None, :]
+  higher = jnp.sum(above & rivals, axis=2)
+  equal = jnp.sum((scores[:, None, :] == positive[:, :, None]) & rivals,
+                  axis=2)
   share = {'realistic': 0.5, 'pessimistic': 1.0, 'optimistic': 0.0}[ties]
   rank = 1.0 + higher + share * equal
-  worst = 1.0 + jnp.sum(competitors, axis=1)
+  worst = 1.0 + jnp.sum(rivals, axis=2)
   return jnp.where(jnp.isnan(positive), worst, rank).astype(jnp.float32)
 
 

@@ -154,25 +154,26 @@ def make_steps(model: nn.Module, optimizer: optax.GradientTransformation,
 
   def eval_step(params, graph: GraphArrays, batch: EvalBatch,
                 candidate_index: jax.Array):
-    """Ranks of the answers; only the answers and `candidate_index`
-    (`padding.candidate_index`) are scored."""
+    """Ranks [B, A] of each row's answers; only the answers and
+    `candidate_index` (`padding.candidate_index`) are scored."""
     queries = batch.queries
     scored = jnp.concatenate([
-        queries.answers[:, None],
+        batch.answers,
         jnp.broadcast_to(candidate_index,
-                         (queries.answers.shape[0], candidate_index.shape[0]))
+                         (batch.answers.shape[0], candidate_index.shape[0]))
     ], axis=1)
     output = model.apply({'params': params}, graph, queries, scored)
     candidates = graph.entity.nodes['candidate'] & graph.entity.nodes['real']
     ranks = metrics.filtered_ranks_of_candidates(
-        output.logits, queries.answers, batch.exclude, candidate_index,
+        output.logits, batch.answers, batch.exclude, candidate_index,
         candidates, config.eval.ties)
     return ranks, output.routing
 
   train_batch_sharding = TrainBatch(
       queries=sharded, candidates=sharded, candidate_valid=sharded,
       edge_weight=replicated)
-  eval_batch_sharding = EvalBatch(queries=sharded, exclude=sharded)
+  eval_batch_sharding = EvalBatch(queries=sharded, answers=sharded,
+                                  answer_valid=sharded, exclude=sharded)
   return StepFns(
       train=jax.jit(train_step,
                     in_shardings=(replicated, replicated,

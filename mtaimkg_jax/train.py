@@ -319,7 +319,8 @@ def _eval_split(config, graph: QueryGraph) -> str:
 
 def _evaluate_model(config, workdir, model, params,
                     mesh) -> dict[str, dict[str, float]]:
-  """Ranks every query of each eval dataset; ranks so far are saved under
+  """Ranks every query of each eval dataset (queries sharing a node and
+  relation in one row, one GNN pass); ranks so far are saved under
   `workdir/eval/`, so a killed or preempted evaluation resumes."""
   fns = steps.make_steps(model, steps.make_optimizer(config, params), config,
                          mesh)
@@ -344,9 +345,11 @@ def _evaluate_model(config, workdir, model, params,
         device = _device_batch(batch, mesh, config.eval.batch_size)
         batch_ranks, batch_routing = fns.eval(params, item.arrays, device,
                                               index)
-        valid = batch.queries.valid
-        saved.add(_gather(batch_ranks)[valid], _gather(batch_routing)[valid])
-        progress.update(int(valid.sum()))
+        # Routing weights count once per answer, as the ranks do.
+        answered = batch.answer_valid.sum(axis=1)
+        saved.add(_gather(batch_ranks)[batch.answer_valid],
+                  np.repeat(_gather(batch_routing), answered, axis=0))
+        progress.update(int(answered.sum()))
         if preemption.requested:
           if is_chief:
             saved.save()

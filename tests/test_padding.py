@@ -7,8 +7,10 @@ import pytest
 
 from mtaimkg_jax import metrics
 from mtaimkg_jax.data import jraph_utils, padding
-from mtaimkg_jax.data.batches import TrainSampler, eval_batches
-from mtaimkg_jax.data.graph import build_lp
+from mtaimkg_jax.data.batches import (TrainSampler, answers_per_row,
+                                      eval_batches, group_answers,
+                                      known_mask, pad_queries)
+from mtaimkg_jax.data.graph import QuerySet, build_lp
 from mtaimkg_jax.data.mmkg import LPTask, MMKG, Vocab
 from mtaimkg_jax.errors import BudgetError
 
@@ -98,10 +100,10 @@ def test_padding_changes_no_metric():
       scores[:, :graph.num_nodes] = scores_real[None] + batch.queries.nodes[
           :, None]
       r = metrics.filtered_ranks(jnp.asarray(scores),
-                                 jnp.asarray(batch.queries.answers),
+                                 jnp.asarray(batch.answers),
                                  jnp.asarray(batch.exclude),
                                  jnp.asarray(candidates))
-      collected.append(np.asarray(r)[batch.queries.valid])
+      collected.append(np.asarray(r)[batch.answer_valid])
     ranks.append(np.concatenate(collected))
   np.testing.assert_array_equal(ranks[0], ranks[1])
   assert len(ranks[0]) == len(graph.queries['test'])
@@ -142,15 +144,77 @@ def test_ranks_of_candidates_equal_ranks_of_all_nodes(ties):
   exclude[np.arange(batch), answers] = False
   index = np.concatenate([np.flatnonzero(candidates),
                           [num_nodes - 4] * 5]).astype(np.int32)
-  scored = np.concatenate([scores[np.arange(batch), answers][:, None],
-                           scores[:, index]], axis=1)
-  full = metrics.filtered_ranks(jnp.asarray(scores), jnp.asarray(answers),
-                                jnp.asarray(exclude), jnp.asarray(candidates),
-                                ties)
-  subset = metrics.filtered_ranks_of_candidates(
-      jnp.asarray(scored), jnp.asarray(answers), jnp.asarray(exclude),
-      jnp.asarray(index), jnp.asarray(candidates), ties)
-  np.testing.assert_array_equal(full, subset)
+  # Several answers per row too: each ranks as if it were alone.
+  for answers in (answers, np.stack([answers, np.roll(answers, 1)], 1)):
+    scored = np.concatenate([
+        np.take_along_axis(scores, answers.reshape(batch, -1), axis=1),
+        scores[:, index]], axis=1)
+    full = metrics.filtered_ranks(jnp.asarray(scores), jnp.asarray(answers),
+                                  jnp.asarray(exclude),
+                                  jnp.asarray(candidates), ties)
+    subset = metrics.filtered_ranks_of_candidates(
+        jnp.asarray(scored), jnp.asarray(answers), jnp.asarray(exclude),
+        jnp.asarray(index), jnp.asarray(candidates), ties)
+    np.testing.assert_array_equal(full, subset)
+    assert full.shape == answers.shape
+    for column in range(answers.reshape(batch, -1).shape[1]):
+      alone = metrics.filtered_ranks(
+          jnp.asarray(scores), jnp.asarray(answers.reshape(batch, -1)[:,
+                                                                      column]),
+          jnp.asarray(exclude), jnp.asarray(candidates), ties)
+      np.testing.assert_array_equal(
+          np.asarray(full).reshape(batch, -1)[:, column], alone)
+
+
+def test_group_answers_rows_follow_first_occurrence_and_split_large_groups():
+  queries = QuerySet(nodes=np.array([5, 1, 5, 5, 1, 2, 5]),
+                     relations=np.array([0, 0, 0, 0, 0, 1, 0]),
+                     answers=np.array([10, 11, 12, 13, 14, 15, 16]))
+  rows, answers = group_answers(queries, 3)
+  np.testing.assert_array_equal(rows.nodes, [5, 5, 1, 2])
+  np.testing.assert_array_equal(rows.answers, [10, 16, 11, 15])
+  np.testing.assert_array_equal(answers, [[10, 12, 13], [16, -1, -1],
+                                          [11, 14, -1], [15, -1, -1]])
+
+
+def test_grouped_eval_ranks_equal_one_query_per_row():
+  """Ranking all answers of a (node, relation) in one row gives each query
+  the rank it gets alone, filters included."""
+  graph = _graph()
+  budget = padding.choose_budget(graph)
+  arrays = padding.graph_arrays(graph, budget, 4)
+  candidates = jnp.asarray(arrays.entity.nodes['candidate'] &
+                           arrays.entity.nodes['real'])
+  scores_real = np.random.default_rng(3).integers(0, 6, graph.num_nodes)
+  queries = graph.queries['test']
+  assert answers_per_row(graph, 'test') > 1  # the test graph has groups
+
+  def scores_of(nodes):
+    out = np.zeros((len(nodes), budget.nodes), np.float32)
+    out[:, :graph.num_nodes] = (scores_real[None] + nodes[:, None]) % 7
+    return jnp.asarray(out)
+
+  grouped = []
+  for batch in eval_batches(graph, 'test', 4, budget):
+    ranks = metrics.filtered_ranks(scores_of(batch.queries.nodes),
+                                   jnp.asarray(batch.answers),
+                                   jnp.asarray(batch.exclude), candidates)
+    grouped.extend(zip(np.repeat(batch.queries.nodes, batch.answers.shape[1]
+                                 ).reshape(batch.answers.shape)[
+                                     batch.answer_valid],
+                       batch.answers[batch.answer_valid],
+                       np.asarray(ranks)[batch.answer_valid]))
+  alone = []
+  for i in range(len(queries)):
+    one = pad_queries(queries.take(np.array([i])), graph.task, 1)
+    exclude = known_mask(graph.known, one, budget.nodes)
+    exclude[0, one.answers] = False
+    rank = metrics.filtered_ranks(scores_of(one.nodes),
+                                  jnp.asarray(one.answers),
+                                  jnp.asarray(exclude), candidates)
+    alone.append((one.nodes[0], one.answers[0], float(rank[0])))
+  assert sorted(map(tuple, np.asarray(grouped, float).tolist())) == sorted(
+      map(tuple, np.asarray(alone, float).tolist()))
 
 
 def test_candidate_index_covers_candidates_and_pads_with_a_non_candidate():

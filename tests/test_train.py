@@ -16,7 +16,7 @@ from configs import test as test_config
 from mtaimkg_jax import (checkpoint, evaluation, metrics, parallel, steps,
                          train)
 from mtaimkg_jax.data import loading, padding
-from mtaimkg_jax.data.batches import eval_batches
+from mtaimkg_jax.data.batches import answers_per_row, eval_batches
 from mtaimkg_jax.errors import ConfigError
 from mtaimkg_jax.models.model import build_model
 
@@ -144,7 +144,7 @@ def test_sharded_step_equals_single_device():
     np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-6)
 
 
-def test_eval_step_compiles_once_per_budget_and_candidate_bucket():
+def test_eval_step_compiles_once_per_budget_candidates_and_answers():
   config = _config()
   mesh = parallel.make_mesh()
   graphs = loading.load_graphs(config)
@@ -158,7 +158,7 @@ def test_eval_step_compiles_once_per_budget_and_candidate_bucket():
   for item in prepared:
     index = padding.candidate_index(item.graph)
     budgets.add((item.budget, item.arrays.shared_condition.shape,
-                 index.shape))
+                 index.shape, answers_per_row(item.graph, 'test')))
     for batch in eval_batches(item.graph, 'test', config.eval.batch_size,
                               item.budget):
       device = train._device_batch(batch, mesh, config.eval.batch_size)  # pylint: disable=protected-access
@@ -168,7 +168,7 @@ def test_eval_step_compiles_once_per_budget_and_candidate_bucket():
       every_node = model.apply({'params': params}, item.arrays,
                                device.queries).logits
       nodes = item.arrays.entity.nodes
-      expected = metrics.filtered_ranks(every_node, device.queries.answers,
+      expected = metrics.filtered_ranks(every_node, device.answers,
                                         device.exclude,
                                         nodes['candidate'] & nodes['real'])
       np.testing.assert_array_equal(ranks, expected)

@@ -2,9 +2,12 @@
 
 Training batches carry each query's candidates (column 0 = the answer, then
 negatives built the task's own way) and the edge weights with the queries'
-own facts removed (ULTRA's recipe). Evaluation batches carry, per query, the
-mask of known true answers to filter out. A training batch is a pure
-function of (seed, step), so a resumed run sees exactly the same data.
+own facts removed (ULTRA's recipe). Evaluation batches group the test
+queries that share `(node, relation)` into one row with several answers
+(LP test sets repeat a head and relation for ~25% of their queries; one
+GNN pass then ranks them all), and carry each row's mask of known true
+answers to filter out. A training batch is a pure function of (seed,
+step), so a resumed run sees exactly the same data.
 """
 
 from __future__ import annotations
@@ -20,6 +23,8 @@ from mtaimkg_jax.data.padding import Budget
 
 # Rejection rounds for strict negatives; leftovers are masked, not kept.
 _RESAMPLE_ROUNDS = 8
+# Most answers one evaluation row ranks; a larger group takes several rows.
+MAX_ANSWERS_PER_ROW = 8
 
 
 class Queries(NamedTuple):
@@ -38,8 +43,10 @@ class TrainBatch(NamedTuple):
 
 
 class EvalBatch(NamedTuple):
-  queries: Queries
-  exclude: np.ndarray  # bool [B, N_pad]: other known answers (filtered)
+  queries: Queries  # one row per (node, relation) group; answers: the first
+  answers: np.ndarray  # int32 [B, A]: the row's answers, padded
+  answer_valid: np.ndarray  # bool [B, A]: False on padding answers and rows
+  exclude: np.ndarray  # bool [B, N_pad]: every known answer (filtered)
 
 
 def pad_queries(queries: QuerySet, task: str, batch_size: int) -> Queries:
@@ -67,29 +74,70 @@ def known_mask(known: KnownAnswers, queries: Queries,
   return mask
 
 
+def group_answers(queries: QuerySet, max_answers: int
+                  ) -> tuple[QuerySet, np.ndarray]:
+  """Queries sharing `(node, relation)` → one row with up to `max_answers`
+  answers (more take further rows). Rows follow the first occurrence of
+  their group, answers their query order.
+
+  Returns the rows (`answers` = each row's first answer) and int64
+  [rows, max_answers] answers, -1 where a row has fewer.
+  """
+  count = len(queries)
+  if not count:
+    return queries, np.zeros((0, max_answers), np.int64)
+  keys = queries.nodes * (int(queries.relations.max()) + 1) + queries.relations
+  _, first, inverse = np.unique(keys, return_index=True, return_inverse=True)
+  rank_of_group = np.empty_like(first)
+  rank_of_group[np.argsort(first)] = np.arange(len(first))
+  group = rank_of_group[inverse.reshape(-1)]
+  order = np.argsort(group, kind='stable')
+  group = group[order]
+  starts = np.flatnonzero(np.r_[True, group[1:] != group[:-1]])
+  position = np.arange(count) - starts[np.searchsorted(starts, np.arange(
+      count), side='right') - 1]
+  chunk = position // max_answers
+  new_row = np.r_[True, (group[1:] != group[:-1]) | (chunk[1:] != chunk[:-1])]
+  row = np.cumsum(new_row) - 1
+  answers = np.full((int(row[-1]) + 1, max_answers), -1, np.int64)
+  answers[row, position % max_answers] = queries.answers[order]
+  return queries.take(order[new_row]), answers
+
+
+def answers_per_row(graph: QueryGraph, split: str) -> int:
+  """The answer width A of `split`'s eval rows: the largest group, capped at
+  `MAX_ANSWERS_PER_ROW`, rounded up to a power of two (few compilations)."""
+  queries = graph.queries[split]
+  if not len(queries):
+    return 1
+  keys = queries.nodes * (int(queries.relations.max()) + 1) + queries.relations
+  largest = min(int(np.unique(keys, return_counts=True)[1].max()),
+                MAX_ANSWERS_PER_ROW)
+  return 1 << (largest - 1).bit_length()
+
+
 def eval_batches(graph: QueryGraph, split: str, batch_size: int,
                  budget: Budget, shard: tuple[int, int] = (0, 1),
                  first_batch: int = 0) -> Iterator[EvalBatch]:
-  """All queries of `split` in order (this process's `shard` of them),
-  from batch `first_batch` on (a resumed evaluation skips what it has)."""
-  queries = graph.queries[split]
+  """Every query of `split` once, in rows of grouped answers (this
+  process's `shard` of the rows), from batch `first_batch` on (a resumed
+  evaluation skips what it has)."""
+  width = answers_per_row(graph, split)
+  rows, answers = group_answers(graph.queries[split], width)
   index, count = shard
-  per_shard = -(-len(queries) // count)
-  mine = queries.take(np.arange(index * per_shard,
-                                min(len(queries), (index + 1) * per_shard)))
+  per_shard = -(-len(rows) // count)
+  mine = np.arange(index * per_shard, min(len(rows), (index + 1) * per_shard))
   for start in range(first_batch * batch_size, max(len(mine), 1),
                      batch_size):
-    chunk = mine.take(np.arange(start, min(len(mine), start + batch_size)))
-    padded = pad_queries(chunk, graph.task, batch_size)
-    exclude = known_mask(graph.known, padded, budget.nodes)
-    exclude[np.arange(batch_size), padded.answers] = False
-    yield EvalBatch(queries=padded, exclude=exclude)
-
-
-def num_eval_batches(graph: QueryGraph, split: str, batch_size: int,
-                     shard_count: int = 1) -> int:
-  per_shard = -(-len(graph.queries[split]) // shard_count)
-  return max(1, -(-per_shard // batch_size))
+    chunk = mine[start:start + batch_size]
+    padded = pad_queries(rows.take(chunk), graph.task, batch_size)
+    row_answers = np.full((batch_size, width), -1, np.int64)
+    row_answers[:len(chunk)] = answers[chunk]
+    answer_valid = row_answers >= 0
+    row_answers = np.where(answer_valid, row_answers, padded.answers[:, None])
+    yield EvalBatch(queries=padded, answers=row_answers.astype(np.int32),
+                    answer_valid=answer_valid,
+                    exclude=known_mask(graph.known, padded, budget.nodes))
 
 
 @dataclasses.dataclass

@@ -91,6 +91,10 @@ class GraphArrays(NamedTuple):
   # same_as, EL: refers_to), so the relation GNN runs once, not per query;
   # int32 [0] when queries differ (LP). Its shape is static per graph.
   shared_condition: np.ndarray
+  # bool [1] when, besides sharing the condition, no query node has an edge
+  # (EL: mentions are edgeless), so every other node's state is the same
+  # for all queries and one entity-GNN run serves the batch; [0] otherwise.
+  isolated_queries: np.ndarray
 
 
 def candidate_index(graph: QueryGraph) -> np.ndarray:
@@ -143,7 +147,18 @@ def graph_arrays(graph: QueryGraph, budget: Budget,
                      num_base_relations=np.asarray(graph.num_base_relations,
                                                    np.int32),
                      modality_available=np.asarray(available, bool),
-                     shared_condition=shared_condition(graph))
+                     shared_condition=shared_condition(graph),
+                     isolated_queries=isolated_queries(graph))
+
+
+def isolated_queries(graph: QueryGraph) -> np.ndarray:
+  """[1] if the queries share their condition and no query node of any
+  split has an edge, else [0] (see `GraphArrays.isolated_queries`)."""
+  nodes = np.concatenate([q.nodes for q in graph.queries.values()])
+  touched = np.zeros((graph.num_nodes,), bool)
+  touched[graph.edges[:, 0]] = touched[graph.edges[:, 2]] = True
+  isolated = len(shared_condition(graph)) == 1 and not touched[nodes].any()
+  return np.ones((1 if isolated else 0,), bool)
 
 
 def shared_condition(graph: QueryGraph) -> np.ndarray:

@@ -294,6 +294,14 @@ class Ultra(nn.Module):
     else:
       condition = condition_relation(relations, graph.num_base_relations)
     relation_states = self.relation_model(graph.relation, condition)
+    if graph.isolated_queries.shape[0] == 1:
+      # No query node has an edge, so no query reaches any other node: one
+      # run (the first query's) gives every other node's state for all.
+      # Only the query nodes' own states (never candidates) are not theirs.
+      h, _ = self.entity_model(graph.entity, relation_states, nodes[:1],
+                               relations[:1], edge_weight)
+      h = jnp.broadcast_to(h, (h.shape[0], nodes.shape[0], h.shape[2]))
+      return h, relation_states[relations, 0], relation_states
     h, query = self.entity_model(graph.entity, relation_states, nodes,
                                  relations, edge_weight)
     return h, query, relation_states

@@ -86,16 +86,16 @@ def group_answers(queries: QuerySet, max_answers: int
   count = len(queries)
   if not count:
     return queries, np.zeros((0, max_answers), np.int64)
-  keys = queries.nodes * (int(queries.relations.max()) + 1) + queries.relations
-  _, first, inverse = np.unique(keys, return_index=True, return_inverse=True)
+  _, first, inverse = np.unique(_pair_keys(queries), return_index=True,
+                                return_inverse=True)
   rank_of_group = np.empty_like(first)
   rank_of_group[np.argsort(first)] = np.arange(len(first))
   group = rank_of_group[inverse.reshape(-1)]
   order = np.argsort(group, kind='stable')
   group = group[order]
   starts = np.flatnonzero(np.r_[True, group[1:] != group[:-1]])
-  position = np.arange(count) - starts[np.searchsorted(starts, np.arange(
-      count), side='right') - 1]
+  position = np.arange(count) - np.repeat(starts, np.diff(np.r_[starts,
+                                                                count]))
   chunk = position // max_answers
   new_row = np.r_[True, (group[1:] != group[:-1]) | (chunk[1:] != chunk[:-1])]
   row = np.cumsum(new_row) - 1
@@ -110,10 +110,15 @@ def answers_per_row(graph: QueryGraph, split: str) -> int:
   queries = graph.queries[split]
   if not len(queries):
     return 1
-  keys = queries.nodes * (int(queries.relations.max()) + 1) + queries.relations
-  largest = min(int(np.unique(keys, return_counts=True)[1].max()),
-                MAX_ANSWERS_PER_ROW)
+  largest = min(int(np.unique(_pair_keys(queries), return_counts=True)[1]
+                    .max()), MAX_ANSWERS_PER_ROW)
   return 1 << (largest - 1).bit_length()
+
+
+def _pair_keys(queries: QuerySet) -> np.ndarray:
+  """One int64 per query, equal exactly when `(node, relation)` is."""
+  return (queries.nodes * (int(queries.relations.max()) + 1) +
+          queries.relations)
 
 
 def eval_batches(graph: QueryGraph, split: str, batch_size: int,

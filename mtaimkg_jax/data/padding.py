@@ -143,21 +143,23 @@ def graph_arrays(graph: QueryGraph, budget: Budget,
   for padded in (entity, relation):
     padded.nodes['real'] = jraph_utils.node_mask(padded)
     padded.edges['weight'] = jraph_utils.edge_mask(padded).astype(np.float32)
+  condition = shared_condition(graph)
   return GraphArrays(entity=entity, relation=relation,
                      num_base_relations=np.asarray(graph.num_base_relations,
                                                    np.int32),
                      modality_available=np.asarray(available, bool),
-                     shared_condition=shared_condition(graph),
-                     isolated_queries=isolated_queries(graph))
+                     shared_condition=condition,
+                     isolated_queries=isolated_queries(graph, condition))
 
 
-def isolated_queries(graph: QueryGraph) -> np.ndarray:
-  """[1] if the queries share their condition and no query node of any
-  split has an edge, else [0] (see `GraphArrays.isolated_queries`)."""
+def isolated_queries(graph: QueryGraph, condition: np.ndarray) -> np.ndarray:
+  """[1] if the queries share their condition (`shared_condition(graph)`)
+  and no query node of any split has an edge, else [0] (see
+  `GraphArrays.isolated_queries`)."""
   nodes = np.concatenate([q.nodes for q in graph.queries.values()])
   touched = np.zeros((graph.num_nodes,), bool)
   touched[graph.edges[:, 0]] = touched[graph.edges[:, 2]] = True
-  isolated = len(shared_condition(graph)) == 1 and not touched[nodes].any()
+  isolated = len(condition) == 1 and not touched[nodes].any()
   return np.ones((1 if isolated else 0,), bool)
 
 

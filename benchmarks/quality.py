@@ -30,6 +30,7 @@ import os
 import pathlib
 import re
 import shlex
+import shutil
 import subprocess
 import sys
 import time
@@ -82,6 +83,8 @@ class Plan:
   tables: dict[str, tuple[str, ...]]  # title → metric columns
   targets: dict[str, list[Target]]
   notes: dict[str, str]
+  # Runs whose routing weights are tabulated; the first one's plot is shown.
+  routing_runs: tuple[str, ...] = ()
 
 
 def _transfer(task: str, dataset: str, *extra: str) -> tuple[str, ...]:
@@ -237,7 +240,9 @@ def real_plan(steps: int) -> Plan:
       el: 'All 17,805 KB entities are candidates; a mention reads '
           '"mention | sentence", an entity "name. attribute text".',
   }
-  return Plan(runs, rows, tables, targets, notes)
+  routing_runs = (mixture,) + tuple(
+      r.name for r in runs if r.name.startswith('mixture_on_'))
+  return Plan(runs, rows, tables, targets, notes, routing_runs)
 
 
 def test_plan() -> Plan:
@@ -260,7 +265,8 @@ def test_plan() -> Plan:
              Row(table, dataset, 'MtaIMKG, no routing', 'no_routing'),
              Row(table, dataset, 'MtaIMKG', 'transfer',
                  'zero-shot: synthetic seed 1')]
-  return Plan(runs, rows, {table: ('mrr', 'hits@1', 'hits@10')}, {}, {})
+  return Plan(runs, rows, {table: ('mrr', 'hits@1', 'hits@10')}, {}, {},
+              routing_runs=('model', 'transfer'))
 
 
 def _full_command(run: Run, runs: str, data_root: str | None) -> list[str]:
@@ -345,8 +351,26 @@ def collect(plan: Plan, runs: str, data_root: str | None) -> dict:
     else:
       entry['status'] = 'not run'
     out.append(entry)
-  return {'rows': out, 'targets': {
+  routing = {}
+  for name in plan.routing_runs:
+    workdir = pathlib.Path(runs) / name
+    path = workdir / 'routing_by_dataset.json'
+    command = shlex.join(_full_command(by_name[name], runs, data_root))
+    if path.exists() and _record(workdir).get('command') == command:
+      routing[name] = json.loads(path.read_text())
+  return {'rows': out, 'routing': routing, 'targets': {
       k: [dataclasses.asdict(t) for t in v] for k, v in plan.targets.items()}}
+
+
+def copy_routing_figure(collected: dict, runs: str, out: pathlib.Path) -> str:
+  """Copies the plot of the first tabulated routing run into `out`; returns
+  its path relative to the project (as the README links it), or ''."""
+  if not collected['routing']:
+    return ''
+  name = next(iter(collected['routing']))
+  target = out / f'routing_{name}.png'
+  shutil.copyfile(pathlib.Path(runs) / name / 'routing.png', target)
+  return os.path.relpath(target.resolve(), PROJECT)
 
 
 def _cell(metrics: dict | None, key: str) -> str:
@@ -388,6 +412,8 @@ def markdown(plan: Plan, collected: dict) -> str:
     if targets:
       lines.append('')
   lines += _multitask_lines(rows)
+  lines += _routing_lines(collected.get('routing', {}),
+                          collected.get('routing_figure', ''))
   lines += ['#### Commands', '', 'Each run writes `<workdir>/results.json`; '
             'rows name their run.', '', '```']
   seen = set()
@@ -418,6 +444,29 @@ def _multitask_lines(rows: list[dict]) -> list[str]:
       lines.append(f'- one checkpoint vs single-task, `{dataset}`: MRR '
                    f'{multi:.3f} vs {single:.3f} ({relative:+.1%}, {verdict})')
   return lines + [''] if lines else []
+
+
+def _routing_lines(routing: dict[str, dict[str, dict[str, float]]],
+                   figure: str) -> list[str]:
+  """Mean routing weight per modality on each dataset a run evaluated."""
+  if not routing:
+    return []
+  modalities = sorted({m for by_dataset in routing.values()
+                       for weights in by_dataset.values() for m in weights})
+  lines = ['#### Routing', '',
+           'Mean routing weight of each modality over the test queries of a '
+           'dataset (`<workdir>/routing_by_dataset.json`); a modality a '
+           'dataset does not have gets weight 0.', '',
+           '| run | dataset | ' + ' | '.join(modalities) + ' |',
+           '|' + '---|' * (len(modalities) + 2)]
+  for name, by_dataset in routing.items():
+    for dataset, weights in by_dataset.items():
+      cells = [f'{weights.get(m, 0.0):.3f}' for m in modalities]
+      lines.append(f'| `{name}` | `{dataset}` | ' + ' | '.join(cells) + ' |')
+  lines.append('')
+  if figure:
+    lines += [f'![routing of `{next(iter(routing))}`]({figure})', '']
+  return lines
 
 
 def update_readme(readme: pathlib.Path, text: str) -> None:
@@ -459,6 +508,8 @@ def main(argv=None) -> int:
   out = pathlib.Path(args.out)
   out.mkdir(parents=True, exist_ok=True)
   collected['scale'] = args.scale
+  collected['routing_figure'] = copy_routing_figure(collected, args.runs,
+                                                     out)
   (out / 'quality.json').write_text(json.dumps(collected, indent=1) + '\n')
   text = markdown(plan, collected)
   (out / 'quality.md').write_text(text)

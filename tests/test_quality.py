@@ -53,6 +53,19 @@ def test_pipeline_runs_and_tabulates_every_row(test_scale):
   # The transfer run evaluated the trained checkpoint on another graph.
   assert (runs / 'transfer' / 'results.json').exists()
   assert not (runs / 'transfer' / 'checkpoints').exists()
+  # Routing: every dataset of both runs has weights summing to 1, and the
+  # model run's plot is copied next to the tables and linked from them.
+  assert set(collected['routing']) == {'model', 'transfer'}
+  for by_dataset in collected['routing'].values():
+    assert set(by_dataset) == {'lp/synthetic', 'ea/synthetic', 'el/synthetic'}
+    for weights in by_dataset.values():
+      assert sum(weights.values()) == pytest.approx(1.0, abs=1e-4)
+  figure = out / 'routing_model.png'
+  assert figure.read_bytes()[:8] == b'\x89PNG\r\n\x1a\n'
+  assert f'({collected["routing_figure"]})' in table
+  assert (quality.PROJECT / collected['routing_figure']).resolve() == (
+      figure.resolve())
+  assert '| `transfer` | `el/synthetic` |' in table
 
 
 def test_collect_only_reuses_runs_and_rewrites_readme(test_scale, tmp_path):
@@ -63,7 +76,11 @@ def test_collect_only_reuses_runs_and_rewrites_readme(test_scale, tmp_path):
   status = quality.main(['--scale', 'test', '--runs', str(runs), '--out',
                          str(again), '--collect-only'])
   assert status == 0
-  assert (again / 'quality.md').read_text() == (out / 'quality.md').read_text()
+  # The same tables; only the copied figure's location differs.
+  figure = json.loads((again / 'quality.json').read_text())['routing_figure']
+  first = json.loads((out / 'quality.json').read_text())['routing_figure']
+  assert (again / 'quality.md').read_text() == (
+      (out / 'quality.md').read_text().replace(first, figure))
   quality.update_readme(readme, 'new table')
   assert readme.read_text() == (f'# x\n{quality.BEGIN}\nnew table\n'
                                 f'{quality.END}\ntail\n')

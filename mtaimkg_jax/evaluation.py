@@ -86,11 +86,14 @@ class SavedRanks:
   after the last saved batch instead of from the start.
 
   A file made for another fingerprint (other parameters or config) is
-  ignored and overwritten.
+  ignored and overwritten. With `writes=False` (every process but the
+  first of a multi-host run) it reads the file but never writes it.
   """
 
-  def __init__(self, path: str, fingerprint_: str, every: float):
+  def __init__(self, path: str, fingerprint_: str, every: float,
+               writes: bool = True):
     self.path, self.fingerprint, self.every = path, fingerprint_, every
+    self.writes = writes
     self.ranks: list[np.ndarray] = []
     self.weights: list[np.ndarray] = []
     self.batches = 0
@@ -111,11 +114,16 @@ class SavedRanks:
     if time.time() - self.last_save >= self.every:
       self.save()
 
+  @property
+  def ranked(self) -> int:
+    """How many answers have ranks so far (saved or added)."""
+    return sum(len(r) for r in self.ranks)
+
   def result(self) -> tuple[np.ndarray, np.ndarray]:
     return np.concatenate(self.ranks), np.concatenate(self.weights)
 
   def save(self) -> None:
-    if not self.ranks:
+    if not self.ranks or not self.writes:
       return
     ranks, weights = self.result()
     self.ranks, self.weights = [ranks], [weights]

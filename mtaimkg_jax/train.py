@@ -336,10 +336,10 @@ def _evaluate_model(config, workdir, model, params,
       saved = evaluation.SavedRanks(
           os.path.join(workdir, 'eval', f'{graph.key.replace("/", "_")}.'
                        f'{split}.npz'), fingerprint,
-          config.eval.save_every_seconds if is_chief else math.inf)
+          config.eval.save_every_seconds, writes=is_chief)
       index = parallel.replicate(padding.candidate_index(graph), mesh)
       progress = evaluation.Progress(
-          graph, split, done=sum(len(r) for r in saved.ranks))
+          graph, split, done=saved.ranked)
       for batch in eval_batches(graph, split, config.eval.batch_size,
                                 item.budget, first_batch=saved.batches):
         device = _device_batch(batch, mesh, config.eval.batch_size)
@@ -351,14 +351,12 @@ def _evaluate_model(config, workdir, model, params,
                   np.repeat(_gather(batch_routing), answered, axis=0))
         progress.update(int(answered.sum()))
         if preemption.requested:
-          if is_chief:
-            saved.save()
+          saved.save()
           logging.warning('preempted: saved the ranks of %d queries of %s, '
                           'exiting', progress.done, graph.key)
           raise SystemExit(143)
       progress.finish()
-      if is_chief:
-        saved.save()
+      saved.save()
       ranks[graph.key], weights = saved.result()
       routing[graph.key] = (graph.task, weights.mean(axis=0))
   results = _summaries(ranks)

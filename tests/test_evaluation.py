@@ -35,7 +35,7 @@ def test_saved_ranks_round_trip_and_refuse_another_fingerprint(tmp_path):
   saved.add(np.array([5]), np.zeros((1, 3), np.float32))
   saved.save()
   again = evaluation.SavedRanks(path, 'a', every=1e9)
-  assert again.batches == 2
+  assert again.batches == 2 and again.ranked == 3
   ranks, weights = again.result()
   np.testing.assert_array_equal(ranks, [1, 2, 5])
   np.testing.assert_array_equal(weights.sum(axis=1), [3, 3, 0])
@@ -48,6 +48,15 @@ def test_saved_ranks_save_on_their_own_every_interval(tmp_path):
   saved = evaluation.SavedRanks(str(path), 'a', every=0.0)
   saved.add(np.array([3]), np.ones((1, 2), np.float32))
   assert evaluation.SavedRanks(str(path), 'a', every=0.0).batches == 1
+
+
+def test_saved_ranks_of_a_reader_never_write(tmp_path):
+  """Processes other than the first read the saved ranks, never write."""
+  path = tmp_path / 'r.npz'
+  reader = evaluation.SavedRanks(str(path), 'a', every=0.0, writes=False)
+  reader.add(np.array([3]), np.ones((1, 2), np.float32))
+  reader.save()
+  assert not path.exists() and reader.ranked == 1
 
 
 def test_fingerprint_follows_parameters_and_config():

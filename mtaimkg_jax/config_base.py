@@ -83,6 +83,11 @@ def base_config() -> ml_collections.ConfigDict:
   config.eval.tasks = ()  # () → the training tasks
   # Ranks so far are saved this often, so a killed evaluation resumes.
   config.eval.save_every_seconds = 60.0
+  # EA only, > 0: also rank after one-to-one matching (log-domain Sinkhorn
+  # of test-query x candidate scores / temperature), reported under the key
+  # '<dataset>:sinkhorn' next to the plain ranking. 0 = off.
+  config.eval.sinkhorn_temperature = 0.0
+  config.eval.sinkhorn_iterations = 20
   return config
 
 
@@ -115,6 +120,9 @@ def real_data_config() -> ml_collections.ConfigDict:
   config.train.log_every = 25
   config.train.checkpoint_every = 100
   config.eval.batch_size = 8
+  # EA is also ranked after one-to-one matching (a separate results key);
+  # the model's logits are log-odds, so temperature 1 keeps their scale.
+  config.eval.sinkhorn_temperature = 1.0
   return config
 
 

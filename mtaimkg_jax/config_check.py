@@ -42,6 +42,8 @@ _NUMBERS: dict[str, tuple] = {
     'eval.batch_size': ('int', 1),
     'model.text_prior': ('float', 0),
     'eval.save_every_seconds': ('float', 0),
+    'eval.sinkhorn_temperature': ('float', 0),
+    'eval.sinkhorn_iterations': ('int', 1),
     'train.learning_rate': ('float', 0, 'exclusive'),
     'train.final_lr_fraction': ('float', 0),
     'train.weight_decay': ('float', 0),

@@ -15,7 +15,9 @@ import os
 import time
 from typing import Any, Callable
 
+import chex
 import jax
+import jax.numpy as jnp
 import ml_collections
 import numpy as np
 
@@ -27,6 +29,10 @@ from mtaimkg_jax.data.padding import Budget, GraphArrays
 RankFn = Callable[[EvalBatch], np.ndarray]
 
 _ranks = jax.jit(metrics.filtered_ranks, static_argnames='ties')
+_sinkhorn = jax.jit(metrics.log_sinkhorn, static_argnames='iterations')
+
+# results.json key suffix of the ranks after one-to-one matching (EA).
+ONE_TO_ONE = ':sinkhorn'
 
 
 def host_scorer(score: Callable[[EvalBatch], np.ndarray],
@@ -80,10 +86,67 @@ def fingerprint(config: ml_collections.ConfigDict, params: Any) -> str:
   return digest.hexdigest()
 
 
+def candidate_scores(scores: np.ndarray, batch: EvalBatch,
+                     candidates: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+  """The rows of `batch` that have answers, as one-to-one matching needs
+  them.
+
+  Args:
+    scores: [B, C] scores of the evaluation candidates.
+    batch: the rows scored.
+    candidates: [C] sorted node ids of those candidates.
+
+  Returns:
+    float32 [R, C]: the scores, -inf where a node may not compete (a known
+    answer filtered out, the row's own answers excepted), and int32 [R, A]
+    each answer's column (-1 where the row has no answer a).
+  """
+  rows = batch.answer_valid.any(axis=1)
+  answers = batch.answers.reshape(len(rows), -1)[rows]
+  valid = batch.answer_valid.reshape(len(rows), -1)[rows]
+  columns = np.searchsorted(candidates, answers).clip(0, len(candidates) - 1)
+  if np.any(valid & (candidates[columns] != answers)):
+    raise ValueError('an answer is not an evaluation candidate: one-to-one '
+                     'matching ranks among the candidates only')
+  allowed = ~batch.exclude[rows][:, candidates]
+  row, answer = np.nonzero(valid)
+  allowed[row, columns[row, answer]] = True
+  return (np.where(allowed, scores[rows], -np.inf).astype(np.float32),
+          np.where(valid, columns, -1).astype(np.int32))
+
+
+def one_to_one_ranks(scores: np.ndarray, columns: np.ndarray,
+                     temperature: float, iterations: int,
+                     ties: str = 'realistic', chunk: int = 256) -> np.ndarray:
+  """Ranks of every answer after Sinkhorn matching of a whole split.
+
+  `scores` [R, C] and `columns` [R, A] are `candidate_scores` of all rows;
+  ranks come in row-major answer order, as the plain ranks do. A row's
+  other answers never compete with it (filtered setting).
+  """
+  chex.assert_rank([scores, columns], 2)
+  matched = np.asarray(_sinkhorn(jnp.asarray(scores / temperature),
+                                 iterations=iterations))
+  valid = columns >= 0
+  exclude = ~np.isfinite(scores)
+  row, answer = np.nonzero(valid)
+  exclude[row, columns[row, answer]] = True
+  pad = -len(scores) % chunk
+  matched, exclude = (np.pad(x, ((0, pad), (0, 0))) for x in (matched,
+                                                                exclude))
+  answers = np.pad(columns.clip(0), ((0, pad), (0, 0)))
+  everyone = np.ones((scores.shape[1],), bool)
+  out = [np.asarray(_ranks(matched[i:i + chunk], answers[i:i + chunk],
+                           exclude[i:i + chunk], everyone, ties=ties))
+         for i in range(0, len(matched), chunk)]
+  return np.concatenate(out)[:len(scores)][valid]
+
+
 class SavedRanks:
-  """The ranks (and routing weights) of one split as its batches finish,
-  saved to `path` every `every` seconds, so a killed evaluation resumes
-  after the last saved batch instead of from the start.
+  """The per-batch arrays of one split's evaluation (`ranks`, routing
+  `weights`, and for one-to-one matching the candidate `scores` and answer
+  `columns`), saved to `path` every `every` seconds, so a killed evaluation
+  resumes after the last saved batch instead of from the start.
 
   A file made for another fingerprint (other parameters or config) is
   ignored and overwritten. With `writes=False` (every process but the
@@ -94,22 +157,22 @@ class SavedRanks:
                writes: bool = True):
     self.path, self.fingerprint, self.every = path, fingerprint_, every
     self.writes = writes
-    self.ranks: list[np.ndarray] = []
-    self.weights: list[np.ndarray] = []
+    self.parts: dict[str, list[np.ndarray]] = {}
     self.batches = 0
     self.last_save = time.time()
     if os.path.exists(path):
       with np.load(path) as saved:
         if str(saved['fingerprint']) == fingerprint_:
           self.batches = int(saved['batches'])
-          self.ranks = [saved['ranks']]
-          self.weights = [saved['weights']]
+          self.parts = {name: [saved[name]] for name in saved.files
+                        if name not in ('fingerprint', 'batches')}
           logging.info('%s: resuming after batch %d (%d queries ranked)',
-                       path, self.batches, len(saved['ranks']))
+                       path, self.batches, self.ranked)
 
-  def add(self, ranks: np.ndarray, weights: np.ndarray) -> None:
-    self.ranks.append(ranks)
-    self.weights.append(weights)
+  def add(self, **arrays: np.ndarray) -> None:
+    """One batch's arrays; every batch passes the same names."""
+    for name, value in arrays.items():
+      self.parts.setdefault(name, []).append(value)
     self.batches += 1
     if time.time() - self.last_save >= self.every:
       self.save()
@@ -117,21 +180,21 @@ class SavedRanks:
   @property
   def ranked(self) -> int:
     """How many answers have ranks so far (saved or added)."""
-    return sum(len(r) for r in self.ranks)
+    return sum(len(r) for r in self.parts.get('ranks', []))
 
-  def result(self) -> tuple[np.ndarray, np.ndarray]:
-    return np.concatenate(self.ranks), np.concatenate(self.weights)
+  def result(self) -> dict[str, np.ndarray]:
+    return {name: np.concatenate(parts) for name, parts in self.parts.items()}
 
   def save(self) -> None:
-    if not self.ranks or not self.writes:
+    if not self.parts or not self.writes:
       return
-    ranks, weights = self.result()
-    self.ranks, self.weights = [ranks], [weights]
+    arrays = self.result()
+    self.parts = {name: [value] for name, value in arrays.items()}
     os.makedirs(os.path.dirname(self.path) or '.', exist_ok=True)
     tmp = f'{self.path}.tmp'
     with open(tmp, 'wb') as f:
       np.savez(f, fingerprint=self.fingerprint, batches=self.batches,
-               ranks=ranks, weights=weights)
+               **arrays)
     os.replace(tmp, self.path)
     self.last_save = time.time()
 

@@ -117,6 +117,24 @@ def _rank(positive: jax.Array, scores: jax.Array, competitors: jax.Array,
   return jnp.where(jnp.isnan(positive), worst, rank).astype(jnp.float32)
 
 
+def log_sinkhorn(log_scores: jax.Array, iterations: int) -> jax.Array:
+  """Alternately normalises rows and columns of exp(`log_scores`) [Q, C] in
+  the log domain (Sinkhorn), pushing a query-candidate score matrix towards
+  a one-to-one matching: a candidate that many queries score highly is
+  discounted for all of them. -inf entries (not allowed) stay -inf; a row
+  or column without finite entries is left as it is."""
+  chex.assert_rank(log_scores, 2)
+
+  def normalise(x, axis):
+    total = jax.nn.logsumexp(x, axis=axis, keepdims=True)
+    return x - jnp.where(jnp.isfinite(total), total, 0.0)
+
+  def step(_, x):
+    return normalise(normalise(x, 1), 0)
+
+  return jax.lax.fori_loop(0, iterations, step, log_scores)
+
+
 def summarize(ranks: Sequence[int] | np.ndarray,
               hits_at: Sequence[int] = HITS_AT) -> dict[str, float]:
   """MRR, MR and Hits@k of a split's ranks (every query counted once)."""

@@ -154,8 +154,9 @@ def make_steps(model: nn.Module, optimizer: optax.GradientTransformation,
 
   def eval_step(params, graph: GraphArrays, batch: EvalBatch,
                 candidate_index: jax.Array):
-    """Ranks [B, A] of each row's answers; only the answers and
-    `candidate_index` (`padding.candidate_index`) are scored."""
+    """Ranks [B, A] of each row's answers, routing weights [B, M] and the
+    scores [B, C] of the nodes `candidate_index` (`padding.candidate_index`;
+    for one-to-one matching); only the answers and those are scored."""
     queries = batch.queries
     scored = jnp.concatenate([
         batch.answers,
@@ -167,7 +168,8 @@ def make_steps(model: nn.Module, optimizer: optax.GradientTransformation,
     ranks = metrics.filtered_ranks_of_candidates(
         output.logits, batch.answers, batch.exclude, candidate_index,
         candidates, config.eval.ties)
-    return ranks, output.routing
+    width = batch.answers.shape[1]
+    return ranks, output.routing, output.logits[:, width:]
 
   train_batch_sharding = TrainBatch(
       queries=sharded, candidates=sharded, candidate_valid=sharded,
@@ -183,4 +185,4 @@ def make_steps(model: nn.Module, optimizer: optax.GradientTransformation,
       eval=jax.jit(eval_step,
                    in_shardings=(replicated, replicated, eval_batch_sharding,
                                  replicated),
-                   out_shardings=(sharded, sharded)))
+                   out_shardings=(sharded, sharded, sharded)))

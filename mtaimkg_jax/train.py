@@ -15,6 +15,7 @@ import logging
 import math
 import os
 import signal
+import time
 from typing import Any
 
 import jax
@@ -338,17 +339,24 @@ def _evaluate_model(config, workdir, model, params,
                        f'{split}.npz'), fingerprint,
           config.eval.save_every_seconds, writes=is_chief)
       index = parallel.replicate(padding.candidate_index(graph), mesh)
+      candidates = np.flatnonzero(graph.candidates)
+      matching = _one_to_one(config, graph)
       progress = evaluation.Progress(
           graph, split, done=saved.ranked)
       for batch in eval_batches(graph, split, config.eval.batch_size,
                                 item.budget, first_batch=saved.batches):
         device = _device_batch(batch, mesh, config.eval.batch_size)
-        batch_ranks, batch_routing = fns.eval(params, item.arrays, device,
-                                              index)
+        batch_ranks, batch_routing, batch_scores = fns.eval(
+            params, item.arrays, device, index)
         # Routing weights count once per answer, as the ranks do.
         answered = batch.answer_valid.sum(axis=1)
-        saved.add(_gather(batch_ranks)[batch.answer_valid],
-                  np.repeat(_gather(batch_routing), answered, axis=0))
+        rows = {}
+        if matching:
+          rows['scores'], rows['columns'] = evaluation.candidate_scores(
+              _gather(batch_scores)[:, :len(candidates)], batch, candidates)
+        saved.add(ranks=_gather(batch_ranks)[batch.answer_valid],
+                  weights=np.repeat(_gather(batch_routing), answered, axis=0),
+                  **rows)
         progress.update(int(answered.sum()))
         if preemption.requested:
           saved.save()
@@ -357,8 +365,12 @@ def _evaluate_model(config, workdir, model, params,
           raise SystemExit(143)
       progress.finish()
       saved.save()
-      ranks[graph.key], weights = saved.result()
-      routing[graph.key] = (graph.task, weights.mean(axis=0))
+      result = saved.result()
+      ranks[graph.key] = result['ranks']
+      routing[graph.key] = (graph.task, result['weights'].mean(axis=0))
+      if matching:
+        ranks[graph.key + evaluation.ONE_TO_ONE] = _matched_ranks(
+            config, result['scores'], result['columns'])
   results = _summaries(ranks)
   if is_chief:
     evaluation.write_results(os.path.join(workdir, 'results.json'), results)
@@ -392,6 +404,23 @@ def _write_routing(workdir: str,
   plots.routing_plot(os.path.join(workdir, 'routing.png'), tasks, by_dataset)
 
 
+def _one_to_one(config, graph) -> bool:
+  """Whether `graph` is also ranked after one-to-one matching (EA only:
+  each entity has one counterpart; EL and LP answers are shared)."""
+  return graph.task == 'ea' and config.eval.sinkhorn_temperature > 0
+
+
+def _matched_ranks(config, scores: np.ndarray,
+                   columns: np.ndarray) -> np.ndarray:
+  start = time.time()
+  ranks = evaluation.one_to_one_ranks(
+      scores, columns, config.eval.sinkhorn_temperature,
+      config.eval.sinkhorn_iterations, config.eval.ties)
+  logging.info('one-to-one matching of %d x %d scores: %.1f s',
+               *scores.shape, time.time() - start)
+  return ranks
+
+
 def _evaluate_baselines(config, workdir) -> dict[str, dict[str, float]]:
   graphs = loading.load_graphs(config, _eval_specs(config))
   budgets = _budgets(config)
@@ -402,9 +431,18 @@ def _evaluate_baselines(config, workdir) -> dict[str, dict[str, float]]:
     score = (baselines.relation_frequency(graph, budget.nodes)
              if graph.task == 'lp' else
              baselines.feature_cosine(graph, budget.nodes))
+    split = _eval_split(config, graph)
     ranks[graph.key] = evaluation.evaluate_split(
-        graph, _eval_split(config, graph), budget, config.eval.batch_size,
+        graph, split, budget, config.eval.batch_size,
         evaluation.host_scorer(score, arrays, config.eval.ties))
+    if _one_to_one(config, graph):
+      candidates = np.flatnonzero(graph.candidates)
+      rows = [evaluation.candidate_scores(score(batch)[:, candidates], batch,
+                                          candidates)
+              for batch in eval_batches(graph, split, config.eval.batch_size,
+                                        budget)]
+      ranks[graph.key + evaluation.ONE_TO_ONE] = _matched_ranks(
+          config, *(np.concatenate(parts) for parts in zip(*rows)))
   results = _summaries(ranks)
   evaluation.write_results(os.path.join(workdir, 'results.json'), results)
   return results

@@ -87,13 +87,23 @@ def test_eval_mode_reproduces_results(trained, tmp_path):
   assert train.evaluate(config, str(tmp_path)) == full
 
 
+@pytest.mark.parametrize('sinkhorn', [0.0, 1.0])
 def test_preempted_evaluation_resumes_and_matches(trained, tmp_path,
-                                                 monkeypatch):
-  """SIGTERM in the middle of the evaluation saves the ranks so far; the
-  rerun ranks only the rest and gives the uninterrupted results."""
+                                                 monkeypatch, sinkhorn):
+  """SIGTERM in the middle of the evaluation saves the ranks so far (and
+  with one-to-one matching, the EA scores); the rerun ranks only the rest
+  and gives the uninterrupted results."""
   full_dir, full = trained
   config = _config()
   config.init_workdir = full_dir
+  config.eval.sinkhorn_temperature = sinkhorn
+  expected = full
+  if sinkhorn:
+    # Matching adds the EA ranks after Sinkhorn and leaves the rest alone.
+    expected = train.evaluate(config, str(tmp_path / 'uninterrupted'))
+    key = 'ea/synthetic' + evaluation.ONE_TO_ONE
+    assert expected[key]['count'] == full['ea/synthetic']['count']
+    assert {k: v for k, v in expected.items() if k != key} == full
   config.eval.save_every_seconds = 1e9
   ranked = []
   update = evaluation.Progress.update
@@ -112,11 +122,21 @@ def test_preempted_evaluation_resumes_and_matches(trained, tmp_path,
   first = sum(ranked)
   ranked.clear()
   interrupt = False
-  assert train.evaluate(config, str(tmp_path)) == full
+  assert train.evaluate(config, str(tmp_path)) == expected
   assert sum(ranked) == sum(v['count'] for v in full.values()) - first
   ranked.clear()
-  assert train.evaluate(config, str(tmp_path)) == full
+  assert train.evaluate(config, str(tmp_path)) == expected
   assert not ranked
+
+
+def test_baseline_one_to_one_ranks_the_same_ea_queries(tmp_path):
+  config = _config(**{'model.name': 'baseline',
+                      'eval.sinkhorn_temperature': 0.05})
+  results = train.evaluate(config, str(tmp_path))
+  matched = results.pop('ea/synthetic' + evaluation.ONE_TO_ONE)
+  assert matched['count'] == results['ea/synthetic']['count']
+  assert matched != results['ea/synthetic']
+  assert set(results) == {'lp/synthetic', 'ea/synthetic', 'el/synthetic'}
 
 
 def test_sharded_step_equals_single_device():
@@ -164,7 +184,7 @@ def test_eval_step_compiles_once_per_budget_candidates_and_answers():
     for batch in eval_batches(item.graph, 'test', config.eval.batch_size,
                               item.budget):
       device = train._device_batch(batch, mesh, config.eval.batch_size)  # pylint: disable=protected-access
-      ranks, _ = fns.eval(params, item.arrays, device,
+      ranks, _, _ = fns.eval(params, item.arrays, device,
                           parallel.replicate(index, mesh))
       # Scoring only the candidates ranks exactly as scoring every node.
       every_node = model.apply({'params': params}, item.arrays,

@@ -3,7 +3,9 @@
 A scorer maps an `EvalBatch` to ranks [B, A] of each row's answers (the
 model does this inside one jitted step; host-side baselines go through
 `host_scorer`). Padding rows and answers are dropped here, so every real
-query counts exactly once.
+query counts exactly once. EA can also be ranked after one-to-one matching
+of the whole split's candidate scores (`candidate_scores`,
+`one_to_one_ranks`).
 """
 
 from __future__ import annotations

@@ -1,0 +1,48 @@
+"""benchmarks/probes.py: the signals' arithmetic, and both probes end to
+end on the synthetic graphs of configs/test.py."""
+
+import sys
+
+import numpy as np
+
+from configs import test as test_config
+from conftest import PROJECT
+from mtaimkg_jax.data import loading
+
+sys.path.insert(0, str(PROJECT / 'benchmarks'))
+import probes  # pylint: disable=g-import-not-at-top,wrong-import-position
+
+
+def test_neighbour_mean_skips_relations_and_counts_each_neighbour_once():
+  x = np.eye(4, dtype=np.float32)
+  edges = np.array([[0, 0, 1], [0, 1, 1], [0, 0, 2], [0, 5, 3], [3, 5, 0]])
+  context = probes.neighbour_mean(x, edges, skip_relations={5})
+  np.testing.assert_allclose(context[0], [0, 2 ** -0.5, 2 ** -0.5, 0],
+                             rtol=1e-6)
+  np.testing.assert_array_equal(context[1:], 0)
+
+
+def test_surface_form_of_mentions_and_entities():
+  assert probes.surface_form('mention: Küstner | Karl Küstner was') == (
+      'Küstner')
+  assert probes.surface_form('Karl Friedrich Küstner') == (
+      'Karl Friedrich Küstner')
+
+
+def _graph(task):
+  config = test_config.get_config()
+  graphs = loading.load_graphs(config)
+  return next(g for _, g in graphs if g.task == task)
+
+
+def test_probes_choose_a_weight_on_train_and_report_test():
+  for task, run in (('ea', probes.neighbour_names),
+                    ('el', probes.surface_ngrams)):
+    graph = _graph(task)
+    result = run(graph)
+    assert result['weight'] in probes.WEIGHTS
+    best = max(result['train_hits@1'].values())
+    assert result['train_hits@1'][str(result['weight'])] == best
+    for key in ('test_baseline', 'test_probe'):
+      assert result[key]['count'] == len(graph.queries['test'])
+      assert 0 < result[key]['mrr'] <= 1

@@ -26,6 +26,9 @@ def base_config() -> ml_collections.ConfigDict:
   config.features.text_encoder = 'minilm'
   # 'pca' (centre, PCA, sign, scale) or 'none' (ablation; features.py).
   config.features.unification = 'pca'
+  # Derived views added as modalities of their own (data/views.py), e.g.
+  # ('neighbours',); () keeps the model of the published rows.
+  config.features.views = ()
 
   config.ea = ml_collections.ConfigDict()
   config.ea.train_ratio = 0.3

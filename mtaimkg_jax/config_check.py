@@ -13,7 +13,7 @@ from typing import Any
 import ml_collections
 
 from mtaimkg_jax import metrics
-from mtaimkg_jax.data import features, loading
+from mtaimkg_jax.data import features, loading, views
 from mtaimkg_jax.errors import ConfigError
 
 MODELS = ('mtaimkg', 'ultra', 'baseline')
@@ -104,6 +104,12 @@ def validate(config: ml_collections.ConfigDict,
       raise ConfigError(key, f'must be a string, got {_get(config, key)!r}')
   if not config.eval.split:
     raise ConfigError('eval.split', 'must name a split (e.g. "test")')
+  chosen = config.features.views
+  if (not isinstance(chosen, (tuple, list)) or
+      any(v not in views.VIEWS for v in chosen) or
+      len(set(chosen)) != len(chosen)):
+    raise ConfigError('features.views', f'must be distinct names among '
+                      f'{views.VIEWS}, got {chosen!r}')
   if config.ea.train_ratio >= 1:
     raise ConfigError('ea.train_ratio', f'must be < 1, got '
                       f'{config.ea.train_ratio!r}')

@@ -23,7 +23,7 @@ from mtaimkg_jax.data.features import (default_cache_dir, encode_texts,
                                        make_text_encoder)
 from mtaimkg_jax.data.graph import QueryGraph, QuerySet
 from mtaimkg_jax.errors import ConfigError
-from mtaimkg_jax.models.routing import ROUTED
+from mtaimkg_jax.models.model import routed_of
 
 
 def _lookup(what: str, text: str, tokens: list[str], names: list[str],
@@ -118,6 +118,6 @@ def predict_query(config: ml_collections.ConfigDict, model, params: Any,
       'answers': [{'rank': i + 1, 'name': graph.node_names[c],
                    'id': graph.node_tokens[c], 'score': float(scores[c])}
                   for i, c in enumerate(top)],
-      'routing': dict(zip(ROUTED, map(float,
+      'routing': dict(zip(routed_of(config), map(float,
                                       np.asarray(output.routing)[0]))),
   }

@@ -31,8 +31,7 @@ from mtaimkg_jax.data.batches import (TrainBatch, TrainSampler, eval_batches,
 from mtaimkg_jax.data.graph import QueryGraph
 from mtaimkg_jax.errors import ConfigError, TrainingError
 from mtaimkg_jax.models import ultra_import
-from mtaimkg_jax.models.model import build_model
-from mtaimkg_jax.models.routing import ROUTED
+from mtaimkg_jax.models.model import build_model, routed_of
 
 RESULT_KEYS = ('mrr', 'hits@1', 'hits@3', 'hits@5', 'hits@10', 'mr', 'count')
 
@@ -374,7 +373,7 @@ def _evaluate_model(config, workdir, model, params,
   results = _summaries(ranks)
   if is_chief:
     evaluation.write_results(os.path.join(workdir, 'results.json'), results)
-    _write_routing(workdir, routing)
+    _write_routing(workdir, routing, routed_of(config))
   return results
 
 
@@ -386,15 +385,16 @@ def _gather(x: jax.Array) -> np.ndarray:
   return np.asarray(multihost_utils.process_allgather(x, tiled=True))
 
 
-def _write_routing(workdir: str,
-                   routing: dict[str, tuple[str, np.ndarray]]) -> None:
-  """routing.json ({task: {modality: weight}}), per dataset, and the plot."""
-  by_dataset = {key: dict(zip(ROUTED, map(float, w)))
+def _write_routing(workdir: str, routing: dict[str, tuple[str, np.ndarray]],
+                   names: tuple[str, ...]) -> None:
+  """routing.json ({task: {representation: weight}}), per dataset, and the
+  plot; `names` are the model's routed representations."""
+  by_dataset = {key: dict(zip(names, map(float, w)))
                 for key, (_, w) in routing.items()}
   by_task: dict[str, list[np.ndarray]] = {}
   for task, w in routing.values():
     by_task.setdefault(task, []).append(w)
-  tasks = {task: dict(zip(ROUTED, map(float, np.mean(ws, axis=0))))
+  tasks = {task: dict(zip(names, map(float, np.mean(ws, axis=0))))
            for task, ws in by_task.items()}
   for name, content in (('routing.json', tasks),
                         ('routing_by_dataset.json', by_dataset)):

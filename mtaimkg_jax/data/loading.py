@@ -15,7 +15,7 @@ from typing import Sequence
 
 import ml_collections
 
-from mtaimkg_jax.data import datasets, synthetic
+from mtaimkg_jax.data import datasets, synthetic, views
 from mtaimkg_jax.data.features import (default_cache_dir, encode_texts,
                                        make_text_encoder)
 from mtaimkg_jax.data.graph import TASK_IDS, QueryGraph, build_query_graph
@@ -116,8 +116,10 @@ def load_graphs(config: ml_collections.ConfigDict,
   out = []
   for spec in specs:
     task = load_task(config, spec)
-    graph = build_query_graph(task, k, featurize,
-                              unification=config.features.unification)
+    graph = views.add_views(
+        build_query_graph(task, k, featurize,
+                          unification=config.features.unification),
+        config.features.views, k, config.features.unification)
     logging.info('%s: %d nodes, %d edges (with inverses), %d relations, '
                  'queries %s, features %s', graph.key, graph.num_nodes,
                  graph.num_edges, graph.num_relations,

@@ -16,7 +16,7 @@ import numpy as np
 
 from mtaimkg_jax.data import jraph_utils
 from mtaimkg_jax.data.graph import QueryGraph
-from mtaimkg_jax.data.mmkg import MODALITIES
+from mtaimkg_jax.data.views import ALL_MODALITIES
 from mtaimkg_jax.errors import BudgetError
 
 # Bucket sizes are m * 2**e for these mantissas: at most 25% padding waste.
@@ -86,7 +86,7 @@ class GraphArrays(NamedTuple):
   entity: jraph_utils.GraphsTuple
   relation: jraph_utils.GraphsTuple
   num_base_relations: np.ndarray  # int32 scalar
-  modality_available: np.ndarray  # bool [M]: the graph has this modality
+  modality_available: np.ndarray  # bool [M]: has views.ALL_MODALITIES[m]
   # int32 [1]: the relation every query of this graph conditions on (EA:
   # same_as, EL: refers_to), so the relation GNN runs once, not per query;
   # int32 [0] when queries differ (LP). Its shape is static per graph.
@@ -109,11 +109,11 @@ def candidate_index(graph: QueryGraph) -> np.ndarray:
 
 def graph_arrays(graph: QueryGraph, budget: Budget,
                  feature_dim: int) -> GraphArrays:
-  """Pads `graph` to `budget`. Every modality gets arrays (absent = zeros)
-  so all graphs share one pytree structure."""
+  """Pads `graph` to `budget`. Every modality, derived views included,
+  gets arrays (absent = zeros) so all graphs share one pytree structure."""
   nodes = {}
   available = []
-  for modality in MODALITIES:
+  for modality in ALL_MODALITIES:
     features = graph.features.get(modality)
     available.append(features is not None and bool(features.present.any()))
     if features is None:

@@ -2,7 +2,8 @@
 by a gated MoE, scored per (query, candidate).
 
 Per candidate c of query q the routed representations are the structural
-state `h_struct(c|q)`, the adapted text and image vectors of c, and the
+state `h_struct(c|q)`, the adapted vectors of c for each modality (text,
+image, and any derived view such as the names of c's neighbours), and the
 cross terms `f_m(q) ⊙ f_m(c)` of the unified features (a learned diagonal
 bilinear similarity). The router turns the task embedding and the
 query context into weights over them; the MoE refines the mixture; the head
@@ -30,14 +31,18 @@ from mtaimkg_jax.data.padding import GraphArrays
 from mtaimkg_jax.models import moe as moe_lib
 from mtaimkg_jax.models.backbone import Ultra
 from mtaimkg_jax.models.layers import MLP, FeatureAdapter
-from mtaimkg_jax.models.routing import ROUTED, TaskRouter, mix
+from mtaimkg_jax.data.mmkg import MODALITIES
+from mtaimkg_jax.data.views import ALL_MODALITIES
+from mtaimkg_jax.models.routing import ROUTED, TaskRouter, mix, routed_names
 
-MODALITY_FEATURES = ('text', 'image')
+# Modalities whose cosine prior starts at `text_prior` for EA and EL: the
+# names, and the names of the neighbours.
+_NAME_MODALITIES = ('text', 'neighbours')
 
 
 class ModelOutput(NamedTuple):
   logits: jax.Array  # [B, C] (C = all padded nodes when no candidates given)
-  routing: jax.Array  # [B, M] weights over ROUTED
+  routing: jax.Array  # [B, M] weights over the model's `routed`
   balance_loss: jax.Array  # scalar
 
 
@@ -54,14 +59,20 @@ class MtaIMKG(nn.Module):
   remat: bool = False
   chunk_size: int = 8192
   text_prior: float = 10.0
+  # Raw modalities and derived views (data/views.py) the model reads.
+  modalities: tuple[str, ...] = MODALITIES
+
+  @property
+  def routed(self) -> tuple[str, ...]:
+    return routed_names(self.modalities)
 
   def setup(self):
     self.backbone = Ultra(self.dim, self.num_layers, remat=self.remat)
     self.task_embedding = nn.Embed(len(TASK_IDS), self.task_dim)
     self.adapters = {m: FeatureAdapter(self.dim, name=f'adapter_{m}')
-                     for m in MODALITY_FEATURES}
+                     for m in self.modalities}
     self.cross_projections = {m: nn.Dense(self.dim, name=f'cross_{m}')
-                              for m in MODALITY_FEATURES}
+                              for m in self.modalities}
     self.structure_projection = nn.Dense(self.dim)
     self.structure_norm = nn.LayerNorm()
     self.router = TaskRouter(self.router_hidden, self.uniform_routing)
@@ -71,15 +82,17 @@ class MtaIMKG(nn.Module):
     self.structure_gate = self.param('structure_gate', nn.initializers.ones,
                                      (len(TASK_IDS),))
     self.cosine_gate = self.param('cosine_gate', self._cosine_gate_init,
-                                  (len(TASK_IDS), len(MODALITY_FEATURES)))
+                                  (len(TASK_IDS), len(self.modalities)))
 
   def _cosine_gate_init(self, _, shape) -> jax.Array:
-    """`text_prior` on text for the tasks that match an entity to itself
-    (EA, EL), 0 elsewhere: the other weights start at no prior."""
+    """`text_prior` on the name modalities for the tasks that match an
+    entity to itself (EA, EL), 0 elsewhere: the other weights start at no
+    prior."""
     gate = jnp.zeros(shape, jnp.float32)
-    text = MODALITY_FEATURES.index('text')
-    for task in ('ea', 'el'):
-      gate = gate.at[TASK_IDS[task], text].set(self.text_prior)
+    for i, modality in enumerate(self.modalities):
+      if modality in _NAME_MODALITIES:
+        for task in ('ea', 'el'):
+          gate = gate.at[TASK_IDS[task], i].set(self.text_prior)
     return gate
 
   def __call__(self, graph: GraphArrays, queries: Queries,
@@ -97,40 +110,39 @@ class MtaIMKG(nn.Module):
                                        edge_weight)
     h = jnp.swapaxes(h, 0, 1)  # [B, N, D]
     entity = graph.entity.nodes
+    modalities = self.modalities
     adapted = {m: self.adapters[m](entity[m], entity[f'{m}_present'])
-               for m in MODALITY_FEATURES}
-    own = {m: adapted[m][nodes] for m in MODALITY_FEATURES}
-    own_raw = {m: entity[m][nodes] for m in MODALITY_FEATURES}
-    own_present = {m: entity[f'{m}_present'][nodes] for m in MODALITY_FEATURES}
+               for m in modalities}
+    own = {m: adapted[m][nodes] for m in modalities}
+    own_raw = {m: entity[m][nodes] for m in modalities}
+    own_present = {m: entity[f'{m}_present'][nodes] for m in modalities}
     tau = self.task_embedding(task)
-    has = {m: jnp.broadcast_to(graph.modality_available[i], nodes.shape)
-           for i, m in enumerate(MODALITY_FEATURES)}
-    available = jnp.stack([
-        jnp.ones(nodes.shape, bool), has['text'], has['image'],
-        has['text'] & own_present['text'], has['image'] & own_present['image']
-    ], axis=1)
-    context = jnp.concatenate([query, own['text'], own['image']], axis=-1)
+    has = {m: jnp.broadcast_to(
+        graph.modality_available[ALL_MODALITIES.index(m)], nodes.shape)
+           for m in modalities}
+    available = jnp.stack(
+        [jnp.ones(nodes.shape, bool)] + [has[m] for m in modalities] +
+        [has[m] & own_present[m] for m in modalities], axis=1)
+    context = jnp.concatenate([query] + [own[m] for m in modalities],
+                              axis=-1)
     weights = self.router(tau, context, available)
     gate = self.structure_gate[task][:, None]
     cosine_gate = self.cosine_gate[task]
-    unit = {m: _unit_rows(entity[m]) for m in MODALITY_FEATURES}
+    unit = {m: _unit_rows(entity[m]) for m in modalities}
 
     def score(index: jax.Array) -> tuple[jax.Array, moe_lib.MoEOutput]:
       states = jnp.take_along_axis(h, index[:, :, None], axis=1)
       structural_score = self.backbone.score_states(states, query)
-      cand = {m: adapted[m][index] for m in MODALITY_FEATURES}
-      representations = [
-          self.structure_norm(self.structure_projection(states)),
-          cand['text'], cand['image'],
-          self._cross('text', own_raw['text'], entity['text'][index]),
-          self._cross('image', own_raw['image'], entity['image'][index]),
-      ]
-      chex.assert_equal(len(representations), len(ROUTED))
+      representations = (
+          [self.structure_norm(self.structure_projection(states))] +
+          [adapted[m][index] for m in modalities] +
+          [self._cross(m, own_raw[m], entity[m][index]) for m in modalities])
+      chex.assert_equal(len(representations), len(self.routed))
       z = mix(weights, representations)
       mixture = self.moe(z, tau)
       cosines = jnp.stack([
           jnp.einsum('bk,bck->bc', unit[m][nodes], unit[m][index])
-          for m in MODALITY_FEATURES], axis=-1)
+          for m in modalities], axis=-1)
       logits = (self.head(mixture.output)[..., 0] + gate * structural_score +
                 jnp.einsum('bcm,bm->bc', cosines, cosine_gate))
       return logits, mixture
@@ -194,4 +206,12 @@ def build_model(config: ml_collections.ConfigDict) -> nn.Module:
       router_hidden=model.router_hidden, num_experts=model.num_experts,
       expert_hidden=model.expert_hidden, top_k=model.top_k,
       uniform_routing=not model.routing, remat=model.remat,
-      chunk_size=model.chunk_size, text_prior=model.text_prior)
+      chunk_size=model.chunk_size, text_prior=model.text_prior,
+      modalities=MODALITIES + tuple(config.features.views))
+
+
+def routed_of(config: ml_collections.ConfigDict) -> tuple[str, ...]:
+  """Names of the routing weights the configured model returns."""
+  if config.model.name == 'ultra':
+    return ROUTED
+  return routed_names(MODALITIES + tuple(config.features.views))

@@ -9,6 +9,8 @@ returned, so they can be plotted and tested, not buried in the model.
 
 from __future__ import annotations
 
+from typing import Sequence
+
 import chex
 import flax.linen as nn
 import jax
@@ -16,12 +18,22 @@ import jax.numpy as jnp
 
 from mtaimkg_jax.models.layers import MLP
 
-# Modality representations of a candidate, in routing order.
-ROUTED = ('structure', 'text', 'image', 'text_cross', 'image_cross')
+
+
+def routed_names(modalities: Sequence[str]) -> tuple[str, ...]:
+  """The candidate representations a model with `modalities` routes over,
+  in routing order: structure, each modality, each modality's cross term."""
+  return (('structure',) + tuple(modalities) +
+          tuple(f'{m}_cross' for m in modalities))
+
+
+# The representations of the default model (text and image).
+ROUTED = routed_names(('text', 'image'))
 
 
 class TaskRouter(nn.Module):
-  """Query context → softmax weights over `ROUTED` (masked where absent)."""
+  """Query context → softmax weights over the routed representations
+  (`routed_names`), masked where absent."""
   hidden: int
   uniform: bool = False  # ablation: no routing, equal weights
 
@@ -36,11 +48,11 @@ class TaskRouter(nn.Module):
       available: bool [B, M]: modality m exists for this query.
     """
     chex.assert_rank([task_embedding, context, available], 2)
-    chex.assert_shape(available, (task_embedding.shape[0], len(ROUTED)))
+    chex.assert_equal(available.shape[0], task_embedding.shape[0])
     if self.uniform:
       logits = jnp.zeros(available.shape, jnp.float32)
     else:
-      logits = MLP((self.hidden, len(ROUTED)), name='mlp')(
+      logits = MLP((self.hidden, available.shape[1]), name='mlp')(
           jnp.concatenate([task_embedding, context], axis=-1))
     logits = jnp.where(available, logits, -jnp.inf)
     return jax.nn.softmax(logits, axis=-1)

@@ -1,0 +1,72 @@
+"""Derived feature views: signals a graph's own features and edges give,
+each added as a modality of its own (own unification, own routed
+representation, own cosine prior).
+
+- `neighbours`: the mean of a node's neighbours' unified text, over edges
+  of relations no query asks about, so it never carries an answer: EA
+  (`same_as` excluded) sees each entity's neighbourhood by name; LP (every
+  relation is queried) and EL mentions (edgeless) get none. Measured by
+  `benchmarks/probes.py neighbour-names`: names of neighbours lift
+  names-alone EA from H@1 0.697 to 0.797 on DBP15K zh_en.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Sequence
+
+import numpy as np
+
+from mtaimkg_jax.data.features import fit_unifier
+from mtaimkg_jax.data.graph import QueryGraph, inverse_relation
+from mtaimkg_jax.data.mmkg import MODALITIES, Features
+
+VIEWS = ('neighbours',)
+# Every modality a padded graph carries arrays for, in this order.
+ALL_MODALITIES = MODALITIES + VIEWS
+
+
+def queried_relations(graph: QueryGraph) -> np.ndarray:
+  """Sorted ids of every relation some query of any split asks, with its
+  inverse."""
+  asked = np.unique(np.concatenate(
+      [q.relations for q in graph.queries.values()]))
+  return np.union1d(asked, inverse_relation(asked, graph.num_base_relations))
+
+
+def neighbour_sums(graph: QueryGraph, values: np.ndarray,
+                   present: np.ndarray) -> Features:
+  """Σ of the unit-length rows of each node's distinct neighbours (present
+  ones) over edges of relations no query asks; present where any."""
+  edges = graph.edges[~np.isin(graph.edges[:, 1], queried_relations(graph))]
+  pairs = np.unique(edges[:, [0, 2]], axis=0)
+  pairs = pairs[present[pairs[:, 1]]]
+  unit = values / np.maximum(np.linalg.norm(values, axis=1, keepdims=True),
+                             1e-9)
+  total = np.zeros(values.shape, np.float64)
+  np.add.at(total, pairs[:, 0], unit[pairs[:, 1]])
+  has = np.zeros((graph.num_nodes,), bool)
+  has[pairs[:, 0]] = True
+  return Features(total.astype(np.float32), has)
+
+
+def add_views(graph: QueryGraph, views: Sequence[str], k: int,
+              unification: str = 'pca') -> QueryGraph:
+  """`graph` with the derived `views` among its features (a view with no
+  present row is left out, as a missing modality)."""
+  features, unifiers = dict(graph.features), dict(graph.unifiers)
+  for view in views:
+    if view not in VIEWS:
+      raise ValueError(f'unknown view {view!r}; expected one of {VIEWS}')
+    text = graph.features.get('text')
+    if text is None:
+      continue
+    raw = neighbour_sums(graph, text.values, text.present)
+    if not raw.present.any():
+      continue
+    unifier = fit_unifier(raw, k, unification)
+    values = np.zeros((graph.num_nodes, k), np.float32)
+    values[raw.present] = unifier.apply(raw.values[raw.present])
+    features[view] = Features(values, raw.present)
+    unifiers[view] = [unifier]
+  return dataclasses.replace(graph, features=features, unifiers=unifiers)

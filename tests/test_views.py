@@ -1,0 +1,119 @@
+"""Derived views (data/views.py) and the model reading them: the
+neighbours view never uses a queried relation, absent views get no weight,
+and a run with the view trains, ranks and reports its routing."""
+
+import json
+import os
+
+import jax
+import numpy as np
+import pytest
+
+from configs import test as test_config
+from mtaimkg_jax import config_check, train
+from mtaimkg_jax.data import loading, views
+from mtaimkg_jax.data.batches import Queries
+from mtaimkg_jax.data.graph import TASK_IDS
+from mtaimkg_jax.data.padding import choose_budget, graph_arrays
+from mtaimkg_jax.errors import ConfigError
+from mtaimkg_jax.models import routing
+from mtaimkg_jax.models.model import MtaIMKG
+
+
+def _config(**features):
+  config = test_config.get_config()
+  config.features.views = ('neighbours',)
+  for key, value in features.items():
+    config.features[key] = value
+  return config
+
+
+@pytest.fixture(scope='module')
+def graphs():
+  return {g.task: g for _, g in loading.load_graphs(_config())}
+
+
+def test_neighbours_view_of_ea_reads_own_graph_edges_only(graphs):
+  graph = graphs['ea']
+  text = graph.features['text']
+  view = views.neighbour_sums(graph, text.values, text.present)
+  same_as = {graph.relation_names.index('same_as'),
+             graph.relation_names.index('inverse of same_as')}
+  assert set(views.queried_relations(graph)) == same_as
+  unit = text.values / np.maximum(
+      np.linalg.norm(text.values, axis=1, keepdims=True), 1e-9)
+  for node in range(0, graph.num_nodes, 7):
+    edges = graph.edges[(graph.edges[:, 0] == node) &
+                        ~np.isin(graph.edges[:, 1], sorted(same_as))]
+    neighbours = sorted(set(edges[:, 2]) & set(np.flatnonzero(text.present)))
+    assert view.present[node] == bool(neighbours)
+    expected = unit[neighbours].sum(0) if neighbours else 0.0
+    np.testing.assert_allclose(view.values[node], expected, rtol=1e-5,
+                               atol=1e-6)
+  unified = graph.features['neighbours']
+  assert unified.dim == text.dim
+  np.testing.assert_array_equal(unified.present, view.present)
+
+
+def test_no_neighbours_view_where_every_relation_is_queried(graphs):
+  assert 'neighbours' not in graphs['lp'].features  # LP asks every relation
+  el = graphs['el']
+  mentions = np.unique(np.concatenate([q.nodes for q in el.queries.values()]))
+  assert not el.features['neighbours'].present[mentions].any()
+
+
+def test_model_routes_over_the_view_and_drops_it_where_absent(graphs):
+  model = MtaIMKG(dim=8, num_layers=1, task_dim=4, router_hidden=8,
+                  num_experts=2, expert_hidden=8,
+                  modalities=('text', 'image', 'neighbours'))
+  assert model.routed == ('structure', 'text', 'image', 'neighbours',
+                          'text_cross', 'image_cross', 'neighbours_cross')
+  weights = {}
+  for task in ('lp', 'ea'):
+    graph = graphs[task]
+    arrays = graph_arrays(graph, choose_budget(graph), graph.features[
+        'text'].dim)
+    queries = Queries(nodes=graph.queries['test'].nodes[:4].astype(np.int32),
+                      relations=graph.queries['test'].relations[:4].astype(
+                          np.int32),
+                      answers=np.zeros(4, np.int32),
+                      task=np.full(4, TASK_IDS[task], np.int32),
+                      valid=np.ones(4, bool))
+    params = model.init(jax.random.PRNGKey(0), arrays, queries,
+                        np.zeros((4, 2), np.int32))['params']
+    weights[task] = np.asarray(model.apply({'params': params}, arrays,
+                                           queries).routing)
+    np.testing.assert_allclose(weights[task].sum(-1), 1.0, rtol=1e-6)
+  view = [model.routed.index('neighbours'),
+          model.routed.index('neighbours_cross')]
+  assert (weights['lp'][:, view] == 0).all()
+  assert (weights['ea'][:, view[0]] > 0).all()
+  # EA and EL start from the cosine of names and of neighbours' names.
+  gate = np.asarray(params['cosine_gate'])
+  assert gate[TASK_IDS['ea'], 2] == gate[TASK_IDS['ea'], 0] > 0
+  assert gate[TASK_IDS['lp']].max() == 0
+
+
+def test_default_model_is_unchanged():
+  assert routing.ROUTED == MtaIMKG().routed == (
+      'structure', 'text', 'image', 'text_cross', 'image_cross')
+
+
+@pytest.mark.parametrize('value', [('names',), ('neighbours', 'neighbours')])
+def test_bad_views_name_the_key(value):
+  config = _config()
+  config.features.views = value
+  with pytest.raises(ConfigError, match='features.views'):
+    config_check.validate(config)
+
+
+def test_a_run_with_the_view_trains_and_reports_its_routing(tmp_path):
+  config = _config()
+  config.train.num_steps = 6
+  results = train.train_and_evaluate(config, str(tmp_path))
+  assert set(results) == {'lp/synthetic', 'ea/synthetic', 'el/synthetic'}
+  with open(os.path.join(tmp_path, 'routing_by_dataset.json')) as f:
+    by_dataset = json.load(f)
+  ea = by_dataset['ea/synthetic']
+  assert ea['neighbours'] > 0 and by_dataset['lp/synthetic']['neighbours'] == 0
+  assert sum(ea.values()) == pytest.approx(1.0, abs=1e-5)

@@ -193,6 +193,13 @@ def real_plan(steps: int) -> Plan:
     rows.append(Row(ea, dataset, 'MtaIMKG single-task', single))
     rows.append(Row(ea, dataset, 'MtaIMKG single-task' + model_matched,
                     single, setting=ONE_TO_ONE))
+    with_view = add(Run(f'single_ea_{slug}_neighbours', (
+        '--config', f'configs/single.py:task=ea,dataset={dataset},'
+        f'steps={steps}', *options, "--config.features.views=('neighbours',)"),
+                        trains=True))
+    for setting, suffix in (('', ''), (ONE_TO_ONE, model_matched)):
+      rows.append(Row(ea, dataset, 'MtaIMKG single-task, neighbours view' +
+                      suffix, with_view, setting=setting))
     if slug == 'zh_en':
       run, note = mixture, ''
     else:

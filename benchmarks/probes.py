@@ -28,7 +28,7 @@ PROJECT = pathlib.Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(PROJECT))
 from configs import transfer  # pylint: disable=g-import-not-at-top,wrong-import-position
 from mtaimkg_jax import config_base, metrics  # pylint: disable=g-import-not-at-top,wrong-import-position
-from mtaimkg_jax.data import features, loading  # pylint: disable=g-import-not-at-top,wrong-import-position
+from mtaimkg_jax.data import features, loading, views  # pylint: disable=g-import-not-at-top,wrong-import-position
 from mtaimkg_jax.data.graph import QueryGraph  # pylint: disable=g-import-not-at-top,wrong-import-position
 
 WEIGHTS = (0.0, 0.1, 0.2, 0.3, 0.5, 0.75, 1.0, 1.5, 2.0)
@@ -51,14 +51,6 @@ def neighbour_mean(x: np.ndarray, edges: np.ndarray,
   total = np.zeros_like(x)
   np.add.at(total, pairs[:, 0], x[pairs[:, 1]])
   return unit_rows(total)
-
-
-def surface_form(name: str) -> str:
-  """A mention node's surface form (`mention: <surface> | <sentence>`), or
-  the node's name."""
-  if name.startswith('mention: '):
-    return name[len('mention: '):].split(' | ', 1)[0]
-  return name
 
 
 def split_metrics(graph: QueryGraph, split: str, candidates: np.ndarray,
@@ -129,7 +121,8 @@ def surface_ngrams(graph: QueryGraph) -> dict:
   the mention's surface form and the entity's name; all KB candidates."""
   x = unit_rows(graph.features['text'].values.astype(np.float32))
   encoder = features.HashingEncoder(dim=4096, char_ngrams=(3,))
-  surface = encoder.encode([surface_form(n) for n in graph.node_names])
+  surface = encoder.encode([views.surface_form(n)
+                            for n in graph.node_names])
 
   def score(nodes, candidates, weight):
     return (x[nodes] @ x[candidates].T +

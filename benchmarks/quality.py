@@ -222,6 +222,11 @@ def real_plan(steps: int) -> Plan:
                       f'dataset={dataset},steps={EL_LONG_STEPS}'),
                           trains=True)),
                   'EL steps are cheap: still under 60 min of training'))
+  rows.append(Row(el, dataset, 'MtaIMKG single-task, surface view', add(Run(
+      'single_el_RichpediaMEL_surface', (
+          '--config', 'configs/single.py:task=el,'
+          f'dataset={dataset},steps={steps}',
+          "--config.features.views=('surface',)"), trains=True))))
   rows.append(Row(el, dataset, 'MtaIMKG mixture', mixture))
   rows.append(Row(el, 'el/synthetic', 'MtaIMKG mixture', add(Run(
       'mixture_on_el_synthetic', _transfer(

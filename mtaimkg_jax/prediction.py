@@ -17,7 +17,7 @@ import ml_collections
 import numpy as np
 
 from mtaimkg_jax import parallel
-from mtaimkg_jax.data import padding
+from mtaimkg_jax.data import padding, views
 from mtaimkg_jax.data.batches import pad_queries
 from mtaimkg_jax.data.features import (default_cache_dir, encode_texts,
                                        make_text_encoder)
@@ -86,12 +86,18 @@ def _with_new_mention(config: ml_collections.ConfigDict, graph: QueryGraph,
   if raw.values.shape[1] != unifier.mean.shape[0]:
     raise ConfigError('features.text_encoder', 'the encoder differs from the '
                       "one the graph's text features came from")
+  rows = {'text': unifier.apply(raw.values)[0]}
+  if graph.unifiers.get('surface'):
+    # The name-trigram view, if the model reads it (the neighbours view
+    # stays absent: the new mention has no edges).
+    surface = views.surface_features([f'mention: {text}'])
+    rows['surface'] = graph.unifiers['surface'][0].apply(surface.values)[0]
   nodes = dict(arrays.entity.nodes)
-  text_values = np.array(nodes['text'])
-  text_values[graph.num_nodes] = unifier.apply(raw.values)[0]
-  present = np.array(nodes['text_present'])
-  present[graph.num_nodes] = True
-  nodes.update(text=text_values, text_present=present)
+  for modality, row in rows.items():
+    values, present = (np.array(nodes[modality]),
+                       np.array(nodes[f'{modality}_present']))
+    values[graph.num_nodes], present[graph.num_nodes] = row, True
+    nodes.update({modality: values, f'{modality}_present': present})
   return arrays._replace(entity=arrays.entity._replace(nodes=nodes))
 
 

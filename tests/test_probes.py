@@ -22,13 +22,6 @@ def test_neighbour_mean_skips_relations_and_counts_each_neighbour_once():
   np.testing.assert_array_equal(context[1:], 0)
 
 
-def test_surface_form_of_mentions_and_entities():
-  assert probes.surface_form('mention: Küstner | Karl Küstner was') == (
-      'Küstner')
-  assert probes.surface_form('Karl Friedrich Küstner') == (
-      'Karl Friedrich Küstner')
-
-
 def _graph(task):
   config = test_config.get_config()
   graphs = loading.load_graphs(config)

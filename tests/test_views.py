@@ -1,6 +1,7 @@
 """Derived views (data/views.py) and the model reading them: the
-neighbours view never uses a queried relation, absent views get no weight,
-and a run with the view trains, ranks and reports its routing."""
+neighbours view never uses a queried relation, the surface view reads a
+mention's words, absent views get no weight, and a run with the views
+trains, ranks, reports its routing and predicts for a new mention."""
 
 import json
 import os
@@ -10,10 +11,11 @@ import numpy as np
 import pytest
 
 from configs import test as test_config
-from mtaimkg_jax import config_check, train
+from mtaimkg_jax import config_check, prediction, train
 from mtaimkg_jax.data import loading, views
 from mtaimkg_jax.data.batches import Queries
 from mtaimkg_jax.data.graph import TASK_IDS
+from mtaimkg_jax.data.mmkg import Features
 from mtaimkg_jax.data.padding import choose_budget, graph_arrays
 from mtaimkg_jax.errors import ConfigError
 from mtaimkg_jax.models import routing
@@ -22,7 +24,7 @@ from mtaimkg_jax.models.model import MtaIMKG
 
 def _config(**features):
   config = test_config.get_config()
-  config.features.views = ('neighbours',)
+  config.features.views = ('neighbours', 'surface')
   for key, value in features.items():
     config.features[key] = value
   return config
@@ -55,6 +57,22 @@ def test_neighbours_view_of_ea_reads_own_graph_edges_only(graphs):
   np.testing.assert_array_equal(unified.present, view.present)
 
 
+def test_surface_view_reads_names_and_mention_surface_forms(graphs):
+  el = graphs['el']
+  mention = el.queries['test'].nodes[0]
+  name = el.node_names[mention]
+  assert name.startswith('mention: ')
+  expected = views.surface_features(['mention: ' + views.surface_form(name)])
+  unifier = el.unifiers['surface'][0]
+  np.testing.assert_allclose(el.features['surface'].values[mention],
+                             unifier.apply(expected.values)[0], rtol=1e-5,
+                             atol=1e-5)
+  assert views.surface_form('mention: Küstner | Karl Küstner was') == (
+      'Küstner')
+  for graph in graphs.values():
+    assert graph.features['surface'].present.all()
+
+
 def test_no_neighbours_view_where_every_relation_is_queried(graphs):
   assert 'neighbours' not in graphs['lp'].features  # LP asks every relation
   el = graphs['el']
@@ -65,9 +83,10 @@ def test_no_neighbours_view_where_every_relation_is_queried(graphs):
 def test_model_routes_over_the_view_and_drops_it_where_absent(graphs):
   model = MtaIMKG(dim=8, num_layers=1, task_dim=4, router_hidden=8,
                   num_experts=2, expert_hidden=8,
-                  modalities=('text', 'image', 'neighbours'))
+                  modalities=('text', 'image', 'neighbours', 'surface'))
   assert model.routed == ('structure', 'text', 'image', 'neighbours',
-                          'text_cross', 'image_cross', 'neighbours_cross')
+                          'surface', 'text_cross', 'image_cross',
+                          'neighbours_cross', 'surface_cross')
   weights = {}
   for task in ('lp', 'ea'):
     graph = graphs[task]
@@ -91,6 +110,8 @@ def test_model_routes_over_the_view_and_drops_it_where_absent(graphs):
   # EA and EL start from the cosine of names and of neighbours' names.
   gate = np.asarray(params['cosine_gate'])
   assert gate[TASK_IDS['ea'], 2] == gate[TASK_IDS['ea'], 0] > 0
+  np.testing.assert_allclose(gate[TASK_IDS['el'], 3],
+                             0.2 * gate[TASK_IDS['el'], 0])
   assert gate[TASK_IDS['lp']].max() == 0
 
 
@@ -107,7 +128,8 @@ def test_bad_views_name_the_key(value):
     config_check.validate(config)
 
 
-def test_a_run_with_the_view_trains_and_reports_its_routing(tmp_path):
+def test_a_run_with_the_view_trains_and_reports_its_routing(tmp_path,
+                                                           monkeypatch):
   config = _config()
   config.train.num_steps = 6
   results = train.train_and_evaluate(config, str(tmp_path))
@@ -117,3 +139,20 @@ def test_a_run_with_the_view_trains_and_reports_its_routing(tmp_path):
   ea = by_dataset['ea/synthetic']
   assert ea['neighbours'] > 0 and by_dataset['lp/synthetic']['neighbours'] == 0
   assert sum(ea.values()) == pytest.approx(1.0, abs=1e-5)
+  # A mention the graph has never seen gets its text and surface views
+  # (the synthetic text features come from no encoder: stand one in).
+  def encode(_, texts, __):
+    rng = np.random.default_rng(0)
+    return Features(rng.normal(size=(len(texts), dim)).astype(np.float32),
+                    np.ones((len(texts),), bool))
+
+  (_, el), = loading.load_graphs(config, loading.parse_tasks(
+      (('el', 'el/synthetic', 1.0),)))
+  dim = el.unifiers['text'][-1].mean.shape[0]
+  monkeypatch.setattr(prediction, 'make_text_encoder', lambda _: None)
+  monkeypatch.setattr(prediction, 'encode_texts', encode)
+  out = train.predict(config, str(tmp_path), 'Zyxwv Qrstu', task='el/synthetic',
+                      top_k=3)
+  assert len(out['answers']) == 3
+  assert out['routing']['surface_cross'] > 0  # the query has the view
+  assert out['routing']['neighbours_cross'] == 0  # an edgeless mention

@@ -35,9 +35,11 @@ from mtaimkg_jax.data.mmkg import MODALITIES
 from mtaimkg_jax.data.views import ALL_MODALITIES
 from mtaimkg_jax.models.routing import ROUTED, TaskRouter, mix, routed_names
 
-# Modalities whose cosine prior starts at `text_prior` for EA and EL: the
-# names, and the names of the neighbours.
-_NAME_MODALITIES = ('text', 'neighbours')
+# Modalities whose cosine prior for EA and EL starts at this multiple of
+# `text_prior`: the names, the neighbours' names, and the name trigrams
+# (0.2: the weight `benchmarks/probes.py surface-ngrams` chose on training
+# mentions).
+_NAME_PRIORS = {'text': 1.0, 'neighbours': 1.0, 'surface': 0.2}
 
 
 class ModelOutput(NamedTuple):
@@ -85,14 +87,14 @@ class MtaIMKG(nn.Module):
                                   (len(TASK_IDS), len(self.modalities)))
 
   def _cosine_gate_init(self, _, shape) -> jax.Array:
-    """`text_prior` on the name modalities for the tasks that match an
-    entity to itself (EA, EL), 0 elsewhere: the other weights start at no
-    prior."""
+    """`text_prior` (times `_NAME_PRIORS`) on the name modalities for the
+    tasks that match an entity to itself (EA, EL), 0 elsewhere: the other
+    weights start at no prior."""
     gate = jnp.zeros(shape, jnp.float32)
     for i, modality in enumerate(self.modalities):
-      if modality in _NAME_MODALITIES:
-        for task in ('ea', 'el'):
-          gate = gate.at[TASK_IDS[task], i].set(self.text_prior)
+      for task in ('ea', 'el'):
+        gate = gate.at[TASK_IDS[task], i].set(
+            self.text_prior * _NAME_PRIORS.get(modality, 0.0))
     return gate
 
   def __call__(self, graph: GraphArrays, queries: Queries,

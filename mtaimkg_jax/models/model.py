@@ -27,12 +27,12 @@ import ml_collections
 
 from mtaimkg_jax.data.batches import Queries
 from mtaimkg_jax.data.graph import TASK_IDS
+from mtaimkg_jax.data.mmkg import MODALITIES
 from mtaimkg_jax.data.padding import GraphArrays
+from mtaimkg_jax.data.views import ALL_MODALITIES
 from mtaimkg_jax.models import moe as moe_lib
 from mtaimkg_jax.models.backbone import Ultra
 from mtaimkg_jax.models.layers import MLP, FeatureAdapter
-from mtaimkg_jax.data.mmkg import MODALITIES
-from mtaimkg_jax.data.views import ALL_MODALITIES
 from mtaimkg_jax.models.routing import ROUTED, TaskRouter, mix, routed_names
 
 # Modalities whose cosine prior for EA and EL starts at this multiple of

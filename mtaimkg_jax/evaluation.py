@@ -117,6 +117,21 @@ def candidate_scores(scores: np.ndarray, batch: EvalBatch,
           np.where(valid, columns, -1).astype(np.int32))
 
 
+def keeping_candidate_scores(
+    score: Callable[[EvalBatch], np.ndarray], candidates: np.ndarray,
+    rows: list[tuple[np.ndarray, np.ndarray]]
+) -> Callable[[EvalBatch], np.ndarray]:
+  """A host score function [B, N] that also appends each batch's
+  `candidate_scores` to `rows`, so ranking and matching share one pass."""
+
+  def keeping(batch: EvalBatch) -> np.ndarray:
+    scores = score(batch)
+    rows.append(candidate_scores(scores[:, candidates], batch, candidates))
+    return scores
+
+  return keeping
+
+
 def one_to_one_ranks(scores: np.ndarray, columns: np.ndarray,
                      temperature: float, iterations: int,
                      ties: str = 'realistic', chunk: int = 256) -> np.ndarray:

@@ -431,16 +431,14 @@ def _evaluate_baselines(config, workdir) -> dict[str, dict[str, float]]:
     score = (baselines.relation_frequency(graph, budget.nodes)
              if graph.task == 'lp' else
              baselines.feature_cosine(graph, budget.nodes))
-    split = _eval_split(config, graph)
-    ranks[graph.key] = evaluation.evaluate_split(
-        graph, split, budget, config.eval.batch_size,
-        evaluation.host_scorer(score, arrays, config.eval.ties))
+    rows = []
     if _one_to_one(config, graph):
-      candidates = np.flatnonzero(graph.candidates)
-      rows = [evaluation.candidate_scores(score(batch)[:, candidates], batch,
-                                          candidates)
-              for batch in eval_batches(graph, split, config.eval.batch_size,
-                                        budget)]
+      score = evaluation.keeping_candidate_scores(
+          score, np.flatnonzero(graph.candidates), rows)
+    ranks[graph.key] = evaluation.evaluate_split(
+        graph, _eval_split(config, graph), budget, config.eval.batch_size,
+        evaluation.host_scorer(score, arrays, config.eval.ties))
+    if rows:
       ranks[graph.key + evaluation.ONE_TO_ONE] = _matched_ranks(
           config, *(np.concatenate(parts) for parts in zip(*rows)))
   results = _summaries(ranks)

@@ -187,19 +187,19 @@ def real_plan(steps: int) -> Plan:
     rows.append(Row(ea, dataset, 'ULTRA ultra_3g (structure only)', add(Run(
         f'ultra_{slug}', _transfer('ea', dataset, '--config.model.name=ultra',
                                    ultra, *options))), 'zero-shot, same_as'))
-    single = add(Run(f'single_ea_{slug}', (
-        '--config', f'configs/single.py:task=ea,dataset={dataset},'
-        f'steps={steps}', *options), trains=True))
-    rows.append(Row(ea, dataset, 'MtaIMKG single-task', single))
-    rows.append(Row(ea, dataset, 'MtaIMKG single-task' + model_matched,
-                    single, setting=ONE_TO_ONE))
-    with_view = add(Run(f'single_ea_{slug}_neighbours', (
-        '--config', f'configs/single.py:task=ea,dataset={dataset},'
-        f'steps={steps}', *options, "--config.features.views=('neighbours',)"),
-                        trains=True))
-    for setting, suffix in (('', ''), (ONE_TO_ONE, model_matched)):
-      rows.append(Row(ea, dataset, 'MtaIMKG single-task, neighbours view' +
-                      suffix, with_view, setting=setting))
+    single_args = ('--config', f'configs/single.py:task=ea,'
+                   f'dataset={dataset},steps={steps}', *options)
+    for method, run in (
+        ('MtaIMKG single-task', Run(f'single_ea_{slug}', single_args,
+                                    trains=True)),
+        ('MtaIMKG single-task, neighbours view', Run(
+            f'single_ea_{slug}_neighbours',
+            single_args + ("--config.features.views=('neighbours',)",),
+            trains=True))):
+      add(run)
+      rows.append(Row(ea, dataset, method, run.name))
+      rows.append(Row(ea, dataset, method + model_matched, run.name,
+                      setting=ONE_TO_ONE))
     if slug == 'zh_en':
       run, note = mixture, ''
     else:

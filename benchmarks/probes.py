@@ -40,19 +40,6 @@ def unit_rows(x: np.ndarray) -> np.ndarray:
   return x / np.maximum(np.linalg.norm(x, axis=1, keepdims=True), 1e-9)
 
 
-def neighbour_mean(x: np.ndarray, edges: np.ndarray,
-                   skip_relations: set[int]) -> np.ndarray:
-  """Unit-length mean of each node's neighbours' rows of `x` over `edges`
-  [E, 3] (node, relation, neighbour), leaving out `skip_relations`; zero
-  for a node without such edges."""
-  keep = ~np.isin(edges[:, 1], sorted(skip_relations))
-  nodes, neighbours = edges[keep, 0], edges[keep, 2]
-  pairs = np.unique(np.stack([nodes, neighbours], 1), axis=0)
-  total = np.zeros_like(x)
-  np.add.at(total, pairs[:, 0], x[pairs[:, 1]])
-  return unit_rows(total)
-
-
 def split_metrics(graph: QueryGraph, split: str, candidates: np.ndarray,
                   score: Scorer, weight: float,
                   chunk: int = 1024) -> dict[str, float]:
@@ -100,12 +87,12 @@ def load(dataset: str, task: str, root: str | None) -> QueryGraph:
 
 
 def neighbour_names(graph: QueryGraph) -> dict:
-  """EA: cosine of [x, w·neighbour mean of x]; candidates = the split's
-  graph-2 entities, as in evaluation (`same_as` seed edges not used)."""
-  x = unit_rows(graph.features['text'].values.astype(np.float32))
-  same_as = {i for i, name in enumerate(graph.relation_names)
-             if name in ('same_as', 'inverse of same_as')}
-  context = neighbour_mean(x, graph.edges, same_as)
+  """EA: cosine of [x, w·unit(neighbours view of x)], the view as
+`views.neighbour_sums` builds it (`same_as`, the queried relation, left
+out); candidates = the split's graph-2 entities, as in evaluation."""
+  text = graph.features['text']
+  x = unit_rows(text.values.astype(np.float32))
+  context = unit_rows(views.neighbour_sums(graph, x, text.present).values)
 
   def score(nodes, candidates, weight):
     def view(rows):

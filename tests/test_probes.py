@@ -1,9 +1,8 @@
-"""benchmarks/probes.py: the signals' arithmetic, and both probes end to
+"""benchmarks/probes.py: both probes end to
 end on the synthetic graphs of configs/test.py."""
 
 import sys
 
-import numpy as np
 
 from configs import test as test_config
 from conftest import PROJECT
@@ -11,15 +10,6 @@ from mtaimkg_jax.data import loading
 
 sys.path.insert(0, str(PROJECT / 'benchmarks'))
 import probes  # pylint: disable=g-import-not-at-top,wrong-import-position
-
-
-def test_neighbour_mean_skips_relations_and_counts_each_neighbour_once():
-  x = np.eye(4, dtype=np.float32)
-  edges = np.array([[0, 0, 1], [0, 1, 1], [0, 0, 2], [0, 5, 3], [3, 5, 0]])
-  context = probes.neighbour_mean(x, edges, skip_relations={5})
-  np.testing.assert_allclose(context[0], [0, 2 ** -0.5, 2 ** -0.5, 0],
-                             rtol=1e-6)
-  np.testing.assert_array_equal(context[1:], 0)
 
 
 def _graph(task):

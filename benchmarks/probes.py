@@ -88,8 +88,8 @@ def load(dataset: str, task: str, root: str | None) -> QueryGraph:
 
 def neighbour_names(graph: QueryGraph) -> dict:
   """EA: cosine of [x, w·unit(neighbours view of x)], the view as
-`views.neighbour_sums` builds it (`same_as`, the queried relation, left
-out); candidates = the split's graph-2 entities, as in evaluation."""
+  `views.neighbour_sums` builds it (`same_as`, the queried relation, left
+  out); candidates = the split's graph-2 entities, as in evaluation."""
   text = graph.features['text']
   x = unit_rows(text.values.astype(np.float32))
   context = unit_rows(views.neighbour_sums(graph, x, text.present).values)

@@ -1,8 +1,7 @@
-"""benchmarks/probes.py: both probes end to
-end on the synthetic graphs of configs/test.py."""
+"""benchmarks/probes.py: both probes end to end on the synthetic graphs of
+configs/test.py."""
 
 import sys
-
 
 from configs import test as test_config
 from conftest import PROJECT

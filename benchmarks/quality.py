@@ -324,9 +324,28 @@ def _full_command(run: Run, runs: str, data_root: str | None) -> list[str]:
   return command
 
 
+def _shell_word(arg: str) -> str:
+  """`shlex.quote`, but a flag value with single quotes in it (a tuple)
+  reads as typed: `--key="('a','b')"` rather than `'--key=('"'"'a'"'"...`."""
+  flag, equals, value = arg.partition('=')
+  if (shlex.quote(arg) == arg or not equals or shlex.quote(flag) != flag or
+      re.search(r'["\\$`!]', value)):
+    return shlex.quote(arg)
+  return f'{flag}="{value}"'
+
+
+def shell_join(command: list[str]) -> str:
+  return ' '.join(_shell_word(arg) for arg in command)
+
+
 def _record(workdir: pathlib.Path) -> dict:
   path = workdir / 'quality_run.json'
   return json.loads(path.read_text()) if path.exists() else {}
+
+
+def _made_by(record: dict, command: list[str]) -> bool:
+  """Whether a run's record is of `command` (however it was quoted)."""
+  return shlex.split(record.get('command', '')) == command
 
 
 def _code_version() -> str:
@@ -351,20 +370,20 @@ def execute(run: Run, runs: str, data_root: str | None) -> dict:
   command = _full_command(run, runs, data_root)
   if (workdir / 'results.json').exists():
     record = _record(workdir)
-    if record.get('command') == shlex.join(command):
+    if _made_by(record, command):
       return record
     stale = workdir.with_name(f'{run.name}.stale.{int(time.time())}')
     print(f'{workdir} was made by another command: moved to {stale}')
     workdir.rename(stale)
   workdir.mkdir(parents=True, exist_ok=True)
-  print('$', shlex.join(command), flush=True)
+  print('$', shell_join(command), flush=True)
   code = _code_version()  # before the run: the code it starts with
   start = time.time()
   with open(workdir.with_suffix('.log'), 'ab') as log:
     status = subprocess.call([sys.executable] + command[1:], cwd=PROJECT,
                              stdout=log, stderr=subprocess.STDOUT)
   record = {'seconds': round(time.time() - start, 1), 'exit_status': status,
-            'command': shlex.join(command), 'code': code}
+            'command': shell_join(command), 'code': code}
   if status == 0:
     (workdir / 'quality_run.json').write_text(json.dumps(record) + '\n')
   else:
@@ -381,12 +400,12 @@ def collect(plan: Plan, runs: str, data_root: str | None) -> dict:
   for row in plan.rows:
     run = by_name[row.run]
     workdir = pathlib.Path(runs) / run.name
-    command = shlex.join(_full_command(run, runs, data_root))
-    entry = {**dataclasses.asdict(row), 'command': command,
+    command = _full_command(run, runs, data_root)
+    entry = {**dataclasses.asdict(row), 'command': shell_join(command),
              'trains': run.trains}
     results = workdir / 'results.json'
     record = _record(workdir)
-    if results.exists() and record.get('command') != command:
+    if results.exists() and not _made_by(record, command):
       entry['status'] = f'{results} is from another command'
     elif results.exists():
       found = json.loads(results.read_text())
@@ -403,8 +422,8 @@ def collect(plan: Plan, runs: str, data_root: str | None) -> dict:
   for name in plan.routing_runs:
     workdir = pathlib.Path(runs) / name
     path = workdir / 'routing_by_dataset.json'
-    command = shlex.join(_full_command(by_name[name], runs, data_root))
-    if path.exists() and _record(workdir).get('command') == command:
+    command = _full_command(by_name[name], runs, data_root)
+    if path.exists() and _made_by(_record(workdir), command):
       routing[name] = json.loads(path.read_text())
   return {'rows': out, 'routing': routing, 'targets': {
       k: [dataclasses.asdict(t) for t in v] for k, v in plan.targets.items()}}

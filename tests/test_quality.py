@@ -105,7 +105,10 @@ def test_every_real_command_is_a_valid_config():
   assert len(names) == len(set(names))
   assert {row.run for row in plan.rows} <= set(names)
   for run in plan.runs:
-    config = _parse(run.command('/tmp/runs'))
+    # The README's command is the one that ran, quoted as typed.
+    command = run.command('/tmp/runs')
+    assert shlex.split(quality.shell_join(command)) == command
+    config = _parse(command)
     config_check.validate(config, 1)
     datasets = [d for _, d, _ in (config.eval.tasks or config.tasks)]
     assert all(shlex.quote(d) == d for d in datasets)
@@ -119,6 +122,19 @@ def test_every_real_command_is_a_valid_config():
   assert len(rows) == len(plan.rows)
   tables = {r.table for r in plan.rows}
   assert tables == set(plan.tables)
+
+
+@pytest.mark.parametrize('arg, shown', [
+    ("--config.features.views=('neighbours',)",
+     '--config.features.views="(\'neighbours\',)"'),
+    ('configs/single.py:task=ea,steps=8', 'configs/single.py:task=ea,steps=8'),
+    ('--note=a b', '--note="a b"'),
+    ("--note=it's $HOME", """'--note=it'"'"'s $HOME'"""),
+    ("it's", """'it'"'"'s'"""),
+])
+def test_shell_join_reads_as_typed_and_splits_back(arg, shown):
+  assert quality.shell_join([arg]) == shown
+  assert shlex.split(shown) == [arg]
 
 
 def test_per_dataset_configs_equal_the_generic_single_task_config():

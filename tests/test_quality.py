@@ -155,3 +155,19 @@ def test_per_dataset_configs_equal_the_generic_single_task_config():
                       f'configs/single.py:{args}'])
     assert own.to_dict() == generic.to_dict(), name
     config_check.validate(own, 1)
+
+
+@pytest.mark.parametrize('best, verdict', [
+    (0.9497, 'best MtaIMKG 0.9497 (MtaIMKG x): not met (gap 0.0003)'),
+    (0.93, 'best MtaIMKG 0.930 (MtaIMKG x): not met (gap 0.020)'),
+    (0.95, 'best MtaIMKG 0.950 (MtaIMKG x): met'),
+])
+def test_target_verdict_never_rounds_a_miss_into_the_target(best, verdict):
+  target = quality.Target('hits@1', 0.95, 'anchor')
+  plan = quality.Plan([], [], {'T': ('hits@1',)}, {'d': [target]}, {})
+  row = {'table': 'T', 'dataset': 'd', 'method': 'MtaIMKG x', 'note': '',
+         'run': 'r', 'command': 'python -m mtaimkg_jax.main',
+         'metrics': {'hits@1': best, 'mrr': best, 'count': 1}}
+  collected = {'rows': [row], 'targets': {'d': [target.__dict__]}}
+  assert f'- target `d` hits@1 ≥ 0.95 (anchor): {verdict}' in (
+      quality.markdown(plan, collected))

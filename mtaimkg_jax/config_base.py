@@ -29,6 +29,10 @@ def base_config() -> ml_collections.ConfigDict:
   # Derived views added as modalities of their own (data/views.py), e.g.
   # ('neighbours',); () keeps the model of the published rows.
   config.features.views = ()
+  # The tasks whose graphs get each view: e.g. surface=('ea', 'el') keeps
+  # name trigrams out of LP, whose zero-shot transfer they hurt.
+  config.features.view_tasks = ml_collections.ConfigDict(
+      {view: ('lp', 'ea', 'el') for view in ('neighbours', 'surface')})
 
   config.ea = ml_collections.ConfigDict()
   config.ea.train_ratio = 0.3

@@ -14,6 +14,7 @@ import ml_collections
 
 from mtaimkg_jax import metrics
 from mtaimkg_jax.data import features, loading, views
+from mtaimkg_jax.data.graph import TASK_IDS
 from mtaimkg_jax.errors import ConfigError
 
 MODELS = ('mtaimkg', 'ultra', 'baseline')
@@ -110,6 +111,16 @@ def validate(config: ml_collections.ConfigDict,
       len(set(chosen)) != len(chosen)):
     raise ConfigError('features.views', f'must be distinct names among '
                       f'{views.VIEWS}, got {chosen!r}')
+  view_tasks = config.features.view_tasks
+  if set(view_tasks.keys()) != set(views.VIEWS):
+    raise ConfigError('features.view_tasks', f'must have one entry per view '
+                      f'{views.VIEWS}, got {sorted(view_tasks.keys())}')
+  for view in views.VIEWS:
+    tasks = view_tasks[view]
+    if (not isinstance(tasks, (tuple, list)) or
+        any(t not in TASK_IDS for t in tasks) or len(set(tasks)) != len(tasks)):
+      raise ConfigError(f'features.view_tasks.{view}', f'must be distinct '
+                        f'tasks among {tuple(TASK_IDS)}, got {tasks!r}')
   if config.ea.train_ratio >= 1:
     raise ConfigError('ea.train_ratio', f'must be < 1, got '
                       f'{config.ea.train_ratio!r}')

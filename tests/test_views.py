@@ -128,6 +128,29 @@ def test_bad_views_name_the_key(value):
     config_check.validate(config)
 
 
+def test_view_tasks_keep_a_view_to_the_tasks_named():
+  config = _config()
+  config.features.view_tasks.surface = ('ea', 'el')
+  config.features.view_tasks.neighbours = ('ea',)
+  config_check.validate(config)
+  got = {g.task: g for _, g in loading.load_graphs(config)}
+  assert 'surface' not in got['lp'].features
+  assert got['ea'].features['surface'].present.all()
+  assert got['el'].features['surface'].present.all()
+  assert 'neighbours' in got['ea'].features
+  assert 'neighbours' not in got['el'].features
+  assert loading.views_of(config, 'lp') == ()
+  assert loading.views_of(config, 'ea') == ('neighbours', 'surface')
+
+
+@pytest.mark.parametrize('value', [('ea', 'kg'), ('el', 'el')])
+def test_bad_view_tasks_name_the_key(value):
+  config = _config()
+  config.features.view_tasks.surface = value
+  with pytest.raises(ConfigError, match='features.view_tasks.surface'):
+    config_check.validate(config)
+
+
 def test_a_run_with_the_view_trains_and_reports_its_routing(tmp_path,
                                                            monkeypatch):
   config = _config()

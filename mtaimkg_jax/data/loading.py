@@ -103,6 +103,12 @@ def _featurizer(config: ml_collections.ConfigDict):
   return featurize
 
 
+def views_of(config: ml_collections.ConfigDict, task: str) -> tuple[str, ...]:
+  """The derived views `config` gives graphs of `task`."""
+  return tuple(v for v in config.features.views
+               if task in config.features.view_tasks[v])
+
+
 def load_graphs(config: ml_collections.ConfigDict,
                 tasks: Sequence[TaskSpec] | None = None
                 ) -> list[tuple[TaskSpec, QueryGraph]]:
@@ -119,7 +125,7 @@ def load_graphs(config: ml_collections.ConfigDict,
     graph = views.add_views(
         build_query_graph(task, k, featurize,
                           unification=config.features.unification),
-        config.features.views, k, config.features.unification)
+        views_of(config, spec.task), k, config.features.unification)
     logging.info('%s: %d nodes, %d edges (with inverses), %d relations, '
                  'queries %s, features %s', graph.key, graph.num_nodes,
                  graph.num_edges, graph.num_relations,

@@ -48,8 +48,17 @@ EL_LONG_STEPS = 3000
 # One-to-one matching (EA) of cosine similarities uses the temperature
 # usual in EA work; the model's runs use their config's (log-odds logits).
 SINKHORN_COSINE = 0.02
-# The mixture with both derived feature views (mtaimkg_jax/data/views.py).
-MIXTURE_VIEWS = 'MtaIMKG mixture, neighbours + surface views'
+# Mixtures with the derived feature views (mtaimkg_jax/data/views.py):
+# (method, run name, the flags that train and load them).
+_BOTH_VIEWS = "--config.features.views=('neighbours','surface')"
+VIEW_MIXTURES = (
+    ('MtaIMKG mixture, neighbours + surface views', 'mixture_views',
+     (_BOTH_VIEWS,)),
+    # Name trigrams kept out of LP, whose transfer they hurt (MKG-Y).
+    ('MtaIMKG mixture, neighbours + surface (EA, EL only) views',
+     'mixture_task_views',
+     (_BOTH_VIEWS, "--config.features.view_tasks.surface=('ea','el')")),
+)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -132,9 +141,9 @@ def real_plan(steps: int) -> Plan:
 
   mixture = add(Run('mixture', ('--config', f'configs/mixture.py:steps={steps}'),
                     trains=True))
-  mixture_views = add(Run('mixture_views', (
-      '--config', f'configs/mixture.py:steps={steps}',
-      "--config.features.views=('neighbours','surface')"), trains=True))
+  for _, name, flags in VIEW_MIXTURES:
+    add(Run(name, ('--config', f'configs/mixture.py:steps={steps}', *flags),
+            trains=True))
   for split in ('fb237_v1', 'WN18RR_v1', 'nell_v1'):
     dataset = f'lp/grail/{split}_ind'
     rows.append(Row(lp_zero, dataset, 'ULTRA ultra_3g (structure only)', add(
@@ -165,6 +174,11 @@ def real_plan(steps: int) -> Plan:
           Run(f'mixture_on_{name}', _transfer(
               'lp', dataset, '--config.init_workdir={runs}/mixture'))),
                       'trained on DB15K (+EA, EL)'))
+      for method, run, flags in VIEW_MIXTURES:
+        rows.append(Row(lp_zero, dataset, method, add(Run(
+            f'{run}_on_{name}', _transfer(
+                'lp', dataset, *flags, f'--config.init_workdir={{runs}}/{run}'
+            ))), 'trained on DB15K (+EA, EL)'))
     rows.append(Row(lp_trans, dataset, 'relation frequency', base_run))
     rows.append(Row(lp_trans, dataset, 'ULTRA ultra_3g (structure only)',
                     ultra_run, 'zero-shot'))
@@ -177,7 +191,8 @@ def real_plan(steps: int) -> Plan:
                     if name == 'DB15K' else f'mixture_on_{name}',
                     '' if name == 'DB15K' else 'zero-shot'))
     if name == 'DB15K':
-      rows.append(Row(lp_trans, dataset, MIXTURE_VIEWS, mixture_views))
+      rows += [Row(lp_trans, dataset, method, run)
+               for method, run, _ in VIEW_MIXTURES]
   matched = ' + one-to-one (Sinkhorn, τ = {:g})'
   model_matched = matched.format(
       config_base.real_data_config().eval.sinkhorn_temperature)
@@ -217,9 +232,10 @@ def real_plan(steps: int) -> Plan:
     rows.append(Row(ea, dataset, 'MtaIMKG mixture' + model_matched, run, note,
                     setting=ONE_TO_ONE))
     if slug == 'zh_en':
-      rows.append(Row(ea, dataset, MIXTURE_VIEWS, mixture_views))
-      rows.append(Row(ea, dataset, MIXTURE_VIEWS + model_matched,
-                      mixture_views, setting=ONE_TO_ONE))
+      for method, view_run, _ in VIEW_MIXTURES:
+        rows.append(Row(ea, dataset, method, view_run))
+        rows.append(Row(ea, dataset, method + model_matched, view_run,
+                        setting=ONE_TO_ONE))
   dataset = 'el/RichpediaMEL'
   rows.append(Row(el, dataset, 'MiniLM text cosine', add(Run(
       'baseline_RichpediaMEL', _transfer('el', dataset, *_RAW_COSINE)))))
@@ -239,7 +255,7 @@ def real_plan(steps: int) -> Plan:
           f'dataset={dataset},steps={steps}',
           "--config.features.views=('surface',)"), trains=True))))
   rows.append(Row(el, dataset, 'MtaIMKG mixture', mixture))
-  rows.append(Row(el, dataset, MIXTURE_VIEWS, mixture_views))
+  rows += [Row(el, dataset, method, run) for method, run, _ in VIEW_MIXTURES]
   rows.append(Row(el, 'el/synthetic', 'MtaIMKG mixture', add(Run(
       'mixture_on_el_synthetic', _transfer(
           'el', 'el/synthetic', '--config.init_workdir={runs}/mixture'))),
@@ -284,8 +300,10 @@ def real_plan(steps: int) -> Plan:
       el: 'All 17,805 KB entities are candidates; a mention reads '
           '"mention | sentence", an entity "name. attribute text".',
   }
-  routing_runs = (mixture, mixture_views) + tuple(
-      r.name for r in runs if r.name.startswith('mixture_on_'))
+  view_runs = tuple(run for _, run, _ in VIEW_MIXTURES)
+  routing_runs = (mixture,) + view_runs + tuple(
+      r.name for r in runs if r.name.startswith(
+          tuple(f'{m}_on_' for m in ('mixture',) + view_runs)))
   return Plan(runs, rows, tables, targets, notes, routing_runs)
 
 

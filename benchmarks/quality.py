@@ -51,6 +51,7 @@ SINKHORN_COSINE = 0.02
 # Mixtures with the derived feature views (mtaimkg_jax/data/views.py):
 # (method, run name, the flags that train and load them).
 _BOTH_VIEWS = "--config.features.views=('neighbours','surface')"
+_NEIGHBOURS_ANCHORS = "--config.features.views=('neighbours','anchors')"
 VIEW_MIXTURES = (
     ('MtaIMKG mixture, neighbours + surface views', 'mixture_views',
      (_BOTH_VIEWS,)),
@@ -217,7 +218,10 @@ def real_plan(steps: int) -> Plan:
         ('MtaIMKG single-task, neighbours view', Run(
             f'single_ea_{slug}_neighbours',
             single_args + ("--config.features.views=('neighbours',)",),
-            trains=True))):
+            trains=True)),
+        ('MtaIMKG single-task, neighbours + anchors views', Run(
+            f'single_ea_{slug}_anchors',
+            single_args + (_NEIGHBOURS_ANCHORS,), trains=True))):
       add(run)
       rows.append(Row(ea, dataset, method, run.name))
       rows.append(Row(ea, dataset, method + model_matched, run.name,

@@ -32,7 +32,8 @@ def base_config() -> ml_collections.ConfigDict:
   # The tasks whose graphs get each view: e.g. surface=('ea', 'el') keeps
   # name trigrams out of LP, whose zero-shot transfer they hurt.
   config.features.view_tasks = ml_collections.ConfigDict(
-      {view: ('lp', 'ea', 'el') for view in ('neighbours', 'surface')})
+      {view: ('lp', 'ea', 'el')
+       for view in ('neighbours', 'surface', 'anchors')})
 
   config.ea = ml_collections.ConfigDict()
   config.ea.train_ratio = 0.3

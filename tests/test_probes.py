@@ -18,7 +18,7 @@ def _graph(task):
 
 
 def test_probes_choose_a_weight_on_train_and_report_test():
-  for task, run in (('ea', probes.neighbour_names),
+  for task, run in (('ea', probes.neighbour_names), ('ea', probes.anchors),
                     ('el', probes.surface_ngrams)):
     graph = _graph(task)
     result = run(graph)

@@ -1,6 +1,7 @@
 """Derived views (data/views.py) and the model reading them: the
 neighbours view never uses a queried relation, the surface view reads a
-mention's words, absent views get no weight, and a run with the views
+mention's words, the anchors view counts seed pairs among neighbours (never
+a node's own), absent views get no weight, and a run with the views
 trains, ranks, reports its routing and predicts for a new mention."""
 
 import json
@@ -24,7 +25,7 @@ from mtaimkg_jax.models.model import MtaIMKG
 
 def _config(**features):
   config = test_config.get_config()
-  config.features.views = ('neighbours', 'surface')
+  config.features.views = ('neighbours', 'surface', 'anchors')
   for key, value in features.items():
     config.features[key] = value
   return config
@@ -71,6 +72,29 @@ def test_surface_view_reads_names_and_mention_surface_forms(graphs):
       'Küstner')
   for graph in graphs.values():
     assert graph.features['surface'].present.all()
+
+
+def test_anchors_view_sums_the_codes_of_seed_pairs_among_neighbours(graphs):
+  graph = graphs['ea']
+  view = views.anchor_codes(graph, dim=64)
+  train = graph.queries['train']
+  seeds = np.unique(np.stack([train.nodes, train.answers], 1), axis=0)
+  codes = np.random.default_rng(0).normal(scale=64 ** -0.5,
+                                          size=(len(seeds), 64))
+  pair_of = {int(node): i for i, pair in enumerate(seeds) for node in pair}
+  same_as = sorted(views.queried_relations(graph))
+  for node in range(graph.num_nodes):
+    edges = graph.edges[(graph.edges[:, 0] == node) &
+                        ~np.isin(graph.edges[:, 1], same_as)]
+    pairs = {pair_of[int(t)] for t in edges[:, 2] if int(t) in pair_of}
+    pairs.discard(pair_of.get(node))  # a node's own pair never counts
+    assert view.present[node] == bool(pairs)
+    np.testing.assert_allclose(view.values[node],
+                               codes[sorted(pairs)].sum(0), rtol=1e-4,
+                               atol=1e-5)
+  assert view.present.mean() > 0.25
+  for task in ('lp', 'el'):
+    assert views.anchor_codes(graphs[task]) is None
 
 
 def test_no_neighbours_view_where_every_relation_is_queried(graphs):
@@ -132,6 +156,7 @@ def test_view_tasks_keep_a_view_to_the_tasks_named():
   config = _config()
   config.features.view_tasks.surface = ('ea', 'el')
   config.features.view_tasks.neighbours = ('ea',)
+  config.features.view_tasks.anchors = ('ea',)
   config_check.validate(config)
   got = {g.task: g for _, g in loading.load_graphs(config)}
   assert 'surface' not in got['lp'].features
@@ -140,7 +165,8 @@ def test_view_tasks_keep_a_view_to_the_tasks_named():
   assert 'neighbours' in got['ea'].features
   assert 'neighbours' not in got['el'].features
   assert loading.views_of(config, 'lp') == ()
-  assert loading.views_of(config, 'ea') == ('neighbours', 'surface')
+  assert loading.views_of(config, 'ea') == ('neighbours', 'surface',
+                                          'anchors')
 
 
 @pytest.mark.parametrize('value', [('ea', 'kg'), ('el', 'el')])
@@ -160,7 +186,8 @@ def test_a_run_with_the_view_trains_and_reports_its_routing(tmp_path,
   with open(os.path.join(tmp_path, 'routing_by_dataset.json')) as f:
     by_dataset = json.load(f)
   ea = by_dataset['ea/synthetic']
-  assert ea['neighbours'] > 0 and by_dataset['lp/synthetic']['neighbours'] == 0
+  for view in ('neighbours', 'anchors'):
+    assert ea[view] > 0 and by_dataset['lp/synthetic'][view] == 0
   assert sum(ea.values()) == pytest.approx(1.0, abs=1e-5)
   # A mention the graph has never seen gets its text and surface views
   # (the synthetic text features come from no encoder: stand one in).

@@ -13,6 +13,12 @@ representation, own cosine prior). Both were measured first by
   a mention's surface form: EL matches the words of the mention, not of
   its sentence, against entity names. Probe: RichpediaMEL H@1 0.937 →
   0.951 with this view unified to 128 dims.
+- `anchors` (EA): which seed pairs (the training `same_as` pairs) a node
+  has among its neighbours, as the sum of one random code per pair, so two
+  entities whose neighbours are aligned seeds get close whatever their
+  names. A node's own pair never counts. Probe: on DBP15K zh_en, with
+  names and neighbours' names, H@1 0.796 → 0.838 (Sinkhorn 0.882 →
+  0.917).
 """
 
 from __future__ import annotations
@@ -26,7 +32,7 @@ from mtaimkg_jax.data.features import HashingEncoder, fit_unifier
 from mtaimkg_jax.data.graph import QueryGraph, inverse_relation
 from mtaimkg_jax.data.mmkg import MODALITIES, Features
 
-VIEWS = ('neighbours', 'surface')
+VIEWS = ('neighbours', 'surface', 'anchors')
 # Every modality a padded graph carries arrays for, in this order.
 ALL_MODALITIES = MODALITIES + VIEWS
 
@@ -39,20 +45,31 @@ def queried_relations(graph: QueryGraph) -> np.ndarray:
   return np.union1d(asked, inverse_relation(asked, graph.num_base_relations))
 
 
+def neighbour_pairs(graph: QueryGraph) -> np.ndarray:
+  """Distinct (node, neighbour) pairs [P, 2] over edges of relations no
+  query asks (so no pair carries an answer)."""
+  edges = graph.edges[~np.isin(graph.edges[:, 1], queried_relations(graph))]
+  return np.unique(edges[:, [0, 2]], axis=0)
+
+
+def _sums(num_nodes: int, pairs: np.ndarray, rows: np.ndarray) -> Features:
+  """Σ of `rows` [P, D] into each pair's node; present where any."""
+  total = np.zeros((num_nodes, rows.shape[1]), np.float64)
+  np.add.at(total, pairs[:, 0], rows)
+  has = np.zeros((num_nodes,), bool)
+  has[pairs[:, 0]] = True
+  return Features(total.astype(np.float32), has)
+
+
 def neighbour_sums(graph: QueryGraph, values: np.ndarray,
                    present: np.ndarray) -> Features:
   """Σ of the unit-length rows of each node's distinct neighbours (present
   ones) over edges of relations no query asks; present where any."""
-  edges = graph.edges[~np.isin(graph.edges[:, 1], queried_relations(graph))]
-  pairs = np.unique(edges[:, [0, 2]], axis=0)
+  pairs = neighbour_pairs(graph)
   pairs = pairs[present[pairs[:, 1]]]
   unit = values / np.maximum(np.linalg.norm(values, axis=1, keepdims=True),
                              1e-9)
-  total = np.zeros(values.shape, np.float64)
-  np.add.at(total, pairs[:, 0], unit[pairs[:, 1]])
-  has = np.zeros((graph.num_nodes,), bool)
-  has[pairs[:, 0]] = True
-  return Features(total.astype(np.float32), has)
+  return _sums(graph.num_nodes, pairs, unit[pairs[:, 1]])
 
 
 def surface_form(name: str) -> str:
@@ -73,11 +90,37 @@ def surface_features(names: Sequence[str]) -> Features:
                   np.array([bool(f.strip()) for f in forms]))
 
 
+ANCHOR_DIM = 1024
+
+
+def anchor_codes(graph: QueryGraph, dim: int = ANCHOR_DIM) -> Features | None:
+  """Σ over each node's distinct neighbours (edges of relations no query
+  asks) that belong to a seed pair of that pair's Gaussian code (seed 0,
+  variance 1/dim, so inner products estimate shared-pair counts); present
+  where any. Seeds are the `train` query pairs of an EA graph; None for
+  other tasks (their queries are not identity pairs)."""
+  if graph.task != 'ea' or 'train' not in graph.queries:
+    return None
+  train = graph.queries['train']
+  seeds = np.unique(np.stack([train.nodes, train.answers], axis=1), axis=0)
+  pair_of = np.full((graph.num_nodes,), -1, np.int64)
+  pair_of[seeds[:, 0]] = np.arange(len(seeds))
+  pair_of[seeds[:, 1]] = np.arange(len(seeds))
+  pairs = neighbour_pairs(graph)
+  pairs = pairs[(pair_of[pairs[:, 1]] >= 0) &
+                (pair_of[pairs[:, 0]] != pair_of[pairs[:, 1]])]
+  codes = np.random.default_rng(0).normal(
+      scale=dim ** -0.5, size=(len(seeds), dim)).astype(np.float32)
+  return _sums(graph.num_nodes, pairs, codes[pair_of[pairs[:, 1]]])
+
+
 def _raw_view(graph: QueryGraph, view: str) -> Features | None:
   if view not in VIEWS:
     raise ValueError(f'unknown view {view!r}; expected one of {VIEWS}')
   if view == 'surface':
     return surface_features(graph.node_names)
+  if view == 'anchors':
+    return anchor_codes(graph)
   text = graph.features.get('text')
   if text is None:
     return None

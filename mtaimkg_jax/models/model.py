@@ -36,10 +36,12 @@ from mtaimkg_jax.models.layers import MLP, FeatureAdapter
 from mtaimkg_jax.models.routing import ROUTED, TaskRouter, mix, routed_names
 
 # Modalities whose cosine prior for EA and EL starts at this multiple of
-# `text_prior`: the names, the neighbours' names, and the name trigrams
-# (0.2: the weight `benchmarks/probes.py surface-ngrams` chose on training
-# mentions).
-_NAME_PRIORS = {'text': 1.0, 'neighbours': 1.0, 'surface': 0.2}
+# `text_prior`: the names, the neighbours' names, the name trigrams and the
+# seed pairs among the neighbours (0.2 and 0.3: the weights
+# `benchmarks/probes.py surface-ngrams` and `anchors` chose on training
+# queries).
+_NAME_PRIORS = {'text': 1.0, 'neighbours': 1.0, 'surface': 0.2,
+                'anchors': 0.3}
 
 
 class ModelOutput(NamedTuple):

@@ -62,6 +62,16 @@ class Checkpoints:
       return restored['state'], dict(restored['record'])
     return None
 
+  def latest_params(self) -> Any | None:
+    """The newest checkpoint's params as host arrays, read without a
+    template (analysis; training and evaluation restore the whole state)."""
+    step = self.latest_step()
+    if step is None:
+      return None
+    state = ocp.StandardCheckpointer().restore(
+        os.path.join(self.directory, str(step), 'state'))
+    return state['params']
+
   def reached_preemption(self, step: int) -> bool:
     return self._manager.reached_preemption(step)
 

@@ -77,6 +77,12 @@ class Progress:
                  self.done - self.resumed_at, time.time() - self.started)
 
 
+def saved_ranks_path(workdir: str, dataset: str, split: str) -> str:
+  """Where the evaluation of `dataset`'s `split` keeps its `SavedRanks`."""
+  return os.path.join(workdir, 'eval', f'{dataset.replace("/", "_")}.'
+                      f'{split}.npz')
+
+
 def fingerprint(config: ml_collections.ConfigDict, params: Any) -> str:
   """What a saved evaluation is of: the config and the exact parameters."""
   digest = hashlib.sha256(config.to_json_best_effort(sort_keys=True).encode())

@@ -71,7 +71,8 @@ def _prepare(config, graphs, mesh) -> list[Prepared]:
   return out
 
 
-def _eval_specs(config) -> list[loading.TaskSpec]:
+def eval_specs(config) -> list[loading.TaskSpec]:
+  """The datasets evaluated: `config.eval.tasks`, else `config.tasks`."""
   if config.eval.tasks:
     return loading.parse_tasks(config.eval.tasks, key='eval.tasks')
   return loading.parse_tasks(config.tasks)
@@ -264,7 +265,7 @@ def train_and_evaluate(config: ml_collections.ConfigDict,
 def _restore_params(config, workdir: str, model, mesh) -> Any:
   """Params for eval/predict: this workdir's latest checkpoint, else
   `config.init_workdir`'s, else `config.model.init_checkpoint`."""
-  graphs = loading.load_graphs(config, _eval_specs(config)[:1])
+  graphs = loading.load_graphs(config, eval_specs(config)[:1])
   prepared = _prepare(config, graphs, mesh)
   params = _init_params(model, config, prepared[0])
   optimizer = steps.make_optimizer(config, params)
@@ -324,7 +325,7 @@ def _evaluate_model(config, workdir, model, params,
   `workdir/eval/`, so a killed or preempted evaluation resumes."""
   fns = steps.make_steps(model, steps.make_optimizer(config, params), config,
                          mesh)
-  graphs = loading.load_graphs(config, _eval_specs(config))
+  graphs = loading.load_graphs(config, eval_specs(config))
   prepared = _prepare(config, graphs, mesh)
   fingerprint = evaluation.fingerprint(config, params)
   is_chief = jax.process_index() == 0
@@ -334,8 +335,7 @@ def _evaluate_model(config, workdir, model, params,
       graph = item.graph
       split = _eval_split(config, graph)
       saved = evaluation.SavedRanks(
-          os.path.join(workdir, 'eval', f'{graph.key.replace("/", "_")}.'
-                       f'{split}.npz'), fingerprint,
+          evaluation.saved_ranks_path(workdir, graph.key, split), fingerprint,
           config.eval.save_every_seconds, writes=is_chief)
       index = parallel.replicate(padding.candidate_index(graph), mesh)
       candidates = np.flatnonzero(graph.candidates)
@@ -422,7 +422,7 @@ def _matched_ranks(config, scores: np.ndarray,
 
 
 def _evaluate_baselines(config, workdir) -> dict[str, dict[str, float]]:
-  graphs = loading.load_graphs(config, _eval_specs(config))
+  graphs = loading.load_graphs(config, eval_specs(config))
   budgets = _budgets(config)
   ranks = {}
   for _, graph in graphs:
@@ -452,7 +452,7 @@ def predict(config: ml_collections.ConfigDict, workdir: str, query: str,
   from mtaimkg_jax import prediction  # pylint: disable=g-import-not-at-top
   mesh = parallel.make_mesh()
   _check_config(config, mesh)
-  specs = _eval_specs(config)
+  specs = eval_specs(config)
   if task is not None:
     specs = [s for s in specs if s.dataset == task]
     if not specs:

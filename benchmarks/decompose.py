@@ -1,0 +1,150 @@
+r"""What each part of a trained model's EA logits does, from the scores its
+evaluation saved: the cosine prior (Σ over views of the learned gate ×
+the cosine of unified features, the model's `cosine_gate` term) against
+the learned terms (MoE head + gated structure score = logits − prior),
+each ranked alone, and the prior with the learned terms scaled down.
+
+Run it with the training run's own flags (the workdir must hold a
+finished evaluation with one-to-one matching, which saves the score
+matrix):
+
+  python benchmarks/decompose.py \
+    --config configs/single.py:task=ea,dataset=ea/DBP15K/zh_en,steps=800 \
+    --config.features.views="('neighbours',)" \
+    --workdir workdir/quality/single_ea_zh_en_neighbours
+
+A diagnostic on the test split: it says where a model loses to its own
+prior; it never chooses a setting. Results go to
+`benchmarks/results/decompose.json`, keyed by workdir and dataset.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import pathlib
+import sys
+
+from absl import app
+from absl import flags
+from absl import logging
+from ml_collections import config_flags
+import jax.numpy as jnp
+import numpy as np
+
+PROJECT = pathlib.Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(PROJECT))
+from mtaimkg_jax import checkpoint, evaluation, metrics, train  # pylint: disable=g-import-not-at-top,wrong-import-position
+from mtaimkg_jax.data import loading  # pylint: disable=g-import-not-at-top,wrong-import-position
+from mtaimkg_jax.data.graph import TASK_IDS, QueryGraph  # pylint: disable=g-import-not-at-top,wrong-import-position
+from mtaimkg_jax.errors import ConfigError  # pylint: disable=g-import-not-at-top,wrong-import-position
+from mtaimkg_jax.models.model import build_model  # pylint: disable=g-import-not-at-top,wrong-import-position
+
+_CONFIG = config_flags.DEFINE_config_file('config', None,
+                                          'The run\'s config file.')
+_WORKDIR = flags.DEFINE_string('workdir', None, 'The run\'s workdir.')
+_OUT = flags.DEFINE_string(
+    'out', str(PROJECT / 'benchmarks' / 'results' / 'decompose.json'),
+    'JSON file the results are merged into.')
+# Scales of the learned terms added to the prior (1 = the model).
+LEARNED_SCALES = (0.25, 0.5)
+
+
+def _unit_rows(x: np.ndarray) -> np.ndarray:
+  return x / np.maximum(np.linalg.norm(x, axis=1, keepdims=True), 1e-9)
+
+
+def cosine_prior(graph: QueryGraph, modalities: tuple[str, ...],
+                 gates: np.ndarray, nodes: np.ndarray,
+                 candidates: np.ndarray) -> np.ndarray:
+  """[Q, C] Σ_m gates[m] · cosine of the unified features of `nodes` and
+  `candidates` (absent rows and modalities give 0), as MtaIMKG adds it."""
+  total = np.zeros((len(nodes), len(candidates)), np.float32)
+  for modality, gate in zip(modalities, gates):
+    feature = graph.features.get(modality)
+    if feature is None or gate == 0:
+      continue
+    unit = _unit_rows(np.where(feature.present[:, None], feature.values, 0))
+    total += gate * (unit[nodes] @ unit[candidates].T)
+  return total
+
+
+def _summary(scores: np.ndarray, columns: np.ndarray,
+             temperature: float, iterations: int, ties: str) -> dict:
+  plain = metrics.summarize(np.asarray(metrics.filtered_ranks(
+      jnp.asarray(scores), jnp.asarray(columns[:, 0]),
+      jnp.asarray(~np.isfinite(scores)), jnp.ones(scores.shape[1], bool),
+      ties=ties)))
+  matched = metrics.summarize(evaluation.one_to_one_ranks(
+      scores, columns, temperature, iterations, ties))
+  return {'hits@1': plain['hits@1'], 'mrr': plain['mrr'],
+          'one_to_one_hits@1': matched['hits@1'],
+          'one_to_one_mrr': matched['mrr']}
+
+
+def decompose(config, workdir: str) -> dict[str, dict[str, dict]]:
+  """{dataset: {part: H@1 / MRR, plain and one-to-one}} of each EA eval
+  dataset of `config`, from `workdir`'s saved scores and checkpoint."""
+  params = checkpoint.Checkpoints(workdir, 1, 1000).latest_params()
+  if params is None:
+    raise ConfigError('workdir', f'no checkpoint under {workdir!r}')
+  modalities = build_model(config).modalities
+  gates = np.asarray(params['cosine_gate'])[TASK_IDS['ea']]
+  eval_cfg = config.eval
+  out = {}
+  for _, graph in loading.load_graphs(config, train.eval_specs(config)):
+    if graph.task != 'ea':
+      continue
+    path = evaluation.saved_ranks_path(workdir, graph.key, eval_cfg.split)
+    if not os.path.exists(path):
+      raise ConfigError('workdir', f'{path} does not exist: evaluate the run '
+                        'first')
+    saved = np.load(path)
+    if 'scores' not in saved.files:
+      raise ConfigError('eval.sinkhorn_temperature', f'{path} has no score '
+                        'matrix: the run was evaluated without one-to-one '
+                        'matching')
+    scores, columns = saved['scores'], saved['columns']
+    queries = graph.queries[eval_cfg.split]
+    candidates = np.flatnonzero(graph.candidates)
+    if scores.shape != (len(queries), len(candidates)) or np.any(
+        candidates[columns[:, 0]] != queries.answers):
+      raise ConfigError('workdir', f'{path} is not a finished evaluation of '
+                        f'{graph.key}/{eval_cfg.split} with this config')
+    prior = cosine_prior(graph, modalities, gates, queries.nodes, candidates)
+    prior = np.where(np.isfinite(scores), prior, -np.inf)
+    learned = np.where(np.isfinite(scores), scores - prior, -np.inf)
+    parts = {'model': scores, 'prior': prior, 'learned': learned}
+    parts.update({f'prior + {a:g} learned': np.where(
+        np.isfinite(scores), prior + a * (scores - prior), -np.inf)
+                  for a in LEARNED_SCALES})
+    out[graph.key] = {
+        name: _summary(value, columns, eval_cfg.sinkhorn_temperature,
+                       eval_cfg.sinkhorn_iterations, eval_cfg.ties)
+        for name, value in parts.items()}
+    out[graph.key]['gates'] = dict(zip(modalities, map(float, gates)))
+  return out
+
+
+def main(argv) -> int:
+  del argv
+  logging.set_verbosity(logging.WARNING)  # no per-array Orbax chatter
+  results = decompose(_CONFIG.value, _WORKDIR.value)
+  out = pathlib.Path(_OUT.value)
+  found = json.loads(out.read_text()) if out.exists() else {}
+  for dataset, parts in results.items():
+    found[f'{_WORKDIR.value} {dataset}'] = parts
+    print(dataset)
+    for name, m in parts.items():
+      if name != 'gates':
+        print(f'  {name:<22} H@1 {m["hits@1"]:.4f} MRR {m["mrr"]:.4f} | '
+              f'one-to-one H@1 {m["one_to_one_hits@1"]:.4f} '
+              f'MRR {m["one_to_one_mrr"]:.4f}')
+  out.parent.mkdir(parents=True, exist_ok=True)
+  out.write_text(json.dumps(found, indent=1, sort_keys=True) + '\n')
+  return 0
+
+
+if __name__ == '__main__':
+  flags.mark_flags_as_required(['config', 'workdir'])
+  app.run(main)

@@ -39,6 +39,7 @@ from mtaimkg_jax.data import loading  # pylint: disable=g-import-not-at-top,wron
 from mtaimkg_jax.data.graph import TASK_IDS, QueryGraph  # pylint: disable=g-import-not-at-top,wrong-import-position
 from mtaimkg_jax.errors import ConfigError  # pylint: disable=g-import-not-at-top,wrong-import-position
 from mtaimkg_jax.models.model import build_model  # pylint: disable=g-import-not-at-top,wrong-import-position
+from probes import unit_rows  # pylint: disable=g-import-not-at-top,wrong-import-position
 
 _CONFIG = config_flags.DEFINE_config_file('config', None,
                                           'The run\'s config file.')
@@ -48,10 +49,6 @@ _OUT = flags.DEFINE_string(
     'JSON file the results are merged into.')
 # Scales of the learned terms added to the prior (1 = the model).
 LEARNED_SCALES = (0.25, 0.5)
-
-
-def _unit_rows(x: np.ndarray) -> np.ndarray:
-  return x / np.maximum(np.linalg.norm(x, axis=1, keepdims=True), 1e-9)
 
 
 def cosine_prior(graph: QueryGraph, modalities: tuple[str, ...],
@@ -64,7 +61,7 @@ def cosine_prior(graph: QueryGraph, modalities: tuple[str, ...],
     feature = graph.features.get(modality)
     if feature is None or gate == 0:
       continue
-    unit = _unit_rows(np.where(feature.present[:, None], feature.values, 0))
+    unit = unit_rows(np.where(feature.present[:, None], feature.values, 0))
     total += gate * (unit[nodes] @ unit[candidates].T)
   return total
 
@@ -111,12 +108,13 @@ def decompose(config, workdir: str) -> dict[str, dict[str, dict]]:
         candidates[columns[:, 0]] != queries.answers):
       raise ConfigError('workdir', f'{path} is not a finished evaluation of '
                         f'{graph.key}/{eval_cfg.split} with this config')
-    prior = cosine_prior(graph, modalities, gates, queries.nodes, candidates)
-    prior = np.where(np.isfinite(scores), prior, -np.inf)
-    learned = np.where(np.isfinite(scores), scores - prior, -np.inf)
+    allowed = np.isfinite(scores)
+    prior = np.where(allowed, cosine_prior(graph, modalities, gates,
+                                           queries.nodes, candidates),
+                     -np.inf)
+    learned = np.where(allowed, scores - np.where(allowed, prior, 0), -np.inf)
     parts = {'model': scores, 'prior': prior, 'learned': learned}
-    parts.update({f'prior + {a:g} learned': np.where(
-        np.isfinite(scores), prior + a * (scores - prior), -np.inf)
+    parts.update({f'prior + {a:g} learned': prior + a * learned
                   for a in LEARNED_SCALES})
     out[graph.key] = {
         name: _summary(value, columns, eval_cfg.sinkhorn_temperature,

@@ -29,17 +29,15 @@ from absl import app
 from absl import flags
 from absl import logging
 from ml_collections import config_flags
-import jax.numpy as jnp
 import numpy as np
 
 PROJECT = pathlib.Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(PROJECT))
-from mtaimkg_jax import checkpoint, evaluation, metrics, train  # pylint: disable=g-import-not-at-top,wrong-import-position
+from mtaimkg_jax import calibration, checkpoint, evaluation, metrics, train  # pylint: disable=g-import-not-at-top,wrong-import-position
 from mtaimkg_jax.data import loading  # pylint: disable=g-import-not-at-top,wrong-import-position
-from mtaimkg_jax.data.graph import TASK_IDS, QueryGraph  # pylint: disable=g-import-not-at-top,wrong-import-position
+from mtaimkg_jax.data.graph import TASK_IDS  # pylint: disable=g-import-not-at-top,wrong-import-position
 from mtaimkg_jax.errors import ConfigError  # pylint: disable=g-import-not-at-top,wrong-import-position
 from mtaimkg_jax.models.model import build_model  # pylint: disable=g-import-not-at-top,wrong-import-position
-from probes import unit_rows  # pylint: disable=g-import-not-at-top,wrong-import-position
 
 _CONFIG = config_flags.DEFINE_config_file('config', None,
                                           'The run\'s config file.')
@@ -51,27 +49,9 @@ _OUT = flags.DEFINE_string(
 LEARNED_SCALES = (0.25, 0.5)
 
 
-def cosine_prior(graph: QueryGraph, modalities: tuple[str, ...],
-                 gates: np.ndarray, nodes: np.ndarray,
-                 candidates: np.ndarray) -> np.ndarray:
-  """[Q, C] Σ_m gates[m] · cosine of the unified features of `nodes` and
-  `candidates` (absent rows and modalities give 0), as MtaIMKG adds it."""
-  total = np.zeros((len(nodes), len(candidates)), np.float32)
-  for modality, gate in zip(modalities, gates):
-    feature = graph.features.get(modality)
-    if feature is None or gate == 0:
-      continue
-    unit = unit_rows(np.where(feature.present[:, None], feature.values, 0))
-    total += gate * (unit[nodes] @ unit[candidates].T)
-  return total
-
-
 def _summary(scores: np.ndarray, columns: np.ndarray,
              temperature: float, iterations: int, ties: str) -> dict:
-  plain = metrics.summarize(np.asarray(metrics.filtered_ranks(
-      jnp.asarray(scores), jnp.asarray(columns[:, 0]),
-      jnp.asarray(~np.isfinite(scores)), jnp.ones(scores.shape[1], bool),
-      ties=ties)))
+  plain = metrics.summarize(evaluation.matrix_ranks(scores, columns, ties))
   matched = metrics.summarize(evaluation.one_to_one_ranks(
       scores, columns, temperature, iterations, ties))
   return {'hits@1': plain['hits@1'], 'mrr': plain['mrr'],
@@ -108,13 +88,11 @@ def decompose(config, workdir: str) -> dict[str, dict[str, dict]]:
         candidates[columns[:, 0]] != queries.answers):
       raise ConfigError('workdir', f'{path} is not a finished evaluation of '
                         f'{graph.key}/{eval_cfg.split} with this config')
-    allowed = np.isfinite(scores)
-    prior = np.where(allowed, cosine_prior(graph, modalities, gates,
-                                           queries.nodes, candidates),
-                     -np.inf)
-    learned = np.where(allowed, scores - np.where(allowed, prior, 0), -np.inf)
+    prior, learned = calibration.split_scores(scores, calibration.cosine_prior(
+        graph, modalities, gates, queries.nodes, candidates))
     parts = {'model': scores, 'prior': prior, 'learned': learned}
-    parts.update({f'prior + {a:g} learned': prior + a * learned
+    parts.update({f'prior + {a:g} learned': calibration.scaled(prior, learned,
+                                                               a)
                   for a in LEARNED_SCALES})
     out[graph.key] = {
         name: _summary(value, columns, eval_cfg.sinkhorn_temperature,

@@ -32,16 +32,13 @@ sys.path.insert(0, str(PROJECT))
 from configs import transfer  # pylint: disable=g-import-not-at-top,wrong-import-position
 from mtaimkg_jax import config_base, evaluation, metrics  # pylint: disable=g-import-not-at-top,wrong-import-position
 from mtaimkg_jax.data import features, loading, views  # pylint: disable=g-import-not-at-top,wrong-import-position
+from mtaimkg_jax.calibration import unit_rows  # pylint: disable=g-import-not-at-top,wrong-import-position
 from mtaimkg_jax.data.graph import QueryGraph  # pylint: disable=g-import-not-at-top,wrong-import-position
 from quality import SINKHORN_COSINE  # pylint: disable=g-import-not-at-top,wrong-import-position
 
 WEIGHTS = (0.0, 0.1, 0.2, 0.3, 0.5, 0.75, 1.0, 1.5, 2.0)
 # Scores [Q, C] of a split's queries against its candidates, for weight w.
 Scorer = Callable[[np.ndarray, np.ndarray, float], np.ndarray]
-
-
-def unit_rows(x: np.ndarray) -> np.ndarray:
-  return x / np.maximum(np.linalg.norm(x, axis=1, keepdims=True), 1e-9)
 
 
 def split_metrics(graph: QueryGraph, split: str, candidates: np.ndarray,

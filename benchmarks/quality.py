@@ -38,6 +38,7 @@ import time
 PROJECT = pathlib.Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(PROJECT))
 from mtaimkg_jax import config_base  # pylint: disable=g-import-not-at-top,wrong-import-position
+from mtaimkg_jax.calibration import CALIBRATED  # pylint: disable=g-import-not-at-top,wrong-import-position
 from mtaimkg_jax.evaluation import ONE_TO_ONE  # pylint: disable=g-import-not-at-top,wrong-import-position
 ULTRA_3G = '../shared/checkpoints/ultra/ultra_3g.pth'
 METRICS = ('mrr', 'hits@1', 'hits@3', 'hits@5', 'hits@10')
@@ -51,6 +52,10 @@ SINKHORN_COSINE = 0.02
 # Mixtures with the derived feature views (mtaimkg_jax/data/views.py):
 # (method, run name, the flags that train and load them).
 _NEIGHBOURS_ANCHORS = "--config.features.views=('neighbours','anchors')"
+# Share of the EA seed pairs held out to choose the learned-term scale.
+HELD_OUT_SEEDS = 0.1
+_CALIBRATED = (f'--config.ea.valid_fraction={HELD_OUT_SEEDS:g}',
+               '--config.eval.calibrate_learned_scale=True')
 VIEW_MIXTURES = (
     ('MtaIMKG mixture, neighbours + surface views', 'mixture_views',
      ("--config.features.views=('neighbours','surface')",)),
@@ -213,20 +218,27 @@ def real_plan(steps: int) -> Plan:
                                    ultra, *options))), 'zero-shot, same_as'))
     single_args = ('--config', f'configs/single.py:task=ea,'
                    f'dataset={dataset},steps={steps}', *options)
-    for method, run in (
+    plain = (('', ''), (ONE_TO_ONE, model_matched))
+    scaled = ', learned terms scaled on the held-out seeds'
+    for method, run, settings in (
         ('MtaIMKG single-task', Run(f'single_ea_{slug}', single_args,
-                                    trains=True)),
+                                    trains=True), plain),
         ('MtaIMKG single-task, neighbours view', Run(
             f'single_ea_{slug}_neighbours',
             single_args + ("--config.features.views=('neighbours',)",),
-            trains=True)),
+            trains=True), plain),
         ('MtaIMKG single-task, neighbours + anchors views', Run(
             f'single_ea_{slug}_anchors',
-            single_args + (_NEIGHBOURS_ANCHORS,), trains=True))):
+            single_args + (_NEIGHBOURS_ANCHORS,), trains=True), plain),
+        (f'MtaIMKG single-task, neighbours + anchors views, '
+         f'{HELD_OUT_SEEDS:.0%} of the seeds held out', Run(
+             f'single_ea_{slug}_calibrated',
+             single_args + (_NEIGHBOURS_ANCHORS, *_CALIBRATED), trains=True),
+         plain + ((CALIBRATED, scaled),
+                  (CALIBRATED + ONE_TO_ONE, scaled + model_matched)))):
       add(run)
-      rows.append(Row(ea, dataset, method, run.name))
-      rows.append(Row(ea, dataset, method + model_matched, run.name,
-                      setting=ONE_TO_ONE))
+      rows += [Row(ea, dataset, method + suffix, run.name, setting=setting)
+               for setting, suffix in settings]
     if slug == 'zh_en':
       run, note = mixture, ''
     else:

@@ -38,6 +38,10 @@ def base_config() -> ml_collections.ConfigDict:
   config.ea = ml_collections.ConfigDict()
   config.ea.train_ratio = 0.3
   config.ea.candidates = 'test'
+  # Share of the seed pairs held out of training as validation queries
+  # (real EA datasets; the test split does not change). They choose the
+  # scale of the learned terms when eval.calibrate_learned_scale is set.
+  config.ea.valid_fraction = 0.0
 
   config.padding = ml_collections.ConfigDict()
   config.padding.budgets = ()  # () → automatic buckets; else dicts of sizes
@@ -96,6 +100,10 @@ def base_config() -> ml_collections.ConfigDict:
   # '<dataset>:sinkhorn' next to the plain ranking. 0 = off.
   config.eval.sinkhorn_temperature = 0.0
   config.eval.sinkhorn_iterations = 20
+  # EA only: also rank test with the learned terms (MoE head + structure
+  # score) scaled by the factor that ranks the held-out seed pairs best
+  # (needs ea.valid_fraction > 0; results key '<dataset>:calibrated').
+  config.eval.calibrate_learned_scale = False
   return config
 
 

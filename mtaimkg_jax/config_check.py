@@ -53,6 +53,7 @@ _NUMBERS: dict[str, tuple] = {
     'train.contrastive_temperature': ('float', 0, 'exclusive'),
     'train.balance_weight': ('float', 0),
     'ea.train_ratio': ('float', 0, 'exclusive'),
+    'ea.valid_fraction': ('float', 0),
 }
 _CHOICES = {
     'model.name': MODELS,
@@ -61,7 +62,8 @@ _CHOICES = {
     'eval.ties': metrics.TIES,
     'features.unification': features.UNIFICATIONS,
 }
-_BOOLS = ('model.routing', 'model.remat', 'model.freeze_backbone')
+_BOOLS = ('model.routing', 'model.remat', 'model.freeze_backbone',
+          'eval.calibrate_learned_scale')
 _STRINGS = ('data.root', 'data.cache_dir', 'model.init_checkpoint',
             'init_workdir', 'eval.split', 'features.text_encoder')
 
@@ -124,6 +126,12 @@ def validate(config: ml_collections.ConfigDict,
   if config.ea.train_ratio >= 1:
     raise ConfigError('ea.train_ratio', f'must be < 1, got '
                       f'{config.ea.train_ratio!r}')
+  if config.ea.valid_fraction >= 1:
+    raise ConfigError('ea.valid_fraction', f'must be < 1, got '
+                      f'{config.ea.valid_fraction!r}')
+  if config.eval.calibrate_learned_scale and config.model.name != 'mtaimkg':
+    raise ConfigError('eval.calibrate_learned_scale', 'scales the learned '
+                      f'terms of MtaIMKG; model.name is {config.model.name!r}')
   if config.train.final_lr_fraction > 1:
     raise ConfigError('train.final_lr_fraction', 'must be ≤ 1')
   if config.model.top_k > config.model.num_experts:

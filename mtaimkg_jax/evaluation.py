@@ -150,19 +150,29 @@ def one_to_one_ranks(scores: np.ndarray, columns: np.ndarray,
   chex.assert_rank([scores, columns], 2)
   matched = np.asarray(_sinkhorn(jnp.asarray(scores / temperature),
                                  iterations=iterations))
+  return matrix_ranks(matched, columns, ties, chunk,
+                      excluded=~np.isfinite(scores))
+
+
+def matrix_ranks(scores: np.ndarray, columns: np.ndarray,
+                 ties: str = 'realistic', chunk: int = 256,
+                 excluded: np.ndarray | None = None) -> np.ndarray:
+  """Ranks of every answer of a whole split's [R, C] score matrix, as
+  `candidate_scores` keeps it: entries that are -inf (or `excluded`) never
+  compete; ranks come in row-major answer order, as the plain ranks do."""
+  chex.assert_rank([scores, columns], 2)
+  exclude = (~np.isfinite(scores) if excluded is None else excluded).copy()
   valid = columns >= 0
-  exclude = ~np.isfinite(scores)
   row, answer = np.nonzero(valid)
   exclude[row, columns[row, answer]] = True
   pad = -len(scores) % chunk
-  matched, exclude = (np.pad(x, ((0, pad), (0, 0))) for x in (matched,
-                                                                exclude))
+  scores, exclude = (np.pad(x, ((0, pad), (0, 0))) for x in (scores, exclude))
   answers = np.pad(columns.clip(0), ((0, pad), (0, 0)))
   everyone = np.ones((scores.shape[1],), bool)
-  out = [np.asarray(_ranks(matched[i:i + chunk], answers[i:i + chunk],
+  out = [np.asarray(_ranks(scores[i:i + chunk], answers[i:i + chunk],
                            exclude[i:i + chunk], everyone, ties=ties))
-         for i in range(0, len(matched), chunk)]
-  return np.concatenate(out)[:len(scores)][valid]
+         for i in range(0, len(scores), chunk)]
+  return np.concatenate(out)[:len(valid)][valid]
 
 
 class SavedRanks:

@@ -3,8 +3,10 @@
 Also `evaluate` (a trained or imported checkpoint on any dataset) and
 `predict` (top answers with names). Writes into the workdir:
 `results.json`, `routing.json`, `routing_by_dataset.json`, `routing.png`,
-`checkpoints/<step>/`, TensorBoard events under `tensorboard/` and the
-ranks of each evaluated split under `eval/` (resumption of evaluation).
+`checkpoints/<step>/`, TensorBoard events under `tensorboard/`, the
+ranks of each evaluated split under `eval/` (resumption of evaluation)
+and, with `eval.calibrate_learned_scale`, `calibration.json` (the EA
+learned-term scale chosen on the held-out seeds; see calibration.py).
 """
 
 from __future__ import annotations
@@ -23,12 +25,12 @@ import jax.numpy as jnp
 import ml_collections
 import numpy as np
 
-from mtaimkg_jax import (baselines, checkpoint, config_check, evaluation,
-                         metrics, parallel, plots, steps, summary)
+from mtaimkg_jax import (baselines, calibration, checkpoint, config_check,
+                         evaluation, metrics, parallel, plots, steps, summary)
 from mtaimkg_jax.data import loading, padding
 from mtaimkg_jax.data.batches import (TrainBatch, TrainSampler, eval_batches,
                                       pad_queries)
-from mtaimkg_jax.data.graph import QueryGraph
+from mtaimkg_jax.data.graph import TASK_IDS, QueryGraph
 from mtaimkg_jax.errors import ConfigError, TrainingError
 from mtaimkg_jax.models import ultra_import
 from mtaimkg_jax.models.model import build_model, routed_of
@@ -326,55 +328,135 @@ def _evaluate_model(config, workdir, model, params,
   fns = steps.make_steps(model, steps.make_optimizer(config, params), config,
                          mesh)
   graphs = loading.load_graphs(config, eval_specs(config))
-  prepared = _prepare(config, graphs, mesh)
-  fingerprint = evaluation.fingerprint(config, params)
-  is_chief = jax.process_index() == 0
-  ranks, routing = {}, {}
+  split_of = {graph.key: _eval_split(config, graph) for _, graph in graphs}
+  prepared = _prepare(config, [(spec, graph.for_split(split_of[graph.key]))
+                               for spec, graph in graphs], mesh)
+  ranker = _SplitRanker(config, workdir, fns, params, mesh)
+  ranks, routing, scales = {}, {}, {}
   with _Preemption() as preemption:
+    ranker.preemption = preemption
     for item in prepared:
       graph = item.graph
-      split = _eval_split(config, graph)
-      saved = evaluation.SavedRanks(
-          evaluation.saved_ranks_path(workdir, graph.key, split), fingerprint,
-          config.eval.save_every_seconds, writes=is_chief)
-      index = parallel.replicate(padding.candidate_index(graph), mesh)
-      candidates = np.flatnonzero(graph.candidates)
-      matching = _one_to_one(config, graph)
-      progress = evaluation.Progress(
-          graph, split, done=saved.ranked)
-      for batch in eval_batches(graph, split, config.eval.batch_size,
-                                item.budget, first_batch=saved.batches):
-        device = _device_batch(batch, mesh, config.eval.batch_size)
-        batch_ranks, batch_routing, batch_scores = fns.eval(
-            params, item.arrays, device, index)
-        # Routing weights count once per answer, as the ranks do.
-        answered = batch.answer_valid.sum(axis=1)
-        rows = {}
-        if matching:
-          rows['scores'], rows['columns'] = evaluation.candidate_scores(
-              _gather(batch_scores)[:, :len(candidates)], batch, candidates)
-        saved.add(ranks=_gather(batch_ranks)[batch.answer_valid],
-                  weights=np.repeat(_gather(batch_routing), answered, axis=0),
-                  **rows)
-        progress.update(int(answered.sum()))
-        if preemption.requested:
-          saved.save()
-          logging.warning('preempted: saved the ranks of %d queries of %s, '
-                          'exiting', progress.done, graph.key)
-          raise SystemExit(143)
-      progress.finish()
-      saved.save()
-      result = saved.result()
+      calibrating = _calibrates(config, graph)
+      if calibrating:
+        valid = _prepare(config, [(item.spec, graph.for_split('valid'))],
+                         mesh)[0]
+        scales[graph.key] = _choose_scale(
+            config, model, params, valid.graph,
+            ranker.rank(valid, 'valid', keep_scores=True))
+      result = ranker.rank(item, split_of[graph.key],
+                           keep_scores=_one_to_one(config, graph) or
+                           calibrating)
       ranks[graph.key] = result['ranks']
       routing[graph.key] = (graph.task, result['weights'].mean(axis=0))
-      if matching:
+      if _one_to_one(config, graph):
         ranks[graph.key + evaluation.ONE_TO_ONE] = _matched_ranks(
             config, result['scores'], result['columns'])
+      if calibrating:
+        ranks.update(_calibrated_ranks(
+            config, model, params, graph, split_of[graph.key], result,
+            scales[graph.key]['learned_scale']))
   results = _summaries(ranks)
-  if is_chief:
+  if jax.process_index() == 0:
     evaluation.write_results(os.path.join(workdir, 'results.json'), results)
     _write_routing(workdir, routing, routed_of(config))
+    if scales:
+      _write_json(os.path.join(workdir, 'calibration.json'), scales)
   return results
+
+
+class _SplitRanker:
+  """Ranks one split of one prepared graph, resuming from (and saving to)
+  `workdir/eval/`; a SIGTERM saves the ranks so far and exits."""
+
+  def __init__(self, config, workdir: str, fns, params, mesh):
+    self.config, self.workdir, self.fns = config, workdir, fns
+    self.params, self.mesh = params, mesh
+    self.fingerprint = evaluation.fingerprint(config, params)
+    self.preemption: _Preemption | None = None
+
+  def rank(self, item: Prepared, split: str,
+           keep_scores: bool) -> dict[str, np.ndarray]:
+    """{'ranks', 'weights'} (+ 'scores', 'columns': `candidate_scores` of
+    every row, with `keep_scores`)."""
+    config, graph = self.config, item.graph
+    saved = evaluation.SavedRanks(
+        evaluation.saved_ranks_path(self.workdir, graph.key, split),
+        self.fingerprint, config.eval.save_every_seconds,
+        writes=jax.process_index() == 0)
+    index = parallel.replicate(padding.candidate_index(graph), self.mesh)
+    candidates = np.flatnonzero(graph.candidates)
+    progress = evaluation.Progress(graph, split, done=saved.ranked)
+    for batch in eval_batches(graph, split, config.eval.batch_size,
+                              item.budget, first_batch=saved.batches):
+      device = _device_batch(batch, self.mesh, config.eval.batch_size)
+      batch_ranks, batch_routing, batch_scores = self.fns.eval(
+          self.params, item.arrays, device, index)
+      # Routing weights count once per answer, as the ranks do.
+      answered = batch.answer_valid.sum(axis=1)
+      rows = {}
+      if keep_scores:
+        rows['scores'], rows['columns'] = evaluation.candidate_scores(
+            _gather(batch_scores)[:, :len(candidates)], batch, candidates)
+      saved.add(ranks=_gather(batch_ranks)[batch.answer_valid],
+                weights=np.repeat(_gather(batch_routing), answered, axis=0),
+                **rows)
+      progress.update(int(answered.sum()))
+      if self.preemption is not None and self.preemption.requested:
+        saved.save()
+        logging.warning('preempted: saved the ranks of %d queries of %s/%s, '
+                        'exiting', progress.done, graph.key, split)
+        raise SystemExit(143)
+    progress.finish()
+    saved.save()
+    return saved.result()
+
+
+def _calibrates(config, graph: QueryGraph) -> bool:
+  """Whether `graph`'s test ranking also gets a calibrated learned scale."""
+  if not (config.eval.calibrate_learned_scale and graph.task == 'ea'):
+    return False
+  if 'valid' not in graph.queries:
+    raise ConfigError('eval.calibrate_learned_scale', f'{graph.key} has no '
+                      'held-out seed pairs; set ea.valid_fraction > 0')
+  return True
+
+
+def _score_parts(model, params, graph: QueryGraph, split: str,
+                 result: dict[str, np.ndarray]
+                 ) -> tuple[np.ndarray, np.ndarray]:
+  """(prior, learned terms) of a split's saved score matrix."""
+  gates = np.asarray(params['cosine_gate'])[TASK_IDS['ea']]
+  queries = graph.queries[split]
+  prior = calibration.cosine_prior(graph, model.modalities, gates,
+                                   queries.nodes,
+                                   np.flatnonzero(graph.candidates))
+  return calibration.split_scores(result['scores'], prior)
+
+
+def _choose_scale(config, model, params, graph: QueryGraph,
+                  result: dict[str, np.ndarray]) -> dict:
+  prior, learned = _score_parts(model, params, graph, 'valid', result)
+  scale, mrr = calibration.choose_scale(prior, learned, result['columns'],
+                                        config.eval.ties)
+  logging.info('%s: learned-term scale %.1f (held-out MRR %s)', graph.key,
+               scale, ', '.join(f'{s:g}: {m:.4f}' for s, m in mrr.items()))
+  return {'learned_scale': scale, 'valid_pairs': len(result['ranks']),
+          'valid_mrr': {f'{s:g}': m for s, m in mrr.items()}}
+
+
+def _calibrated_ranks(config, model, params, graph: QueryGraph, split: str,
+                      result: dict[str, np.ndarray],
+                      scale: float) -> dict[str, np.ndarray]:
+  prior, learned = _score_parts(model, params, graph, split, result)
+  scores = calibration.scaled(prior, learned, scale)
+  key = graph.key + calibration.CALIBRATED
+  out = {key: evaluation.matrix_ranks(scores, result['columns'],
+                                      config.eval.ties)}
+  if _one_to_one(config, graph):
+    out[key + evaluation.ONE_TO_ONE] = _matched_ranks(
+        config, scores, result['columns'])
+  return out
 
 
 def _gather(x: jax.Array) -> np.ndarray:
@@ -398,10 +480,14 @@ def _write_routing(workdir: str, routing: dict[str, tuple[str, np.ndarray]],
            for task, ws in by_task.items()}
   for name, content in (('routing.json', tasks),
                         ('routing_by_dataset.json', by_dataset)):
-    with open(os.path.join(workdir, name), 'w') as f:
-      json.dump(content, f, indent=2, sort_keys=True)
-      f.write('\n')
+    _write_json(os.path.join(workdir, name), content)
   plots.routing_plot(os.path.join(workdir, 'routing.png'), tasks, by_dataset)
+
+
+def _write_json(path: str, content: dict) -> None:
+  with open(path, 'w') as f:
+    json.dump(content, f, indent=2, sort_keys=True)
+    f.write('\n')
 
 
 def _one_to_one(config, graph) -> bool:

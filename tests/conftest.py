@@ -45,3 +45,26 @@ def _feature_cache(tmp_path_factory, monkeypatch):
   """Text features are cached per test session, never in the user's home."""
   cache = tmp_path_factory.getbasetemp() / 'feature_cache'
   monkeypatch.setenv('MTAIMKG_CACHE', str(cache))
+
+
+def ea_run_config():
+  """A tiny single-task EA run with both EA views, one-to-one matching and
+  the learned-term scale calibrated (shared by calibration and decompose
+  tests)."""
+  from configs import test as test_config  # pylint: disable=g-import-not-at-top
+  config = test_config.get_config()
+  config.tasks = (('ea', 'ea/synthetic', 1.0),)
+  config.features.views = ('neighbours', 'anchors')
+  config.eval.sinkhorn_temperature = 1.0
+  config.eval.calibrate_learned_scale = True
+  config.train.num_steps = 8
+  return config
+
+
+@pytest.fixture(scope='session')
+def ea_run(tmp_path_factory):
+  """(config, workdir, results) of `ea_run_config` trained and evaluated."""
+  from mtaimkg_jax import train  # pylint: disable=g-import-not-at-top
+  workdir = str(tmp_path_factory.mktemp('ea_run'))
+  config = ea_run_config()
+  return config, workdir, train.train_and_evaluate(config, workdir)

@@ -74,6 +74,18 @@ def test_dbp15k_counts(data_root, pair, sizes, triples):
   assert not seen & {tuple(p) for p in task.test_pairs}
 
 
+def test_held_out_seeds_leave_the_test_split_alone(data_root):
+  full = datasets.load_ea_task(data_root, 'ea/DBP15K/zh_en', 0.3, seed=0)
+  task = datasets.load_ea_task(data_root, 'ea/DBP15K/zh_en', 0.3, seed=0,
+                               valid_fraction=0.1)
+  np.testing.assert_array_equal(task.test_pairs, full.test_pairs)
+  assert (len(task.train_pairs), len(task.valid_pairs)) == (4050, 450)
+  seeds = {tuple(p) for p in full.train_pairs}
+  kept = {tuple(p) for p in task.train_pairs}
+  held = {tuple(p) for p in task.valid_pairs}
+  assert kept | held == seeds and not kept & held
+
+
 def test_fb15k_db15k(data_root):
   task = datasets.load_ea_task(data_root, 'ea/FB15K-DB15K', 0.2, seed=0)
   assert task.kg1.num_entities == 14541 and task.kg2.num_entities == 12842

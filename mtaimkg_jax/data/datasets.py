@@ -29,7 +29,7 @@ from mtaimkg_jax.data import formats
 from mtaimkg_jax.data.features import load_feature_matrix
 from mtaimkg_jax.data.mmkg import (EATask, ELTask, Features, LPTask, MMKG,
                                    Mentions, Vocab, encode_triples,
-                                   split_pairs)
+                                   hold_out, split_pairs)
 from mtaimkg_jax.errors import ConfigError, DataError
 
 LP_SPLITS = ('train', 'valid', 'test')
@@ -193,8 +193,10 @@ def _openea_image_features(path: str, kg1: MMKG, local1: dict[int, int],
 
 def load_ea_task(root: str, name: str, train_ratio: float = 0.3,
                  seed: int = 0, candidates: str = 'test',
-                 valid_ratio: float = 0.0) -> EATask:
-  """An `ea/...` directory → EATask with a seeded seed/test split."""
+                 valid_fraction: float = 0.0) -> EATask:
+  """An `ea/...` directory → EATask with a seeded seed/test split;
+  `valid_fraction` of the seed pairs are held out as validation queries
+  (the test split stays the same)."""
   if not 0.0 < train_ratio < 1.0:
     raise ConfigError('tasks[].train_ratio',
                       f'must be in (0, 1), got {train_ratio}')
@@ -219,7 +221,8 @@ def load_ea_task(root: str, name: str, train_ratio: float = 0.3,
         raise DataError(pairs_file, f'unknown entity id {bad}', int(lines[i]))
       pairs[i] = (local1[a], local2[b])
     kg1, kg2 = _openea_image_features(path, kg1, local1, kg2, local2)
-  train, valid, test = split_pairs(pairs, train_ratio, seed, valid_ratio)
+  seeds, _, test = split_pairs(pairs, train_ratio, seed)
+  train, valid = hold_out(seeds, valid_fraction, seed)
   return EATask(key=name, kg1=kg1, kg2=kg2, train_pairs=train,
                 valid_pairs=valid, test_pairs=test, candidates=candidates)
 

@@ -91,6 +91,16 @@ class QueryGraph:
   node_tokens: list[str] = dataclasses.field(default_factory=list)
   # Fitted unifiers per modality and node group (for new nodes at predict).
   unifiers: dict[str, list[Unifier]] = dataclasses.field(default_factory=dict)
+  # Splits ranked among other candidates than `candidates` (EA validation:
+  # the counterparts of the validation and the test pairs).
+  split_candidates: dict[str, np.ndarray] = dataclasses.field(
+      default_factory=dict)
+
+  def for_split(self, split: str) -> QueryGraph:
+    """This graph with `split`'s evaluation candidates."""
+    if split not in self.split_candidates:
+      return self
+    return dataclasses.replace(self, candidates=self.split_candidates[split])
 
   @property
   def num_relations(self) -> int:
@@ -305,6 +315,10 @@ def build_ea(task: EATask, k: int,
     candidates[n1:] = True
   else:
     candidates[task.test_pairs[:, 1] + n1] = True
+  split_candidates = {}
+  if len(task.valid_pairs) and task.candidates != 'all':
+    split_candidates['valid'] = candidates.copy()
+    split_candidates['valid'][task.valid_pairs[:, 1] + n1] = True
   negative_pool = np.zeros((num_nodes,), bool)
   negative_pool[n1:] = True
   names1 = kg1.relation_names or kg1.relations.tokens
@@ -322,7 +336,7 @@ def build_ea(task: EATask, k: int,
       node_names=list(kg1.names) + list(kg2.names),
       relation_names=rel_names + [f'inverse of {r}' for r in rel_names],
       candidates=candidates, negative_pool=negative_pool, queries=queries,
-      known=known,
+      known=known, split_candidates=split_candidates,
       node_tokens=list(kg1.entities.tokens) + list(kg2.entities.tokens))
 
 

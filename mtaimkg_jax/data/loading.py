@@ -85,7 +85,8 @@ def load_task(config: ml_collections.ConfigDict,
   if spec.task == 'ea':
     return datasets.load_ea_task(
         root, name, train_ratio=config.ea.train_ratio, seed=config.seed,
-        candidates=config.ea.candidates)
+        candidates=config.ea.candidates,
+        valid_fraction=config.ea.valid_fraction)
   return datasets.load_el_task(root, name)
 
 

@@ -227,3 +227,14 @@ def split_pairs(pairs: np.ndarray, train_ratio: float, seed: int,
   valid = pairs[np.sort(order[n_train:n_train + n_valid])]
   test = pairs[np.sort(order[n_train + n_valid:])]
   return train, valid, test
+
+
+def hold_out(pairs: np.ndarray, fraction: float,
+             seed: int) -> tuple[np.ndarray, np.ndarray]:
+  """Seeded split of `pairs` into (kept, held out): `fraction` of them held
+  out (e.g. seed pairs kept out of training to validate on)."""
+  if not 0.0 <= fraction < 1.0:
+    raise ValueError(f'fraction must be in [0, 1), got {fraction}')
+  order = np.random.default_rng([seed, 1]).permutation(len(pairs))
+  n_out = int(round(fraction * len(pairs)))
+  return pairs[np.sort(order[n_out:])], pairs[np.sort(order[:n_out])]

@@ -1,0 +1,142 @@
+"""calibration.py and `eval.calibrate_learned_scale`: the prior is the
+model's cosine term exactly, the scale is chosen on the held-out seeds
+(ranked among their own and the test counterparts), and the calibrated
+test ranks are `prior + scale × learned` of the saved scores."""
+
+import dataclasses
+import json
+import os
+
+import jax
+import numpy as np
+import pytest
+
+from conftest import ea_run_config
+from mtaimkg_jax import calibration, checkpoint, config_check, evaluation
+from mtaimkg_jax import metrics, train
+from mtaimkg_jax.data import loading
+from mtaimkg_jax.data.batches import Queries
+from mtaimkg_jax.data.graph import TASK_IDS
+from mtaimkg_jax.data.padding import choose_budget, graph_arrays
+from mtaimkg_jax.errors import ConfigError
+from mtaimkg_jax.models.model import build_model
+
+
+@pytest.fixture(scope='module')
+def run(ea_run):
+  config, workdir, results = ea_run
+  (_, graph), = loading.load_graphs(config)
+  params = checkpoint.Checkpoints(workdir, 1, 1000).latest_params()
+  return config, workdir, results, graph, params
+
+
+def _saved(workdir, split):
+  return np.load(evaluation.saved_ranks_path(workdir, 'ea/synthetic', split))
+
+
+def _parts(config, graph, params, split, scores):
+  gates = np.asarray(params['cosine_gate'])[TASK_IDS['ea']]
+  return calibration.split_scores(scores, calibration.cosine_prior(
+      graph, build_model(config).modalities, gates,
+      graph.queries[split].nodes,
+      np.flatnonzero(graph.for_split(split).candidates)))
+
+
+def test_prior_is_the_model_logits_without_head_and_structure(run):
+  config, _, _, graph, params = run
+  silent = jax.tree_util.tree_map(np.array, params)
+  silent['head'] = jax.tree_util.tree_map(np.zeros_like, silent['head'])
+  silent['structure_gate'] = np.zeros_like(silent['structure_gate'])
+  model = build_model(config)
+  test = graph.queries['test']
+  nodes = test.nodes[:8].astype(np.int32)
+  queries = Queries(nodes=nodes, relations=test.relations[:8].astype(np.int32),
+                    answers=test.answers[:8].astype(np.int32),
+                    task=np.full(8, TASK_IDS['ea'], np.int32),
+                    valid=np.ones(8, bool))
+  candidates = np.flatnonzero(graph.candidates)
+  arrays = graph_arrays(graph, choose_budget(graph), config.features.k)
+  logits = model.apply({'params': silent}, arrays, queries,
+                       np.broadcast_to(candidates, (8, len(candidates))
+                                       ).astype(np.int32)).logits
+  prior = calibration.cosine_prior(
+      graph, model.modalities,
+      np.asarray(params['cosine_gate'])[TASK_IDS['ea']], nodes, candidates)
+  np.testing.assert_allclose(np.asarray(logits), prior, rtol=1e-4, atol=1e-4)
+
+
+def test_held_out_pairs_rank_among_their_and_the_test_counterparts(run):
+  _, workdir, _, graph, _ = run
+  valid, test = graph.queries['valid'], graph.queries['test']
+  candidates = np.flatnonzero(graph.for_split('valid').candidates)
+  np.testing.assert_array_equal(
+      candidates, np.union1d(valid.answers, np.flatnonzero(graph.candidates)))
+  saved = _saved(workdir, 'valid')
+  assert saved['scores'].shape == (len(valid.nodes), len(candidates))
+  np.testing.assert_array_equal(candidates[saved['columns'][:, 0]],
+                                valid.answers)
+  # The held-out pairs are not `same_as` edges: no seed, no training query.
+  same_as = graph.num_base_relations - 1
+  edges = {tuple(e) for e in graph.edges[graph.edges[:, 1] == same_as][:, [0, 2]]}
+  assert not edges & {(a, b) for a, b in zip(valid.nodes, valid.answers)}
+  assert len(test.nodes) and len(graph.queries['train'].nodes)
+
+
+def test_scale_is_the_best_on_the_held_out_pairs(run):
+  config, workdir, _, graph, params = run
+  chosen = json.load(open(os.path.join(workdir, 'calibration.json')))
+  entry = chosen['ea/synthetic']
+  saved = _saved(workdir, 'valid')
+  prior, learned = _parts(config, graph, params, 'valid', saved['scores'])
+  scale, mrr = calibration.choose_scale(prior, learned, saved['columns'])
+  assert entry['learned_scale'] == scale in calibration.SCALES
+  assert entry['valid_pairs'] == len(graph.queries['valid'].nodes)
+  assert entry['valid_mrr'] == pytest.approx(
+      {f'{s:g}': m for s, m in mrr.items()})
+  assert mrr[scale] == max(mrr.values())
+
+
+def test_calibrated_ranks_are_the_rescaled_saved_scores(run):
+  config, workdir, results, graph, params = run
+  saved = _saved(workdir, 'test')
+  scores, columns = saved['scores'], saved['columns']
+  # At scale 1 the split scores are the model's: its plain ranks back.
+  np.testing.assert_allclose(evaluation.matrix_ranks(scores, columns),
+                             saved['ranks'])
+  prior, learned = _parts(config, graph, params, 'test', scores)
+  np.testing.assert_allclose(calibration.scaled(prior, learned, 1.0), scores,
+                             rtol=1e-5, atol=1e-5)
+  scale = json.load(open(os.path.join(workdir, 'calibration.json'))
+                    )['ea/synthetic']['learned_scale']
+  expected = metrics.summarize(evaluation.matrix_ranks(
+      calibration.scaled(prior, learned, scale), columns))
+  got = results['ea/synthetic' + calibration.CALIBRATED]
+  assert got['mrr'] == pytest.approx(expected['mrr'])
+  assert got['count'] == len(graph.queries['test'].nodes)
+  assert 'ea/synthetic:calibrated:sinkhorn' in results
+
+
+def test_choose_scale_follows_the_held_out_ranking():
+  columns = np.array([[0], [1], [2]], np.int32)
+  right = np.eye(3, dtype=np.float32)
+  wrong = np.roll(right, 1, axis=1) * 3
+  assert calibration.choose_scale(right, wrong, columns)[0] == 0.0
+  assert calibration.choose_scale(right * 0, right, columns)[0] == 0.1
+  masked = np.where(np.eye(3, k=1) > 0, -np.inf, right).astype(np.float32)
+  prior, learned = calibration.split_scores(masked, np.zeros_like(masked))
+  assert np.isneginf(calibration.scaled(prior, learned, 0.5)).sum() == 2
+
+
+def test_bad_settings_name_their_key():
+  config = ea_run_config()
+  config.model.name = 'ultra'
+  with pytest.raises(ConfigError, match='eval.calibrate_learned_scale'):
+    config_check.validate(config)
+  config = ea_run_config()
+  config.ea.valid_fraction = 1.0
+  with pytest.raises(ConfigError, match='ea.valid_fraction'):
+    config_check.validate(config)
+  no_valid = dataclasses.replace(
+      loading.load_graphs(ea_run_config())[0][1], queries={})
+  with pytest.raises(ConfigError, match='ea.valid_fraction > 0'):
+    train._calibrates(ea_run_config(), no_valid)  # pylint: disable=protected-access

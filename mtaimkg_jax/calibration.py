@@ -1,12 +1,14 @@
-"""The scale of the learned terms of EA logits, chosen on held-out seeds.
+"""The scale of the learned terms of EA/EL logits, chosen on held-out
+queries.
 
-MtaIMKG's EA logit is a cosine prior (Σ over modalities of a learned gate
-× the cosine of the unified features) plus learned terms (the MoE head and
-the gated structure score). The learned terms are trained against a few
-dozen negatives but ranked among ~10⁴ candidates, where at full scale they
-can move the ranking more than they inform it. `prior + s × learned` with
-`s` in [0, 1] chosen on seed pairs held out of training
-(`ea.valid_fraction`) keeps what they know and bounds what they cost; the
+MtaIMKG's EA and EL logits are a cosine prior (Σ over modalities of a
+learned gate × the cosine of the unified features) plus learned terms (the
+MoE head and the gated structure score). The learned terms are trained
+against a few dozen negatives but ranked among ~10⁴ candidates, where at
+full scale they can move the ranking more than they inform it.
+`prior + s × learned` with `s` in [0, 1] chosen on queries held out of
+training (`ea.valid_fraction` of the seed pairs, `el.valid_fraction` of the
+training mentions) keeps what they know and bounds what they cost; the
 test split never chooses anything.
 
 Scores are split offline, from a saved score matrix: the prior is

@@ -43,6 +43,11 @@ def base_config() -> ml_collections.ConfigDict:
   # scale of the learned terms when eval.calibrate_learned_scale is set.
   config.ea.valid_fraction = 0.0
 
+  config.el = ml_collections.ConfigDict()
+  # Share of the training mentions held out as validation queries (EL
+  # datasets without valid.json), as ea.valid_fraction.
+  config.el.valid_fraction = 0.0
+
   config.padding = ml_collections.ConfigDict()
   config.padding.budgets = ()  # () → automatic buckets; else dicts of sizes
 
@@ -100,9 +105,9 @@ def base_config() -> ml_collections.ConfigDict:
   # '<dataset>:sinkhorn' next to the plain ranking. 0 = off.
   config.eval.sinkhorn_temperature = 0.0
   config.eval.sinkhorn_iterations = 20
-  # EA only: also rank test with the learned terms (MoE head + structure
-  # score) scaled by the factor that ranks the held-out seed pairs best
-  # (needs ea.valid_fraction > 0; results key '<dataset>:calibrated').
+  # EA and EL: also rank test with the learned terms (MoE head + structure
+  # score) scaled by the factor that ranks the held-out queries best (needs
+  # ea/el.valid_fraction > 0; results key '<dataset>:calibrated').
   config.eval.calibrate_learned_scale = False
   return config
 

@@ -54,6 +54,7 @@ _NUMBERS: dict[str, tuple] = {
     'train.balance_weight': ('float', 0),
     'ea.train_ratio': ('float', 0, 'exclusive'),
     'ea.valid_fraction': ('float', 0),
+    'el.valid_fraction': ('float', 0),
 }
 _CHOICES = {
     'model.name': MODELS,
@@ -126,9 +127,9 @@ def validate(config: ml_collections.ConfigDict,
   if config.ea.train_ratio >= 1:
     raise ConfigError('ea.train_ratio', f'must be < 1, got '
                       f'{config.ea.train_ratio!r}')
-  if config.ea.valid_fraction >= 1:
-    raise ConfigError('ea.valid_fraction', f'must be < 1, got '
-                      f'{config.ea.valid_fraction!r}')
+  for key in ('ea.valid_fraction', 'el.valid_fraction'):
+    if _get(config, key) >= 1:
+      raise ConfigError(key, f'must be < 1, got {_get(config, key)!r}')
   if config.eval.calibrate_learned_scale and config.model.name != 'mtaimkg':
     raise ConfigError('eval.calibrate_learned_scale', 'scales the learned '
                       f'terms of MtaIMKG; model.name is {config.model.name!r}')

@@ -5,8 +5,8 @@ Also `evaluate` (a trained or imported checkpoint on any dataset) and
 `results.json`, `routing.json`, `routing_by_dataset.json`, `routing.png`,
 `checkpoints/<step>/`, TensorBoard events under `tensorboard/`, the
 ranks of each evaluated split under `eval/` (resumption of evaluation)
-and, with `eval.calibrate_learned_scale`, `calibration.json` (the EA
-learned-term scale chosen on the held-out seeds; see calibration.py).
+and, with `eval.calibrate_learned_scale`, `calibration.json` (the EA/EL
+learned-term scale chosen on the held-out queries; see calibration.py).
 """
 
 from __future__ import annotations
@@ -413,12 +413,13 @@ class _SplitRanker:
 
 
 def _calibrates(config, graph: QueryGraph) -> bool:
-  """Whether `graph`'s test ranking also gets a calibrated learned scale."""
-  if not (config.eval.calibrate_learned_scale and graph.task == 'ea'):
+  """Whether `graph`'s test ranking also gets a calibrated learned scale
+  (EA and EL: the tasks whose logits have a cosine prior)."""
+  if not (config.eval.calibrate_learned_scale and graph.task in ('ea', 'el')):
     return False
   if 'valid' not in graph.queries:
     raise ConfigError('eval.calibrate_learned_scale', f'{graph.key} has no '
-                      'held-out seed pairs; set ea.valid_fraction > 0')
+                      f'held-out queries; set {graph.task}.valid_fraction > 0')
   return True
 
 
@@ -426,7 +427,7 @@ def _score_parts(model, params, graph: QueryGraph, split: str,
                  result: dict[str, np.ndarray]
                  ) -> tuple[np.ndarray, np.ndarray]:
   """(prior, learned terms) of a split's saved score matrix."""
-  gates = np.asarray(params['cosine_gate'])[TASK_IDS['ea']]
+  gates = np.asarray(params['cosine_gate'])[TASK_IDS[graph.task]]
   queries = graph.queries[split]
   prior = calibration.cosine_prior(graph, model.modalities, gates,
                                    queries.nodes,

@@ -47,13 +47,13 @@ def _feature_cache(tmp_path_factory, monkeypatch):
   monkeypatch.setenv('MTAIMKG_CACHE', str(cache))
 
 
-def ea_run_config():
-  """A tiny single-task EA run with both EA views, one-to-one matching and
-  the learned-term scale calibrated (shared by calibration and decompose
+def ea_el_run_config():
+  """A tiny EA + EL run with both EA views, one-to-one matching and the
+  learned-term scale calibrated (shared by calibration and decompose
   tests)."""
   from configs import test as test_config  # pylint: disable=g-import-not-at-top
   config = test_config.get_config()
-  config.tasks = (('ea', 'ea/synthetic', 1.0),)
+  config.tasks = (('ea', 'ea/synthetic', 1.0), ('el', 'el/synthetic', 1.0))
   config.features.views = ('neighbours', 'anchors')
   config.eval.sinkhorn_temperature = 1.0
   config.eval.calibrate_learned_scale = True
@@ -62,9 +62,9 @@ def ea_run_config():
 
 
 @pytest.fixture(scope='session')
-def ea_run(tmp_path_factory):
-  """(config, workdir, results) of `ea_run_config` trained and evaluated."""
+def ea_el_run(tmp_path_factory):
+  """(config, workdir, results) of `ea_el_run_config` trained and evaluated."""
   from mtaimkg_jax import train  # pylint: disable=g-import-not-at-top
-  workdir = str(tmp_path_factory.mktemp('ea_run'))
-  config = ea_run_config()
+  workdir = str(tmp_path_factory.mktemp('ea_el_run'))
+  config = ea_el_run_config()
   return config, workdir, train.train_and_evaluate(config, workdir)

@@ -1,7 +1,8 @@
 """calibration.py and `eval.calibrate_learned_scale`: the prior is the
-model's cosine term exactly, the scale is chosen on the held-out seeds
-(ranked among their own and the test counterparts), and the calibrated
-test ranks are `prior + scale × learned` of the saved scores."""
+model's cosine term exactly (EA and EL), the scale is chosen on the
+held-out queries (EA seed pairs ranked among their own and the test
+counterparts), and the calibrated test ranks are `prior + scale × learned`
+of the saved scores."""
 
 import dataclasses
 import json
@@ -11,7 +12,7 @@ import jax
 import numpy as np
 import pytest
 
-from conftest import ea_run_config
+from conftest import ea_el_run_config
 from mtaimkg_jax import calibration, checkpoint, config_check, evaluation
 from mtaimkg_jax import metrics, train
 from mtaimkg_jax.data import loading
@@ -19,31 +20,35 @@ from mtaimkg_jax.data.batches import Queries
 from mtaimkg_jax.data.graph import TASK_IDS
 from mtaimkg_jax.data.padding import choose_budget, graph_arrays
 from mtaimkg_jax.errors import ConfigError
+from mtaimkg_jax.evaluation import ONE_TO_ONE
 from mtaimkg_jax.models.model import build_model
 
 
 @pytest.fixture(scope='module')
-def run(ea_run):
-  config, workdir, results = ea_run
-  (_, graph), = loading.load_graphs(config)
+def run(ea_el_run):
+  config, workdir, results = ea_el_run
+  graphs = {graph.key: graph for _, graph in loading.load_graphs(config)}
   params = checkpoint.Checkpoints(workdir, 1, 1000).latest_params()
-  return config, workdir, results, graph, params
+  return config, workdir, results, graphs, params
 
 
-def _saved(workdir, split):
-  return np.load(evaluation.saved_ranks_path(workdir, 'ea/synthetic', split))
+def _saved(workdir, dataset, split):
+  return np.load(evaluation.saved_ranks_path(workdir, dataset, split))
 
 
 def _parts(config, graph, params, split, scores):
-  gates = np.asarray(params['cosine_gate'])[TASK_IDS['ea']]
+  gates = np.asarray(params['cosine_gate'])[TASK_IDS[graph.task]]
   return calibration.split_scores(scores, calibration.cosine_prior(
       graph, build_model(config).modalities, gates,
       graph.queries[split].nodes,
       np.flatnonzero(graph.for_split(split).candidates)))
 
 
-def test_prior_is_the_model_logits_without_head_and_structure(run):
-  config, _, _, graph, params = run
+@pytest.mark.parametrize('dataset', ['ea/synthetic', 'el/synthetic'])
+def test_prior_is_the_model_logits_without_head_and_structure(run, dataset):
+  config, _, _, graphs, params = run
+  graph = graphs[dataset]
+  task = TASK_IDS[graph.task]
   silent = jax.tree_util.tree_map(np.array, params)
   silent['head'] = jax.tree_util.tree_map(np.zeros_like, silent['head'])
   silent['structure_gate'] = np.zeros_like(silent['structure_gate'])
@@ -52,7 +57,7 @@ def test_prior_is_the_model_logits_without_head_and_structure(run):
   nodes = test.nodes[:8].astype(np.int32)
   queries = Queries(nodes=nodes, relations=test.relations[:8].astype(np.int32),
                     answers=test.answers[:8].astype(np.int32),
-                    task=np.full(8, TASK_IDS['ea'], np.int32),
+                    task=np.full(8, task, np.int32),
                     valid=np.ones(8, bool))
   candidates = np.flatnonzero(graph.candidates)
   arrays = graph_arrays(graph, choose_budget(graph), config.features.k)
@@ -61,17 +66,18 @@ def test_prior_is_the_model_logits_without_head_and_structure(run):
                                        ).astype(np.int32)).logits
   prior = calibration.cosine_prior(
       graph, model.modalities,
-      np.asarray(params['cosine_gate'])[TASK_IDS['ea']], nodes, candidates)
+      np.asarray(params['cosine_gate'])[task], nodes, candidates)
   np.testing.assert_allclose(np.asarray(logits), prior, rtol=1e-4, atol=1e-4)
 
 
 def test_held_out_pairs_rank_among_their_and_the_test_counterparts(run):
-  _, workdir, _, graph, _ = run
+  _, workdir, _, graphs, _ = run
+  graph = graphs['ea/synthetic']
   valid, test = graph.queries['valid'], graph.queries['test']
   candidates = np.flatnonzero(graph.for_split('valid').candidates)
   np.testing.assert_array_equal(
       candidates, np.union1d(valid.answers, np.flatnonzero(graph.candidates)))
-  saved = _saved(workdir, 'valid')
+  saved = _saved(workdir, graph.key, 'valid')
   assert saved['scores'].shape == (len(valid.nodes), len(candidates))
   np.testing.assert_array_equal(candidates[saved['columns'][:, 0]],
                                 valid.answers)
@@ -82,11 +88,13 @@ def test_held_out_pairs_rank_among_their_and_the_test_counterparts(run):
   assert len(test.nodes) and len(graph.queries['train'].nodes)
 
 
-def test_scale_is_the_best_on_the_held_out_pairs(run):
-  config, workdir, _, graph, params = run
+@pytest.mark.parametrize('dataset', ['ea/synthetic', 'el/synthetic'])
+def test_scale_is_the_best_on_the_held_out_queries(run, dataset):
+  config, workdir, _, graphs, params = run
+  graph = graphs[dataset]
   chosen = json.load(open(os.path.join(workdir, 'calibration.json')))
-  entry = chosen['ea/synthetic']
-  saved = _saved(workdir, 'valid')
+  entry = chosen[dataset]
+  saved = _saved(workdir, dataset, 'valid')
   prior, learned = _parts(config, graph, params, 'valid', saved['scores'])
   scale, mrr = calibration.choose_scale(prior, learned, saved['columns'])
   assert entry['learned_scale'] == scale in calibration.SCALES
@@ -96,9 +104,11 @@ def test_scale_is_the_best_on_the_held_out_pairs(run):
   assert mrr[scale] == max(mrr.values())
 
 
-def test_calibrated_ranks_are_the_rescaled_saved_scores(run):
-  config, workdir, results, graph, params = run
-  saved = _saved(workdir, 'test')
+@pytest.mark.parametrize('dataset', ['ea/synthetic', 'el/synthetic'])
+def test_calibrated_ranks_are_the_rescaled_saved_scores(run, dataset):
+  config, workdir, results, graphs, params = run
+  graph = graphs[dataset]
+  saved = _saved(workdir, dataset, 'test')
   scores, columns = saved['scores'], saved['columns']
   # At scale 1 the split scores are the model's: its plain ranks back.
   np.testing.assert_allclose(evaluation.matrix_ranks(scores, columns),
@@ -107,13 +117,15 @@ def test_calibrated_ranks_are_the_rescaled_saved_scores(run):
   np.testing.assert_allclose(calibration.scaled(prior, learned, 1.0), scores,
                              rtol=1e-5, atol=1e-5)
   scale = json.load(open(os.path.join(workdir, 'calibration.json'))
-                    )['ea/synthetic']['learned_scale']
+                    )[dataset]['learned_scale']
   expected = metrics.summarize(evaluation.matrix_ranks(
       calibration.scaled(prior, learned, scale), columns))
-  got = results['ea/synthetic' + calibration.CALIBRATED]
+  got = results[dataset + calibration.CALIBRATED]
   assert got['mrr'] == pytest.approx(expected['mrr'])
   assert got['count'] == len(graph.queries['test'].nodes)
-  assert 'ea/synthetic:calibrated:sinkhorn' in results
+  # One-to-one matching is EA's only (EL answers are shared).
+  assert ((dataset + calibration.CALIBRATED + ONE_TO_ONE in results) ==
+          (graph.task == 'ea'))
 
 
 def test_choose_scale_follows_the_held_out_ranking():
@@ -128,15 +140,16 @@ def test_choose_scale_follows_the_held_out_ranking():
 
 
 def test_bad_settings_name_their_key():
-  config = ea_run_config()
+  config = ea_el_run_config()
   config.model.name = 'ultra'
   with pytest.raises(ConfigError, match='eval.calibrate_learned_scale'):
     config_check.validate(config)
-  config = ea_run_config()
+  config = ea_el_run_config()
   config.ea.valid_fraction = 1.0
   with pytest.raises(ConfigError, match='ea.valid_fraction'):
     config_check.validate(config)
   no_valid = dataclasses.replace(
-      loading.load_graphs(ea_run_config())[0][1], queries={})
+      loading.load_graphs(ea_el_run_config())[0][1], queries={})
+  assert no_valid.task == 'ea'
   with pytest.raises(ConfigError, match='ea.valid_fraction > 0'):
-    train._calibrates(ea_run_config(), no_valid)  # pylint: disable=protected-access
+    train._calibrates(ea_el_run_config(), no_valid)  # pylint: disable=protected-access

@@ -1,11 +1,13 @@
 """Every reader on the real files of ../shared/data: counts equal the table
 of ../shared/data/README.md."""
 
+import pathlib
+
 import numpy as np
 import pytest
 
 from mtaimkg_jax.data import datasets
-from mtaimkg_jax.errors import DataError
+from mtaimkg_jax.errors import ConfigError, DataError
 
 LP_TABLE = {
     'lp/MKG-W': (15000, 169, 34196, 4276, 4274),
@@ -94,6 +96,35 @@ def test_fb15k_db15k(data_root):
   # repeats of an already linked entity, are left out.
   assert 12000 < pairs <= 12846
   assert len(task.train_pairs) == round(0.2 * pairs)
+
+
+def test_held_out_mentions_leave_the_test_split_alone(data_root):
+  full = datasets.load_el_task(data_root, 'el/RichpediaMEL')
+  task = datasets.load_el_task(data_root, 'el/RichpediaMEL',
+                               valid_fraction=0.1, seed=0)
+  assert (len(task.mentions['train']), len(task.mentions['valid'])) == (
+      12820, 1424)
+  assert task.mentions['test'].texts == full.mentions['test'].texts
+  # Kept and held out together are the training mentions, each once.
+  def pairs(mentions):
+    return sorted(zip(mentions.texts, mentions.answers.tolist()))
+  assert pairs(full.mentions['train']) == sorted(
+      pairs(task.mentions['train']) + pairs(task.mentions['valid']))
+
+
+def test_held_out_mentions_need_a_dataset_without_valid_json(data_root,
+                                                             tmp_path):
+  source = pathlib.Path(data_root) / 'el' / 'RichpediaMEL'
+  copy = tmp_path / 'el' / 'RichpediaMEL'
+  copy.mkdir(parents=True)
+  for file in source.iterdir():
+    (copy / file.name).symlink_to(file)
+  (copy / 'valid.json').symlink_to(source / 'test.json')
+  assert len(datasets.load_el_task(str(tmp_path), 'el/RichpediaMEL'
+                                   ).mentions['valid']) == 3561
+  with pytest.raises(ConfigError, match='el.valid_fraction'):
+    datasets.load_el_task(str(tmp_path), 'el/RichpediaMEL',
+                          valid_fraction=0.1)
 
 
 def test_richpedia_counts(data_root):

@@ -5,7 +5,7 @@ import sys
 
 import pytest
 
-from conftest import PROJECT, ea_run_config
+from conftest import PROJECT, ea_el_run_config
 from mtaimkg_jax import train
 from mtaimkg_jax.errors import ConfigError
 
@@ -13,8 +13,8 @@ sys.path.insert(0, str(PROJECT / 'benchmarks'))
 import decompose  # pylint: disable=g-import-not-at-top,wrong-import-position
 
 
-def test_model_row_is_the_runs_result(ea_run):
-  config, workdir, results = ea_run
+def test_model_row_is_the_runs_result(ea_el_run):
+  config, workdir, results = ea_el_run
   out = decompose.decompose(config, workdir)['ea/synthetic']
   for metric in ('hits@1', 'mrr'):
     assert out['model'][metric] == pytest.approx(
@@ -28,11 +28,11 @@ def test_model_row_is_the_runs_result(ea_run):
       0.3 * out['gates']['text'], rel=0.2)
 
 
-def test_needs_a_checkpoint_and_a_saved_score_matrix(ea_run, tmp_path):
-  config, _, _ = ea_run
+def test_needs_a_checkpoint_and_a_saved_score_matrix(ea_el_run, tmp_path):
+  config, _, _ = ea_el_run
   with pytest.raises(ConfigError, match='workdir'):
     decompose.decompose(config, str(tmp_path))
-  config = ea_run_config()
+  config = ea_el_run_config()
   config.eval.sinkhorn_temperature = 0.0
   config.eval.calibrate_learned_scale = False
   other = tmp_path / 'plain'

@@ -281,8 +281,11 @@ def mention_text(mention: dict[str, str]) -> str:
   return f"{mention['mentions'].strip()} | {mention['sentence'].strip()}"
 
 
-def load_el_task(root: str, name: str) -> ELTask:
-  """An `el/<name>` directory → ELTask over a KB graph parsed from text."""
+def load_el_task(root: str, name: str, valid_fraction: float = 0.0,
+                 seed: int = 0) -> ELTask:
+  """An `el/<name>` directory → ELTask over a KB graph parsed from text;
+  `valid_fraction` of the training mentions are held out as the `valid`
+  split (for datasets without `valid.json`)."""
   path = _dir(root, name)
   abstracts = formats.read_string_map(os.path.join(path, 'qid2abs.json'))
   entity_names = formats.read_string_map(os.path.join(path, 'qid2ne.json'))
@@ -327,6 +330,14 @@ def load_el_task(root: str, name: str) -> ELTask:
       answers[i] = ident
     mentions[split] = Mentions(texts=[mention_text(e) for e in entries],
                                answers=answers)
+  if valid_fraction > 0:
+    if 'valid' in mentions:
+      raise ConfigError('el.valid_fraction', f'{path} has its own valid.json; '
+                        'leave el.valid_fraction at 0')
+    kept, held = hold_out(np.arange(len(mentions['train'])), valid_fraction,
+                          seed)
+    mentions['valid'] = mentions['train'].take(held)
+    mentions['train'] = mentions['train'].take(kept)
   candidates = np.zeros((len(entities),), bool)
   candidates[:len(qids)] = True
   return ELTask(key=name, kb=kb, mentions=mentions, candidates=candidates)

@@ -87,7 +87,9 @@ def load_task(config: ml_collections.ConfigDict,
         root, name, train_ratio=config.ea.train_ratio, seed=config.seed,
         candidates=config.ea.candidates,
         valid_fraction=config.ea.valid_fraction)
-  return datasets.load_el_task(root, name)
+  return datasets.load_el_task(root, name,
+                               valid_fraction=config.el.valid_fraction,
+                               seed=config.seed)
 
 
 def _featurizer(config: ml_collections.ConfigDict):

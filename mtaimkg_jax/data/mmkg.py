@@ -197,6 +197,13 @@ class Mentions:
   def __len__(self) -> int:
     return len(self.texts)
 
+  def take(self, rows: np.ndarray) -> Mentions:
+    """The mentions at `rows`, in that order."""
+    return Mentions(texts=[self.texts[i] for i in rows],
+                    answers=self.answers[rows],
+                    features={m: f.take(rows)
+                              for m, f in self.features.items()})
+
 
 @dataclasses.dataclass
 class ELTask:
@@ -229,12 +236,13 @@ def split_pairs(pairs: np.ndarray, train_ratio: float, seed: int,
   return train, valid, test
 
 
-def hold_out(pairs: np.ndarray, fraction: float,
+def hold_out(rows: np.ndarray, fraction: float,
              seed: int) -> tuple[np.ndarray, np.ndarray]:
-  """Seeded split of `pairs` into (kept, held out): `fraction` of them held
-  out (e.g. seed pairs kept out of training to validate on)."""
+  """Seeded split of `rows` into (kept, held out), order kept: `fraction`
+  of them held out (seed pairs or mentions kept out of training to
+  validate on)."""
   if not 0.0 <= fraction < 1.0:
     raise ValueError(f'fraction must be in [0, 1), got {fraction}')
-  order = np.random.default_rng([seed, 1]).permutation(len(pairs))
-  n_out = int(round(fraction * len(pairs)))
-  return pairs[np.sort(order[n_out:])], pairs[np.sort(order[:n_out])]
+  order = np.random.default_rng([seed, 1]).permutation(len(rows))
+  n_out = int(round(fraction * len(rows)))
+  return rows[np.sort(order[n_out:])], rows[np.sort(order[:n_out])]

@@ -331,10 +331,9 @@ def _evaluate_model(config, workdir, model, params,
   split_of = {graph.key: _eval_split(config, graph) for _, graph in graphs}
   prepared = _prepare(config, [(spec, graph.for_split(split_of[graph.key]))
                                for spec, graph in graphs], mesh)
-  ranker = _SplitRanker(config, workdir, fns, params, mesh)
   ranks, routing, scales = {}, {}, {}
   with _Preemption() as preemption:
-    ranker.preemption = preemption
+    ranker = _SplitRanker(config, workdir, fns, params, mesh, preemption)
     for item in prepared:
       graph = item.graph
       calibrating = _calibrates(config, graph)
@@ -369,11 +368,11 @@ class _SplitRanker:
   """Ranks one split of one prepared graph, resuming from (and saving to)
   `workdir/eval/`; a SIGTERM saves the ranks so far and exits."""
 
-  def __init__(self, config, workdir: str, fns, params, mesh):
+  def __init__(self, config, workdir: str, fns, params, mesh,
+               preemption: _Preemption):
     self.config, self.workdir, self.fns = config, workdir, fns
-    self.params, self.mesh = params, mesh
+    self.params, self.mesh, self.preemption = params, mesh, preemption
     self.fingerprint = evaluation.fingerprint(config, params)
-    self.preemption: _Preemption | None = None
 
   def rank(self, item: Prepared, split: str,
            keep_scores: bool) -> dict[str, np.ndarray]:
@@ -402,7 +401,7 @@ class _SplitRanker:
                 weights=np.repeat(_gather(batch_routing), answered, axis=0),
                 **rows)
       progress.update(int(answered.sum()))
-      if self.preemption is not None and self.preemption.requested:
+      if self.preemption.requested:
         saved.save()
         logging.warning('preempted: saved the ranks of %d queries of %s/%s, '
                         'exiting', progress.done, graph.key, split)

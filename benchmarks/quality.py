@@ -341,7 +341,8 @@ def test_plan() -> Plan:
   table = 'Synthetic (configs/test.py)'
   base = ('--config', 'configs/test.py')
   runs = [
-      Run('model', base, trains=True),
+      Run('model', base + ('--config.eval.calibrate_learned_scale=True',),
+          trains=True),
       Run('baseline', base + ('--config.model.name=baseline', '--mode=eval',
                               '--config.eval.sinkhorn_temperature='
                               f'{SINKHORN_COSINE:g}')),
@@ -360,6 +361,9 @@ def test_plan() -> Plan:
                  'zero-shot: synthetic seed 1')]
   rows.append(Row(table, 'ea/synthetic', 'feature cosine + one-to-one',
                   'baseline', setting=ONE_TO_ONE))
+  rows += [Row(table, dataset, 'MtaIMKG, learned terms scaled on the '
+               'held-out queries', 'model', setting=CALIBRATED)
+           for dataset in ('ea/synthetic', 'el/synthetic')]
   return Plan(runs, rows, {table: ('mrr', 'hits@1', 'hits@10')}, {}, {},
               routing_runs=('model', 'transfer'))
 
@@ -458,6 +462,7 @@ def collect(plan: Plan, runs: str, data_root: str | None) -> dict:
       found = json.loads(results.read_text())
       if row.key in found:
         entry['metrics'] = found[row.key]
+        entry['note'] = _with_scale(entry['note'], workdir, row)
       else:
         entry['status'] = f'{row.key} missing from {results}'
       entry['seconds'] = record.get('seconds')
@@ -474,6 +479,17 @@ def collect(plan: Plan, runs: str, data_root: str | None) -> dict:
       routing[name] = json.loads(path.read_text())
   return {'rows': out, 'routing': routing, 'targets': {
       k: [dataclasses.asdict(t) for t in v] for k, v in plan.targets.items()}}
+
+
+def _with_scale(note: str, workdir: pathlib.Path, row: Row) -> str:
+  """A calibrated row's note names the learned-term scale its run chose."""
+  path = workdir / 'calibration.json'
+  if CALIBRATED not in row.setting or not path.exists():
+    return note
+  chosen = json.loads(path.read_text())[row.dataset]
+  scale = (f'learned-term scale {chosen["learned_scale"]:g}, chosen on '
+           f'{chosen["valid_pairs"]} held-out queries')
+  return f'{note}; {scale}' if note else scale
 
 
 def copy_routing_figure(collected: dict, runs: str, out: pathlib.Path) -> str:

@@ -66,6 +66,12 @@ def test_pipeline_runs_and_tabulates_every_row(test_scale):
   assert (quality.PROJECT / collected['routing_figure']).resolve() == (
       figure.resolve())
   assert '| `transfer` | `el/synthetic` |' in table
+  # A calibrated row names the scale its run chose on the held-out queries.
+  calibration = json.loads((runs / 'model' / 'calibration.json').read_text())
+  for dataset in ('ea/synthetic', 'el/synthetic'):
+    chosen = calibration[dataset]
+    assert (f'learned-term scale {chosen["learned_scale"]:g}, chosen on '
+            f'{chosen["valid_pairs"]} held-out queries') in table
 
 
 def test_collect_only_reuses_runs_and_rewrites_readme(test_scale, tmp_path):

@@ -72,6 +72,7 @@ def decompose(config, workdir: str) -> dict[str, dict[str, dict]]:
   for _, graph in loading.load_graphs(config, train.eval_specs(config)):
     if graph.task != 'ea':
       continue
+    graph = graph.for_split(eval_cfg.split)
     path = evaluation.saved_ranks_path(workdir, graph.key, eval_cfg.split)
     if not os.path.exists(path):
       raise ConfigError('workdir', f'{path} does not exist: evaluate the run '
@@ -88,8 +89,8 @@ def decompose(config, workdir: str) -> dict[str, dict[str, dict]]:
         candidates[columns[:, 0]] != queries.answers):
       raise ConfigError('workdir', f'{path} is not a finished evaluation of '
                         f'{graph.key}/{eval_cfg.split} with this config')
-    prior, learned = calibration.split_scores(scores, calibration.cosine_prior(
-        graph, modalities, gates, queries.nodes, candidates))
+    prior, learned = calibration.score_parts(graph, modalities, params,
+                                             eval_cfg.split, scores)
     parts = {'model': scores, 'prior': prior, 'learned': learned}
     parts.update({f'prior + {a:g} learned': calibration.scaled(prior, learned,
                                                                a)

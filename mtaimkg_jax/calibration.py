@@ -18,11 +18,13 @@ ranking pass per split serves every scale.
 
 from __future__ import annotations
 
+from typing import Any
+
 import chex
 import numpy as np
 
 from mtaimkg_jax import evaluation, metrics
-from mtaimkg_jax.data.graph import QueryGraph
+from mtaimkg_jax.data.graph import TASK_IDS, QueryGraph
 
 # Candidate scales of the learned terms (1 = the trained model).
 SCALES = tuple(round(0.1 * i, 1) for i in range(11))
@@ -60,6 +62,17 @@ def split_scores(scores: np.ndarray, prior: np.ndarray
   prior = np.where(allowed, prior, -np.inf).astype(np.float32)
   learned = np.where(allowed, scores - np.where(allowed, prior, 0), -np.inf)
   return prior, learned.astype(np.float32)
+
+
+def score_parts(graph: QueryGraph, modalities: tuple[str, ...], params: Any,
+                split: str, scores: np.ndarray
+                ) -> tuple[np.ndarray, np.ndarray]:
+  """(prior, learned terms) of `split`'s saved score matrix over
+  `graph.candidates`, the prior with the gates of MtaIMKG `params`."""
+  gates = np.asarray(params['cosine_gate'])[TASK_IDS[graph.task]]
+  return split_scores(scores, cosine_prior(
+      graph, modalities, gates, graph.queries[split].nodes,
+      np.flatnonzero(graph.candidates)))
 
 
 def scaled(prior: np.ndarray, learned: np.ndarray,

@@ -30,7 +30,7 @@ from mtaimkg_jax import (baselines, calibration, checkpoint, config_check,
 from mtaimkg_jax.data import loading, padding
 from mtaimkg_jax.data.batches import (TrainBatch, TrainSampler, eval_batches,
                                       pad_queries)
-from mtaimkg_jax.data.graph import TASK_IDS, QueryGraph
+from mtaimkg_jax.data.graph import QueryGraph
 from mtaimkg_jax.errors import ConfigError, TrainingError
 from mtaimkg_jax.models import ultra_import
 from mtaimkg_jax.models.model import build_model, routed_of
@@ -422,21 +422,10 @@ def _calibrates(config, graph: QueryGraph) -> bool:
   return True
 
 
-def _score_parts(model, params, graph: QueryGraph, split: str,
-                 result: dict[str, np.ndarray]
-                 ) -> tuple[np.ndarray, np.ndarray]:
-  """(prior, learned terms) of a split's saved score matrix."""
-  gates = np.asarray(params['cosine_gate'])[TASK_IDS[graph.task]]
-  queries = graph.queries[split]
-  prior = calibration.cosine_prior(graph, model.modalities, gates,
-                                   queries.nodes,
-                                   np.flatnonzero(graph.candidates))
-  return calibration.split_scores(result['scores'], prior)
-
-
 def _choose_scale(config, model, params, graph: QueryGraph,
                   result: dict[str, np.ndarray]) -> dict:
-  prior, learned = _score_parts(model, params, graph, 'valid', result)
+  prior, learned = calibration.score_parts(graph, model.modalities, params,
+                                           'valid', result['scores'])
   scale, mrr = calibration.choose_scale(prior, learned, result['columns'],
                                         config.eval.ties)
   logging.info('%s: learned-term scale %.1f (held-out MRR %s)', graph.key,
@@ -448,7 +437,8 @@ def _choose_scale(config, model, params, graph: QueryGraph,
 def _calibrated_ranks(config, model, params, graph: QueryGraph, split: str,
                       result: dict[str, np.ndarray],
                       scale: float) -> dict[str, np.ndarray]:
-  prior, learned = _score_parts(model, params, graph, split, result)
+  prior, learned = calibration.score_parts(graph, model.modalities, params,
+                                           split, result['scores'])
   scores = calibration.scaled(prior, learned, scale)
   key = graph.key + calibration.CALIBRATED
   out = {key: evaluation.matrix_ranks(scores, result['columns'],

@@ -37,11 +37,9 @@ def _saved(workdir, dataset, split):
 
 
 def _parts(config, graph, params, split, scores):
-  gates = np.asarray(params['cosine_gate'])[TASK_IDS[graph.task]]
-  return calibration.split_scores(scores, calibration.cosine_prior(
-      graph, build_model(config).modalities, gates,
-      graph.queries[split].nodes,
-      np.flatnonzero(graph.for_split(split).candidates)))
+  return calibration.score_parts(graph.for_split(split),
+                                 build_model(config).modalities, params, split,
+                                 scores)
 
 
 @pytest.mark.parametrize('dataset', ['ea/synthetic', 'el/synthetic'])

@@ -1,12 +1,13 @@
-r"""What each part of a trained model's EA logits does, from the scores its
-evaluation saved: the cosine prior (Σ over views of the learned gate ×
-the cosine of unified features, the model's `cosine_gate` term) against
-the learned terms (MoE head + gated structure score = logits − prior),
-each ranked alone, and the prior with the learned terms scaled down.
+r"""What each part of a trained model's EA and EL logits does, from the
+scores its evaluation saved: the cosine prior (Σ over views of the learned
+gate × the cosine of unified features, the model's `cosine_gate` term)
+against the learned terms (MoE head + gated structure score = logits −
+prior), each ranked alone, and the prior with the learned terms scaled
+down; EA also after one-to-one matching.
 
 Run it with the training run's own flags (the workdir must hold a
-finished evaluation with one-to-one matching, which saves the score
-matrix):
+finished evaluation that saved the score matrix: EA with one-to-one
+matching, EA or EL with `eval.calibrate_learned_scale`):
 
   python benchmarks/decompose.py \
     --config configs/single.py:task=ea,dataset=ea/DBP15K/zh_en,steps=800 \
@@ -49,29 +50,35 @@ _OUT = flags.DEFINE_string(
 LEARNED_SCALES = (0.25, 0.5)
 
 
-def _summary(scores: np.ndarray, columns: np.ndarray,
-             temperature: float, iterations: int, ties: str) -> dict:
-  plain = metrics.summarize(evaluation.matrix_ranks(scores, columns, ties))
-  matched = metrics.summarize(evaluation.one_to_one_ranks(
-      scores, columns, temperature, iterations, ties))
-  return {'hits@1': plain['hits@1'], 'mrr': plain['mrr'],
-          'one_to_one_hits@1': matched['hits@1'],
-          'one_to_one_mrr': matched['mrr']}
+def _summary(scores: np.ndarray, columns: np.ndarray, matching: bool,
+             eval_cfg) -> dict:
+  """H@1 and MRR of plain ranking (and of one-to-one, with `matching`)."""
+  plain = metrics.summarize(evaluation.matrix_ranks(scores, columns,
+                                                    eval_cfg.ties))
+  out = {'hits@1': plain['hits@1'], 'mrr': plain['mrr']}
+  if matching:
+    matched = metrics.summarize(evaluation.one_to_one_ranks(
+        scores, columns, eval_cfg.sinkhorn_temperature,
+        eval_cfg.sinkhorn_iterations, eval_cfg.ties))
+    out.update({'one_to_one_hits@1': matched['hits@1'],
+                'one_to_one_mrr': matched['mrr']})
+  return out
 
 
 def decompose(config, workdir: str) -> dict[str, dict[str, dict]]:
-  """{dataset: {part: H@1 / MRR, plain and one-to-one}} of each EA eval
-  dataset of `config`, from `workdir`'s saved scores and checkpoint."""
+  """{dataset: {part: H@1 / MRR, plain (and one-to-one for EA)}} of each EA
+  and EL eval dataset of `config`, from `workdir`'s saved scores and
+  checkpoint."""
   params = checkpoint.Checkpoints(workdir, 1, 1000).latest_params()
   if params is None:
     raise ConfigError('workdir', f'no checkpoint under {workdir!r}')
   modalities = build_model(config).modalities
-  gates = np.asarray(params['cosine_gate'])[TASK_IDS['ea']]
   eval_cfg = config.eval
   out = {}
   for _, graph in loading.load_graphs(config, train.eval_specs(config)):
-    if graph.task != 'ea':
+    if graph.task not in ('ea', 'el'):
       continue
+    matching = graph.task == 'ea' and eval_cfg.sinkhorn_temperature > 0
     graph = graph.for_split(eval_cfg.split)
     path = evaluation.saved_ranks_path(workdir, graph.key, eval_cfg.split)
     if not os.path.exists(path):
@@ -79,9 +86,11 @@ def decompose(config, workdir: str) -> dict[str, dict[str, dict]]:
                         'first')
     saved = np.load(path)
     if 'scores' not in saved.files:
-      raise ConfigError('eval.sinkhorn_temperature', f'{path} has no score '
-                        'matrix: the run was evaluated without one-to-one '
-                        'matching')
+      raise ConfigError(
+          'eval.calibrate_learned_scale', f'{path} has no score matrix: '
+          'the run was evaluated without a calibrated scale' +
+          (' or one-to-one matching (eval.sinkhorn_temperature)'
+           if graph.task == 'ea' else ''))
     scores, columns = saved['scores'], saved['columns']
     queries = graph.queries[eval_cfg.split]
     candidates = np.flatnonzero(graph.candidates)
@@ -95,10 +104,9 @@ def decompose(config, workdir: str) -> dict[str, dict[str, dict]]:
     parts.update({f'prior + {a:g} learned': calibration.scaled(prior, learned,
                                                                a)
                   for a in LEARNED_SCALES})
-    out[graph.key] = {
-        name: _summary(value, columns, eval_cfg.sinkhorn_temperature,
-                       eval_cfg.sinkhorn_iterations, eval_cfg.ties)
-        for name, value in parts.items()}
+    out[graph.key] = {name: _summary(value, columns, matching, eval_cfg)
+                      for name, value in parts.items()}
+    gates = np.asarray(params['cosine_gate'])[TASK_IDS[graph.task]]
     out[graph.key]['gates'] = dict(zip(modalities, map(float, gates)))
   return out
 
@@ -114,9 +122,11 @@ def main(argv) -> int:
     print(dataset)
     for name, m in parts.items():
       if name != 'gates':
-        print(f'  {name:<22} H@1 {m["hits@1"]:.4f} MRR {m["mrr"]:.4f} | '
-              f'one-to-one H@1 {m["one_to_one_hits@1"]:.4f} '
-              f'MRR {m["one_to_one_mrr"]:.4f}')
+        matched = (f' | one-to-one H@1 {m["one_to_one_hits@1"]:.4f} '
+                   f'MRR {m["one_to_one_mrr"]:.4f}'
+                   if 'one_to_one_mrr' in m else '')
+        print(f'  {name:<22} H@1 {m["hits@1"]:.4f} MRR {m["mrr"]:.4f}'
+              + matched)
   out.parent.mkdir(parents=True, exist_ok=True)
   out.write_text(json.dumps(found, indent=1, sort_keys=True) + '\n')
   return 0

@@ -1,5 +1,5 @@
-"""benchmarks/decompose.py: its model row is the run's, and it refuses a
-workdir without a checkpoint or a saved score matrix."""
+"""benchmarks/decompose.py: its model row is the run's (EA and EL), and it
+refuses a workdir without a checkpoint or a saved score matrix."""
 
 import sys
 
@@ -15,7 +15,8 @@ import decompose  # pylint: disable=g-import-not-at-top,wrong-import-position
 
 def test_model_row_is_the_runs_result(ea_el_run):
   config, workdir, results = ea_el_run
-  out = decompose.decompose(config, workdir)['ea/synthetic']
+  both = decompose.decompose(config, workdir)
+  out = both['ea/synthetic']
   for metric in ('hits@1', 'mrr'):
     assert out['model'][metric] == pytest.approx(
         results['ea/synthetic'][metric])
@@ -26,6 +27,12 @@ def test_model_row_is_the_runs_result(ea_el_run):
   assert set(out['gates']) == {'text', 'image', 'neighbours', 'anchors'}
   assert out['gates']['anchors'] == pytest.approx(
       0.3 * out['gates']['text'], rel=0.2)
+  # EL (its scores saved by the calibration): plain ranking only.
+  el = both['el/synthetic']
+  for metric in ('hits@1', 'mrr'):
+    assert el['model'][metric] == pytest.approx(
+        results['el/synthetic'][metric])
+  assert 'one_to_one_mrr' not in el['model']
 
 
 def test_needs_a_checkpoint_and_a_saved_score_matrix(ea_el_run, tmp_path):
@@ -37,5 +44,5 @@ def test_needs_a_checkpoint_and_a_saved_score_matrix(ea_el_run, tmp_path):
   config.eval.calibrate_learned_scale = False
   other = tmp_path / 'plain'
   train.train_and_evaluate(config, str(other))
-  with pytest.raises(ConfigError, match='eval.sinkhorn_temperature'):
+  with pytest.raises(ConfigError, match='eval.calibrate_learned_scale'):
     decompose.decompose(config, str(other))

@@ -57,20 +57,32 @@ _NEIGHBOURS_ANCHORS = "--config.features.views=('neighbours','anchors')"
 HELD_OUT = 0.1
 
 
-def _calibrated(task: str) -> tuple[str, ...]:
-  return (f'--config.{task}.valid_fraction={HELD_OUT:g}',
-          '--config.eval.calibrate_learned_scale=True')
+def _calibrated(*tasks: str) -> tuple[str, ...]:
+  return tuple(f'--config.{task}.valid_fraction={HELD_OUT:g}'
+               for task in tasks) + (
+                   '--config.eval.calibrate_learned_scale=True',)
 
+
+# (method, run, view flags (training and transfer), training-only flags).
 VIEW_MIXTURES = (
     ('MtaIMKG mixture, neighbours + surface views', 'mixture_views',
-     ("--config.features.views=('neighbours','surface')",)),
+     ("--config.features.views=('neighbours','surface')",), ()),
     # All three views, with name trigrams kept out of LP, whose transfer
-    # they hurt (MKG-Y); anchors exist only for EA graphs.
-    ('MtaIMKG mixture, neighbours + anchors + surface (EA, EL only) views',
+    # they hurt (MKG-Y); anchors exist only for EA graphs. The learned EA/EL
+    # terms are scaled on held-out queries (rows with and without).
+    ('MtaIMKG mixture, neighbours + anchors + surface (EA, EL only) views, '
+     f'{HELD_OUT:.0%} of the EA seeds and EL training mentions held out',
      'mixture_task_views',
      ("--config.features.views=('neighbours','anchors','surface')",
-      "--config.features.view_tasks.surface=('ea','el')")),
+      "--config.features.view_tasks.surface=('ea','el')"),
+     _calibrated('ea', 'el')),
 )
+# Method suffix of a row ranked with the learned terms scaled on them.
+_SCALED = ', learned terms scaled on the held-out queries'
+
+
+def _calibrates(flags: tuple[str, ...]) -> bool:
+  return '--config.eval.calibrate_learned_scale=True' in flags
 
 
 @dataclasses.dataclass(frozen=True)
@@ -153,9 +165,9 @@ def real_plan(steps: int) -> Plan:
 
   mixture = add(Run('mixture', ('--config', f'configs/mixture.py:steps={steps}'),
                     trains=True))
-  for _, name, flags in VIEW_MIXTURES:
-    add(Run(name, ('--config', f'configs/mixture.py:steps={steps}', *flags),
-            trains=True))
+  for _, name, flags, training in VIEW_MIXTURES:
+    add(Run(name, ('--config', f'configs/mixture.py:steps={steps}', *flags,
+                   *training), trains=True))
   for split in ('fb237_v1', 'WN18RR_v1', 'nell_v1'):
     dataset = f'lp/grail/{split}_ind'
     rows.append(Row(lp_zero, dataset, 'ULTRA ultra_3g (structure only)', add(
@@ -186,7 +198,7 @@ def real_plan(steps: int) -> Plan:
           Run(f'mixture_on_{name}', _transfer(
               'lp', dataset, '--config.init_workdir={runs}/mixture'))),
                       'trained on DB15K (+EA, EL)'))
-      for method, run, flags in VIEW_MIXTURES:
+      for method, run, flags, _ in VIEW_MIXTURES:
         rows.append(Row(lp_zero, dataset, method, add(Run(
             f'{run}_on_{name}', _transfer(
                 'lp', dataset, *flags, f'--config.init_workdir={{runs}}/{run}'
@@ -204,7 +216,7 @@ def real_plan(steps: int) -> Plan:
                     '' if name == 'DB15K' else 'zero-shot'))
     if name == 'DB15K':
       rows += [Row(lp_trans, dataset, method, run)
-               for method, run, _ in VIEW_MIXTURES]
+               for method, run, _, _ in VIEW_MIXTURES]
   matched = ' + one-to-one (Sinkhorn, τ = {:g})'
   model_matched = matched.format(
       config_base.real_data_config().eval.sinkhorn_temperature)
@@ -224,7 +236,7 @@ def real_plan(steps: int) -> Plan:
     single_args = ('--config', f'configs/single.py:task=ea,'
                    f'dataset={dataset},steps={steps}', *options)
     plain = (('', ''), (ONE_TO_ONE, model_matched))
-    scaled = ', learned terms scaled on the held-out seeds'
+    scaled = _SCALED
     for method, run, settings in (
         ('MtaIMKG single-task', Run(f'single_ea_{slug}', single_args,
                                     trains=True), plain),
@@ -255,10 +267,12 @@ def real_plan(steps: int) -> Plan:
     rows.append(Row(ea, dataset, 'MtaIMKG mixture' + model_matched, run, note,
                     setting=ONE_TO_ONE))
     if slug == 'zh_en':
-      for method, view_run, _ in VIEW_MIXTURES:
-        rows.append(Row(ea, dataset, method, view_run))
-        rows.append(Row(ea, dataset, method + model_matched, view_run,
-                        setting=ONE_TO_ONE))
+      for method, view_run, _, training in VIEW_MIXTURES:
+        settings = plain + (((CALIBRATED, _SCALED), (CALIBRATED + ONE_TO_ONE,
+                                                      _SCALED + model_matched))
+                            if _calibrates(training) else ())
+        rows += [Row(ea, dataset, method + suffix, view_run, setting=setting)
+                 for setting, suffix in settings]
   dataset = 'el/RichpediaMEL'
   rows.append(Row(el, dataset, 'MiniLM text cosine', add(Run(
       'baseline_RichpediaMEL', _transfer('el', dataset, *_RAW_COSINE)))))
@@ -281,10 +295,13 @@ def real_plan(steps: int) -> Plan:
   calibrated = add(Run('single_el_RichpediaMEL_calibrated',
                        surface + _calibrated('el'), trains=True))
   rows.append(Row(el, dataset, method, calibrated))
-  rows.append(Row(el, dataset, method + ', learned terms scaled on them',
+  rows.append(Row(el, dataset, method + _SCALED,
                   calibrated, setting=CALIBRATED))
   rows.append(Row(el, dataset, 'MtaIMKG mixture', mixture))
-  rows += [Row(el, dataset, method, run) for method, run, _ in VIEW_MIXTURES]
+  for method, run, _, training in VIEW_MIXTURES:
+    rows.append(Row(el, dataset, method, run))
+    if _calibrates(training):
+      rows.append(Row(el, dataset, method + _SCALED, run, setting=CALIBRATED))
   rows.append(Row(el, 'el/synthetic', 'MtaIMKG mixture', add(Run(
       'mixture_on_el_synthetic', _transfer(
           'el', 'el/synthetic', '--config.init_workdir={runs}/mixture'))),
@@ -329,7 +346,7 @@ def real_plan(steps: int) -> Plan:
       el: 'All 17,805 KB entities are candidates; a mention reads '
           '"mention | sentence", an entity "name. attribute text".',
   }
-  view_runs = tuple(run for _, run, _ in VIEW_MIXTURES)
+  view_runs = tuple(run for _, run, _, _ in VIEW_MIXTURES)
   routing_runs = (mixture,) + view_runs + tuple(
       r.name for r in runs if r.name.startswith(
           tuple(f'{m}_on_' for m in ('mixture',) + view_runs)))

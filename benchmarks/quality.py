@@ -220,6 +220,10 @@ def real_plan(steps: int) -> Plan:
   matched = ' + one-to-one (Sinkhorn, τ = {:g})'
   model_matched = matched.format(
       config_base.real_data_config().eval.sinkhorn_temperature)
+  # (results key suffix, method suffix) of an EA run's rows.
+  plain = (('', ''), (ONE_TO_ONE, model_matched))
+  calibrated_settings = plain + ((CALIBRATED, _SCALED), (
+      CALIBRATED + ONE_TO_ONE, _SCALED + model_matched))
   for dataset in ('ea/DBP15K/zh_en', 'ea/DBP15K/ja_en', 'ea/FB15K-DB15K'):
     slug = dataset.split('/')[-1]
     options = _ea_options(dataset)
@@ -235,8 +239,6 @@ def real_plan(steps: int) -> Plan:
                                    ultra, *options))), 'zero-shot, same_as'))
     single_args = ('--config', f'configs/single.py:task=ea,'
                    f'dataset={dataset},steps={steps}', *options)
-    plain = (('', ''), (ONE_TO_ONE, model_matched))
-    scaled = _SCALED
     for method, run, settings in (
         ('MtaIMKG single-task', Run(f'single_ea_{slug}', single_args,
                                     trains=True), plain),
@@ -252,8 +254,7 @@ def real_plan(steps: int) -> Plan:
              f'single_ea_{slug}_calibrated',
              single_args + (_NEIGHBOURS_ANCHORS, *_calibrated('ea')),
              trains=True),
-         plain + ((CALIBRATED, scaled),
-                  (CALIBRATED + ONE_TO_ONE, scaled + model_matched)))):
+         calibrated_settings)):
       add(run)
       rows += [Row(ea, dataset, method + suffix, run.name, setting=setting)
                for setting, suffix in settings]
@@ -268,11 +269,9 @@ def real_plan(steps: int) -> Plan:
                     setting=ONE_TO_ONE))
     if slug == 'zh_en':
       for method, view_run, _, training in VIEW_MIXTURES:
-        settings = plain + (((CALIBRATED, _SCALED), (CALIBRATED + ONE_TO_ONE,
-                                                      _SCALED + model_matched))
-                            if _calibrates(training) else ())
         rows += [Row(ea, dataset, method + suffix, view_run, setting=setting)
-                 for setting, suffix in settings]
+                 for setting, suffix in (calibrated_settings if _calibrates(
+                     training) else plain)]
   dataset = 'el/RichpediaMEL'
   rows.append(Row(el, dataset, 'MiniLM text cosine', add(Run(
       'baseline_RichpediaMEL', _transfer('el', dataset, *_RAW_COSINE)))))
@@ -378,8 +377,8 @@ def test_plan() -> Plan:
                  'zero-shot: synthetic seed 1')]
   rows.append(Row(table, 'ea/synthetic', 'feature cosine + one-to-one',
                   'baseline', setting=ONE_TO_ONE))
-  rows += [Row(table, dataset, 'MtaIMKG, learned terms scaled on the '
-               'held-out queries', 'model', setting=CALIBRATED)
+  rows += [Row(table, dataset, 'MtaIMKG' + _SCALED, 'model',
+               setting=CALIBRATED)
            for dataset in ('ea/synthetic', 'el/synthetic')]
   return Plan(runs, rows, {table: ('mrr', 'hits@1', 'hits@10')}, {}, {},
               routing_runs=('model', 'transfer'))

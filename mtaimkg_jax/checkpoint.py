@@ -17,6 +17,8 @@ from typing import Any
 import jax
 import orbax.checkpoint as ocp
 
+from mtaimkg_jax.errors import TrainingError
+
 
 class Checkpoints:
   """A thin owner of one `ocp.CheckpointManager`."""
@@ -74,6 +76,17 @@ class Checkpoints:
 
   def reached_preemption(self, step: int) -> bool:
     return self._manager.reached_preemption(step)
+
+  def confirm_saved(self, step: int) -> None:
+    """Waits for saves in flight, then raises unless `step` is on disk
+    (read afresh, not from the manager's cache): a log line saying a step
+    was saved is only written after this."""
+    self._manager.wait_until_finished()
+    on_disk = sorted(self._manager.all_steps(read=True))
+    if step not in on_disk:
+      raise TrainingError(
+          f'the save of step {step} did not reach {self.directory} (steps on '
+          f'disk: {on_disk}); a rerun resumes from the newest of those')
 
   def wait(self) -> None:
     self._manager.wait_until_finished()

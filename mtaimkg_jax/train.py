@@ -251,10 +251,13 @@ def train_and_evaluate(config: ml_collections.ConfigDict,
       stopping = preemption.requested or done == last
       ckpts.save(done, state, _record(config, done), force=stopping)
       if preemption.requested:
+        ckpts.confirm_saved(done)
         ckpts.close()
         writer.close()
         logging.warning('preempted: saved step %d, exiting', done)
         raise SystemExit(143)
+  if last > first:
+    ckpts.confirm_saved(last)
   ckpts.close()
   writer.close()
   if last < num_steps:

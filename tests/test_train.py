@@ -18,7 +18,7 @@ from mtaimkg_jax import (checkpoint, evaluation, metrics, parallel, steps,
 from mtaimkg_jax.data import loading, padding
 from mtaimkg_jax.data.batches import (answers_per_row, eval_batches,
                                       pad_queries)
-from mtaimkg_jax.errors import ConfigError
+from mtaimkg_jax.errors import ConfigError, TrainingError
 from mtaimkg_jax.models.model import build_model
 
 
@@ -55,6 +55,18 @@ def test_outputs_of_a_run(trained):
   events = list(pathlib.Path(workdir, 'tensorboard').glob('events.out.*'))
   assert events and events[0].stat().st_size > 100
   assert checkpoint.Checkpoints(workdir, 1, 3).latest_step() == 12
+
+
+def test_a_save_that_did_not_reach_disk_is_an_error(tmp_path):
+  ckpts = checkpoint.Checkpoints(str(tmp_path), save_every=10, keep=3)
+  state = {'w': np.zeros(3, np.float32)}
+  ckpts.save(10, state, {'step': 10})
+  ckpts.confirm_saved(10)
+  assert not ckpts.save(11, state, {'step': 11})  # off the interval: skipped
+  with pytest.raises(TrainingError, match=r'step 11 did not reach .*'
+                     r'checkpoints \(steps on disk: \[10\]\)'):
+    ckpts.confirm_saved(11)
+  ckpts.close()
 
 
 def test_stop_and_resume_equals_uninterrupted(trained, tmp_path):

@@ -6,7 +6,9 @@ evaluates all its training datasets). This script runs the runs it is asked
 for (a run whose `results.json` exists is reused, so an interrupted table
 resumes), then collects every row into `<out>/quality.json` and
 `<out>/quality.md`, and with `--readme` rewrites the README's results
-section between its `quality` markers.
+section between its `quality` markers. A row whose run directory is gone
+(another machine) keeps what the previous `<out>/quality.json` measured
+with the same command.
 
   # the real tables (hours on a 2-core CPU; run a subset with --runs-matching)
   python benchmarks/quality.py --runs workdir/quality --readme
@@ -460,9 +462,21 @@ def execute(run: Run, runs: str, data_root: str | None) -> dict:
   return record
 
 
-def collect(plan: Plan, runs: str, data_root: str | None) -> dict:
-  """Every row with its metrics (or why it has none) and its command."""
+def _row_id(entry: dict) -> tuple[str, str, str]:
+  return entry['table'], entry['run'], entry['dataset'] + entry['setting']
+
+
+def collect(plan: Plan, runs: str, data_root: str | None,
+            previous: dict | None = None) -> dict:
+  """Every row with its metrics (or why it has none) and its command.
+
+  A row whose run directory is absent keeps what `previous` (the last
+  `quality.json`) measured for it, if that was made by the same command:
+  run directories do not outlive the machine they ran on, the table does.
+  """
   by_name = {run.name: run for run in plan.runs}
+  kept = {_row_id(r): r for r in (previous or {}).get('rows', ())
+          if r.get('metrics')}
   out = []
   for row in plan.rows:
     run = by_name[row.run]
@@ -483,6 +497,11 @@ def collect(plan: Plan, runs: str, data_root: str | None) -> dict:
         entry['status'] = f'{row.key} missing from {results}'
       entry['seconds'] = record.get('seconds')
       entry['code'] = record.get('code', '')
+    elif (not workdir.exists() and _row_id(entry) in kept and
+          kept[_row_id(entry)]['command'] == entry['command']):
+      earlier = kept[_row_id(entry)]
+      entry.update({k: earlier[k] for k in ('metrics', 'note', 'seconds',
+                                             'code') if k in earlier})
     else:
       entry['status'] = 'not run'
     out.append(entry)
@@ -493,6 +512,8 @@ def collect(plan: Plan, runs: str, data_root: str | None) -> dict:
     command = _full_command(by_name[name], runs, data_root)
     if path.exists() and _made_by(_record(workdir), command):
       routing[name] = json.loads(path.read_text())
+    elif not workdir.exists() and name in (previous or {}).get('routing', {}):
+      routing[name] = previous['routing'][name]
   return {'rows': out, 'routing': routing, 'targets': {
       k: [dataclasses.asdict(t) for t in v] for k, v in plan.targets.items()}}
 
@@ -515,7 +536,11 @@ def copy_routing_figure(collected: dict, runs: str, out: pathlib.Path) -> str:
     return ''
   name = next(iter(collected['routing']))
   target = out / f'routing_{name}.png'
-  shutil.copyfile(pathlib.Path(runs) / name / 'routing.png', target)
+  source = pathlib.Path(runs) / name / 'routing.png'
+  if source.exists():
+    shutil.copyfile(source, target)
+  elif not target.exists():
+    return ''
   return os.path.relpath(target.resolve(), PROJECT)
 
 
@@ -655,8 +680,13 @@ def main(argv=None) -> int:
       if pattern.search(run.name):
         if execute(run, args.runs, args.data_root).get('exit_status'):
           failed.append(run.name)
-  collected = collect(plan, args.runs, args.data_root)
   out = pathlib.Path(args.out)
+  previous_path = out / 'quality.json'
+  previous = (json.loads(previous_path.read_text())
+              if previous_path.exists() else None)
+  if previous is not None and previous.get('scale') != args.scale:
+    previous = None
+  collected = collect(plan, args.runs, args.data_root, previous)
   out.mkdir(parents=True, exist_ok=True)
   collected['scale'] = args.scale
   collected['routing_figure'] = copy_routing_figure(collected, args.runs,

@@ -92,6 +92,31 @@ def test_collect_only_reuses_runs_and_rewrites_readme(test_scale, tmp_path):
                                 f'{quality.END}\ntail\n')
 
 
+def test_a_run_directory_gone_keeps_its_last_collected_rows(test_scale,
+                                                            tmp_path):
+  """Run directories do not outlive their machine; the tables do."""
+  _, runs, out = test_scale
+  plan = quality.test_plan()
+  previous = json.loads((out / 'quality.json').read_text())
+  aside = tmp_path / 'model'
+  (runs / 'model').rename(aside)
+  try:
+    kept = quality.collect(plan, str(runs), None, previous)
+    assert kept['rows'] == previous['rows']
+    assert kept['routing'] == previous['routing']
+    changed = json.loads(json.dumps(previous))
+    for row in changed['rows']:
+      row['command'] += ' --config.seed=1'
+    del changed['routing']['model']
+    fresh = quality.collect(plan, str(runs), None, changed)
+    status = {r['run']: r.get('status') for r in fresh['rows']}
+    assert status['model'] == 'not run' and status['baseline'] is None
+    assert 'model' not in fresh['routing']
+    assert quality.collect(plan, str(runs), None)['rows'] == fresh['rows']
+  finally:
+    aside.rename(runs / 'model')
+
+
 def _parse(command: list[str]):
   """The config a `python -m mtaimkg_jax.main ...` command would run."""
   argv = ['main', *command[3:]]

@@ -478,6 +478,7 @@ def collect(plan: Plan, runs: str, data_root: str | None,
   kept = {_row_id(r): r for r in (previous or {}).get('rows', ())
           if r.get('metrics')}
   out = []
+  carried = set()  # runs whose rows came from `previous`
   for row in plan.rows:
     run = by_name[row.run]
     workdir = pathlib.Path(runs) / run.name
@@ -502,6 +503,7 @@ def collect(plan: Plan, runs: str, data_root: str | None,
       earlier = kept[_row_id(entry)]
       entry.update({k: earlier[k] for k in ('metrics', 'note', 'seconds',
                                              'code') if k in earlier})
+      carried.add(run.name)
     else:
       entry['status'] = 'not run'
     out.append(entry)
@@ -512,7 +514,7 @@ def collect(plan: Plan, runs: str, data_root: str | None,
     command = _full_command(by_name[name], runs, data_root)
     if path.exists() and _made_by(_record(workdir), command):
       routing[name] = json.loads(path.read_text())
-    elif not workdir.exists() and name in (previous or {}).get('routing', {}):
+    elif name in carried and name in previous.get('routing', {}):
       routing[name] = previous['routing'][name]
   return {'rows': out, 'routing': routing, 'targets': {
       k: [dataclasses.asdict(t) for t in v] for k, v in plan.targets.items()}}

@@ -133,6 +133,10 @@ def validate(config: ml_collections.ConfigDict,
   if config.eval.calibrate_learned_scale and config.model.name != 'mtaimkg':
     raise ConfigError('eval.calibrate_learned_scale', 'scales the learned '
                       f'terms of MtaIMKG; model.name is {config.model.name!r}')
+  if config.model.freeze_backbone and config.model.name != 'mtaimkg':
+    raise ConfigError('model.freeze_backbone', 'freezes the backbone of '
+                      'MtaIMKG, whose other parts train; model.name is '
+                      f'{config.model.name!r}, which would train nothing')
   if config.train.final_lr_fraction > 1:
     raise ConfigError('train.final_lr_fraction', 'must be ≤ 1')
   if config.model.top_k > config.model.num_experts:

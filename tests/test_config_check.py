@@ -101,6 +101,15 @@ def test_named_errors(key, value, match):
   assert key.split('.')[-1] in str(error.value)
 
 
+def test_a_frozen_backbone_needs_a_model_with_other_parts():
+  config = test_config.get_config()
+  config.model.freeze_backbone = True
+  config_check.validate(config)
+  config.model.name = 'ultra'
+  with pytest.raises(ConfigError, match='model.freeze_backbone'):
+    config_check.validate(config)
+
+
 def test_budgets_and_devices():
   config = test_config.get_config()
   config.padding.budgets = ({'nodes': 10, 'edges': -1, 'relations': 8,

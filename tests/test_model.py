@@ -137,6 +137,30 @@ def test_text_cosine_prior_starts_ea_and_el_from_names_alone(setup):
           np.argsort(-cosine[row][present], kind='stable'))
 
 
+def test_a_frozen_backbone_gets_no_gradient_and_the_rest_does(setup):
+  """With `freeze_backbone` the backbone's outputs are constants of the
+  loss (its backward pass is skipped); the same logits as unfrozen."""
+  _, _, arrays, model, params = setup
+  frozen = model.clone(freeze_backbone=True)
+  candidates = np.array([[1, 2, 3]] * 4, np.int32)
+
+  def loss(p, m):
+    out = m.apply({'params': p}, arrays, _queries('ea'), candidates,
+                  token_mask=np.ones((4, 3), bool))
+    return jnp.sum(out.logits ** 2) + out.balance_loss, out.logits
+
+  (_, logits), grads = jax.value_and_grad(loss, has_aux=True)(params, model)
+  (_, frozen_logits), frozen_grads = jax.value_and_grad(
+      loss, has_aux=True)(params, frozen)
+  np.testing.assert_array_equal(logits, frozen_logits)
+  norms = lambda tree: [float(jnp.abs(g).sum())
+                        for g in jax.tree_util.tree_leaves(tree)]
+  assert max(norms(grads['backbone'])) > 0
+  assert max(norms(frozen_grads['backbone'])) == 0
+  rest = {k: v for k, v in frozen_grads.items() if k != 'backbone'}
+  assert sum(norms(rest)) > 0
+
+
 def test_balance_loss_is_minimal_for_a_uniform_gate():
   rng = np.random.default_rng(0)
   k = 4

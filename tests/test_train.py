@@ -177,6 +177,33 @@ def test_sharded_step_equals_single_device():
     np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-6)
 
 
+def test_a_frozen_backbone_stays_as_loaded_and_the_rest_trains():
+  config = _config(**{'model.freeze_backbone': True})
+  graphs = loading.load_graphs(config)
+  mesh = parallel.make_mesh()
+  prepared = train._prepare(config, graphs, mesh)  # pylint: disable=protected-access
+  model = build_model(config)
+  params = train._init_params(model, config, prepared[0])  # pylint: disable=protected-access
+  optimizer = steps.make_optimizer(config, params)
+  state = parallel.replicate(
+      steps.TrainState(jnp.zeros((), jnp.int32), params,
+                       optimizer.init(params)), mesh)
+  fns = steps.make_steps(model, optimizer, config, mesh)
+  sampler = train._sampler(config, prepared[2])  # pylint: disable=protected-access
+  for step in range(3):
+    batch = train._device_batch(sampler.batch(step), mesh,  # pylint: disable=protected-access
+                                config.train.batch_size, ('edge_weight',))
+    state, _ = fns.train(state, prepared[2].arrays, batch)
+  after = jax.device_get(state.params)
+  for a, b in zip(jax.tree_util.tree_leaves(params['backbone']),
+                  jax.tree_util.tree_leaves(after['backbone'])):
+    np.testing.assert_array_equal(a, b)
+  moved = [not np.array_equal(a, b) for a, b in zip(
+      jax.tree_util.tree_leaves(params['head']),
+      jax.tree_util.tree_leaves(after['head']))]
+  assert all(moved)
+
+
 def test_eval_step_compiles_once_per_budget_candidates_and_answers():
   config = _config()
   mesh = parallel.make_mesh()

@@ -63,6 +63,9 @@ class MtaIMKG(nn.Module):
   remat: bool = False
   chunk_size: int = 8192
   text_prior: float = 10.0
+  # The backbone's outputs carry no gradient (its parameters get no update,
+  # steps.make_optimizer), so the step skips its backward pass.
+  freeze_backbone: bool = False
   # Raw modalities and derived views (data/views.py) the model reads.
   modalities: tuple[str, ...] = MODALITIES
 
@@ -112,7 +115,8 @@ class MtaIMKG(nn.Module):
     nodes, task = queries.nodes, queries.task
     h, query, _ = self.backbone.states(graph, nodes, queries.relations,
                                        edge_weight)
-    h = jnp.swapaxes(h, 0, 1)  # [B, N, D]
+    h = jnp.swapaxes(self._frozen(h), 0, 1)  # [B, N, D]
+    query = self._frozen(query)
     entity = graph.entity.nodes
     modalities = self.modalities
     adapted = {m: self.adapters[m](entity[m], entity[f'{m}_present'])
@@ -136,7 +140,8 @@ class MtaIMKG(nn.Module):
 
     def score(index: jax.Array) -> tuple[jax.Array, moe_lib.MoEOutput]:
       states = jnp.take_along_axis(h, index[:, :, None], axis=1)
-      structural_score = self.backbone.score_states(states, query)
+      structural_score = self._frozen(
+          self.backbone.score_states(states, query))
       representations = (
           [self.structure_norm(self.structure_projection(states))] +
           [adapted[m][index] for m in modalities] +
@@ -164,6 +169,9 @@ class MtaIMKG(nn.Module):
               for start in range(0, num_candidates, self.chunk_size)]
     return ModelOutput(jnp.concatenate(chunks, axis=1), weights,
                        jnp.zeros((), jnp.float32))
+
+  def _frozen(self, x: jax.Array) -> jax.Array:
+    return jax.lax.stop_gradient(x) if self.freeze_backbone else x
 
   def _cross(self, modality: str, query: jax.Array,
              candidates: jax.Array) -> jax.Array:
@@ -211,6 +219,7 @@ def build_model(config: ml_collections.ConfigDict) -> nn.Module:
       expert_hidden=model.expert_hidden, top_k=model.top_k,
       uniform_routing=not model.routing, remat=model.remat,
       chunk_size=model.chunk_size, text_prior=model.text_prior,
+      freeze_backbone=model.freeze_backbone,
       modalities=MODALITIES + tuple(config.features.views))
 
 

@@ -174,17 +174,19 @@ def run(args, graph_name: str, batch: int) -> dict:
   full_params = full.init(jax.random.PRNGKey(1), arrays, queries,
                           train_batch.candidates)['params']
 
+  def model_logits(model, p, batch):
+    return model.apply({'params': p}, arrays, batch.queries, batch.candidates,
+                       batch.edge_weight).logits
+
   def full_forward(p, batch):
-    return full.apply({'params': p}, arrays, batch.queries, batch.candidates,
-                      batch.edge_weight).logits
+    return model_logits(full, p, batch)
 
   full_optimizer = optax.adamw(5e-4)
 
   def make_train_step(model):
     def train_step(p, opt_state, batch):
       def loss_fn(p):
-        logits = model.apply({'params': p}, arrays, batch.queries,
-                             batch.candidates, batch.edge_weight).logits
+        logits = model_logits(model, p, batch)
         return steps.self_adversarial_bce(logits, batch.candidate_valid,
                                           batch.queries.valid, 1.0)
       loss, grads = jax.value_and_grad(loss_fn)(p)

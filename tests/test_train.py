@@ -151,24 +151,34 @@ def test_baseline_one_to_one_ranks_the_same_ea_queries(tmp_path):
   assert set(results) == {'lp/synthetic', 'ea/synthetic', 'el/synthetic'}
 
 
+def _trainer(config, mesh):
+  """(initial params, train state, step fns, EL sampler, EL graph arrays) of
+  `config` on `mesh`, as train.train_and_evaluate sets them up."""
+  prepared = train._prepare(config, loading.load_graphs(config), mesh)  # pylint: disable=protected-access
+  model = build_model(config)
+  params = train._init_params(model, config, prepared[0])  # pylint: disable=protected-access
+  optimizer = steps.make_optimizer(config, params)
+  state = parallel.replicate(
+      steps.TrainState(jnp.zeros((), jnp.int32), params,
+                       optimizer.init(params)), mesh)
+  fns = steps.make_steps(model, optimizer, config, mesh)
+  sampler = train._sampler(config, prepared[2])  # pylint: disable=protected-access
+  return params, state, fns, sampler, prepared[2].arrays
+
+
+def _train_step(config, mesh, fns, state, sampler, arrays, step):
+  batch = train._device_batch(sampler.batch(step), mesh,  # pylint: disable=protected-access
+                              config.train.batch_size, ('edge_weight',))
+  return fns.train(state, arrays, batch)
+
+
 def test_sharded_step_equals_single_device():
   config = _config()
-  graphs = loading.load_graphs(config)
   results = {}
   for devices in (1, 8):
     mesh = Mesh(np.asarray(jax.devices()[:devices]), (parallel.DATA_AXIS,))
-    prepared = train._prepare(config, graphs, mesh)  # pylint: disable=protected-access
-    model = build_model(config)
-    params = train._init_params(model, config, prepared[0])  # pylint: disable=protected-access
-    optimizer = steps.make_optimizer(config, params)
-    state = parallel.replicate(
-        steps.TrainState(jnp.zeros((), jnp.int32), params,
-                         optimizer.init(params)), mesh)
-    fns = steps.make_steps(model, optimizer, config, mesh)
-    sampler = train._sampler(config, prepared[2])  # pylint: disable=protected-access
-    batch = train._device_batch(sampler.batch(0), mesh,  # pylint: disable=protected-access
-                                config.train.batch_size, ('edge_weight',))
-    state, scalars = fns.train(state, prepared[2].arrays, batch)
+    _, state, fns, sampler, arrays = _trainer(config, mesh)
+    state, scalars = _train_step(config, mesh, fns, state, sampler, arrays, 0)
     results[devices] = (jax.device_get(scalars), jax.device_get(state.params))
   np.testing.assert_allclose(results[1][0]['loss'], results[8][0]['loss'],
                              rtol=1e-5)
@@ -179,21 +189,10 @@ def test_sharded_step_equals_single_device():
 
 def test_a_frozen_backbone_stays_as_loaded_and_the_rest_trains():
   config = _config(**{'model.freeze_backbone': True})
-  graphs = loading.load_graphs(config)
   mesh = parallel.make_mesh()
-  prepared = train._prepare(config, graphs, mesh)  # pylint: disable=protected-access
-  model = build_model(config)
-  params = train._init_params(model, config, prepared[0])  # pylint: disable=protected-access
-  optimizer = steps.make_optimizer(config, params)
-  state = parallel.replicate(
-      steps.TrainState(jnp.zeros((), jnp.int32), params,
-                       optimizer.init(params)), mesh)
-  fns = steps.make_steps(model, optimizer, config, mesh)
-  sampler = train._sampler(config, prepared[2])  # pylint: disable=protected-access
+  params, state, fns, sampler, arrays = _trainer(config, mesh)
   for step in range(3):
-    batch = train._device_batch(sampler.batch(step), mesh,  # pylint: disable=protected-access
-                                config.train.batch_size, ('edge_weight',))
-    state, _ = fns.train(state, prepared[2].arrays, batch)
+    state, _ = _train_step(config, mesh, fns, state, sampler, arrays, step)
   after = jax.device_get(state.params)
   for a, b in zip(jax.tree_util.tree_leaves(params['backbone']),
                   jax.tree_util.tree_leaves(after['backbone'])):

@@ -194,11 +194,37 @@ def test_per_dataset_configs_equal_the_generic_single_task_config():
     (0.95, 'best MtaIMKG 0.950 (MtaIMKG x): met'),
 ])
 def test_target_verdict_never_rounds_a_miss_into_the_target(best, verdict):
-  target = quality.Target('hits@1', 0.95, 'anchor')
+  target = quality.Target('hits@1', 0.95, 'anchor', 'T')
   plan = quality.Plan([], [], {'T': ('hits@1',)}, {'d': [target]}, {})
-  row = {'table': 'T', 'dataset': 'd', 'method': 'MtaIMKG x', 'note': '',
-         'run': 'r', 'command': 'python -m mtaimkg_jax.main',
-         'metrics': {'hits@1': best, 'mrr': best, 'count': 1}}
-  collected = {'rows': [row], 'targets': {'d': [target.__dict__]}}
+  collected = {'rows': [_row('T', 'MtaIMKG x', best)],
+               'targets': {'d': [target.__dict__]}}
   assert f'- target `d` hits@1 ≥ 0.95 (anchor): {verdict}' in (
       quality.markdown(plan, collected))
+
+
+def _row(table: str, method: str, value: float) -> dict:
+  return {'table': table, 'dataset': 'd', 'method': method, 'note': '',
+          'run': 'r', 'command': 'python -m mtaimkg_jax.main',
+          'metrics': {'hits@1': value, 'mrr': value, 'count': 1}}
+
+
+def test_a_target_judges_only_its_table_and_can_sit_above_a_baseline():
+  targets = [quality.Target('mrr', 0.36, 'anchor', 'zero-shot'),
+             quality.Target('mrr', 0.03, 'baseline + 0.03', 'zero-shot',
+                            above='ULTRA')]
+  plan = quality.Plan([], [], {'zero-shot': ('mrr',), 'trained': ('mrr',)},
+                      {'d': targets}, {})
+  rows = [_row('zero-shot', 'ULTRA', 0.345),
+          _row('zero-shot', 'MtaIMKG z', 0.341),
+          _row('trained', 'MtaIMKG t', 0.5)]
+  text = quality.markdown(plan, {'rows': rows, 'targets': {
+      'd': [t.__dict__ for t in targets]}})
+  assert text.count('- target') == 2, text
+  assert ('- target `d` mrr ≥ 0.36 (anchor): best MtaIMKG 0.341 (MtaIMKG z): '
+          'not met (gap 0.019)') in text
+  assert ('- target `d` mrr ≥ ULTRA + 0.03 = 0.375 (baseline + 0.03): best '
+          'MtaIMKG 0.341 (MtaIMKG z): not met (gap 0.034)') in text
+  without_baseline = quality.markdown(plan, {'rows': rows[1:], 'targets': {
+      'd': [t.__dict__ for t in targets]}})
+  assert 'ULTRA + 0.03 (baseline + 0.03): ULTRA not measured yet' in (
+      without_baseline)

@@ -135,12 +135,14 @@ def test_every_real_command_is_a_valid_config():
   names = [run.name for run in plan.runs]
   assert len(names) == len(set(names))
   assert {row.run for row in plan.rows} <= set(names)
+  configs = {}
   for run in plan.runs:
     # The README's command is the one that ran, quoted as typed.
     command = run.command('/tmp/runs')
     assert shlex.split(quality.shell_join(command)) == command
     config = _parse(command)
     config_check.validate(config, 1)
+    configs[run.name] = config
     datasets = [d for _, d, _ in (config.eval.tasks or config.tasks)]
     assert all(shlex.quote(d) == d for d in datasets)
     if run.trains:
@@ -149,6 +151,12 @@ def test_every_real_command_is_a_valid_config():
       assert config.train.num_steps == (quality.EL_LONG_STEPS if long_budget
                                         else 1500)
       assert config.model.init_checkpoint.endswith('ultra_3g.pth')
+  for name, config in configs.items():
+    # A transfer reads its checkpoint's features the way it was trained.
+    if config.init_workdir:
+      trained = configs[config.init_workdir.removeprefix('/tmp/runs/')]
+      for key in ('unification', 'k', 'views', 'view_tasks'):
+        assert config.features[key] == trained.features[key], (name, key)
   rows = {(r.table, r.dataset, r.method) for r in plan.rows}
   assert len(rows) == len(plan.rows)
   tables = {r.table for r in plan.rows}

@@ -151,10 +151,13 @@ def test_baseline_one_to_one_ranks_the_same_ea_queries(tmp_path):
   assert set(results) == {'lp/synthetic', 'ea/synthetic', 'el/synthetic'}
 
 
-def _trainer(config, mesh):
+def _trainer(config, mesh, graphs=None):
   """(initial params, train state, step fns, EL sampler, EL graph arrays) of
-  `config` on `mesh`, as train.train_and_evaluate sets them up."""
-  prepared = train._prepare(config, loading.load_graphs(config), mesh)  # pylint: disable=protected-access
+  `config` on `mesh`, as train.train_and_evaluate sets them up (`graphs`:
+  `config`'s loaded graphs, loaded here when None)."""
+  if graphs is None:
+    graphs = loading.load_graphs(config)
+  prepared = train._prepare(config, graphs, mesh)  # pylint: disable=protected-access
   model = build_model(config)
   params = train._init_params(model, config, prepared[0])  # pylint: disable=protected-access
   optimizer = steps.make_optimizer(config, params)
@@ -174,10 +177,11 @@ def _train_step(config, mesh, fns, state, sampler, arrays, step):
 
 def test_sharded_step_equals_single_device():
   config = _config()
+  graphs = loading.load_graphs(config)
   results = {}
   for devices in (1, 8):
     mesh = Mesh(np.asarray(jax.devices()[:devices]), (parallel.DATA_AXIS,))
-    _, state, fns, sampler, arrays = _trainer(config, mesh)
+    _, state, fns, sampler, arrays = _trainer(config, mesh, graphs)
     state, scalars = _train_step(config, mesh, fns, state, sampler, arrays, 0)
     results[devices] = (jax.device_get(scalars), jax.device_get(state.params))
   np.testing.assert_allclose(results[1][0]['loss'], results[8][0]['loss'],

@@ -12,6 +12,9 @@ the README can say what limits a target with a measured number:
   python benchmarks/probes.py anchors --dataset ea/DBP15K/zh_en
   # EL: character trigrams of the mention's surface form vs entity names
   python benchmarks/probes.py surface-ngrams --dataset el/RichpediaMEL
+  # LP zero-shot: two text signals added to ULTRA's logits, their weights
+  # chosen on DB15K's validation queries, tested on MKG-W's full test set
+  python benchmarks/probes.py lp-text --dataset lp/MKG-W --choose-on lp/DB15K
 
 Results are appended to `benchmarks/results/probes.json`.
 """
@@ -19,11 +22,13 @@ Results are appended to `benchmarks/results/probes.json`.
 from __future__ import annotations
 
 import argparse
+import itertools
 import json
 import pathlib
 import sys
 from typing import Callable
 
+import jax
 import jax.numpy as jnp
 import numpy as np
 
@@ -31,10 +36,13 @@ PROJECT = pathlib.Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(PROJECT))
 from configs import transfer  # pylint: disable=g-import-not-at-top,wrong-import-position
 from mtaimkg_jax import config_base, evaluation, metrics  # pylint: disable=g-import-not-at-top,wrong-import-position
-from mtaimkg_jax.data import features, loading, views  # pylint: disable=g-import-not-at-top,wrong-import-position
+from mtaimkg_jax.data import features, loading, padding, views  # pylint: disable=g-import-not-at-top,wrong-import-position
 from mtaimkg_jax.calibration import unit_rows  # pylint: disable=g-import-not-at-top,wrong-import-position
-from mtaimkg_jax.data.graph import QueryGraph  # pylint: disable=g-import-not-at-top,wrong-import-position
-from quality import SINKHORN_COSINE  # pylint: disable=g-import-not-at-top,wrong-import-position
+from mtaimkg_jax.data.batches import eval_batches  # pylint: disable=g-import-not-at-top,wrong-import-position
+from mtaimkg_jax.data.graph import KnownAnswers, QueryGraph  # pylint: disable=g-import-not-at-top,wrong-import-position
+from mtaimkg_jax.models import ultra_import  # pylint: disable=g-import-not-at-top,wrong-import-position
+from mtaimkg_jax.models.model import StructureOnly  # pylint: disable=g-import-not-at-top,wrong-import-position
+from quality import SINKHORN_COSINE, ULTRA_3G  # pylint: disable=g-import-not-at-top,wrong-import-position
 
 WEIGHTS = (0.0, 0.1, 0.2, 0.3, 0.5, 0.75, 1.0, 1.5, 2.0)
 # Scores [Q, C] of a split's queries against its candidates, for weight w.
@@ -154,30 +162,167 @@ def surface_ngrams(graph: QueryGraph) -> dict:
   return probe(graph, score, lambda _: candidates)
 
 
+# LP: (prototype, text-neighbours) weight pairs tried on the choosing graph.
+LP_WEIGHTS = tuple(itertools.product((0.0, 0.5, 1.0, 2.0),
+                                     (0.0, 0.5, 1.0, 2.0, 4.0)))
+TEXT_NEIGHBOURS = 10
+# Validation answers of the choosing graph the LP weights are chosen on.
+CHOOSE_ANSWERS = 2000
+
+
+class LPTextSignals:
+  """Two parameter-free text signals for LP queries `(node, relation, ?)`,
+  from the training facts and the node texts only; cosines and sums of
+  cosines, so their scale is the same on every graph:
+
+  - prototype: cosine of each node's text with the mean text of the
+    relation's training answers (what kind of entity the relation points to);
+  - neighbours: Σ, over the `k` nodes whose text is nearest the query
+    node's, of that cosine (if > 0) times [(neighbour, relation, node) is a
+    training fact] (what the relation points to from similar nodes).
+  """
+
+  def __init__(self, graph: QueryGraph, k: int = TEXT_NEIGHBOURS):
+    text = graph.features['text']
+    self.x = unit_rows(text.values.astype(np.float32)) * text.present[:, None]
+    self.k = min(k, graph.num_nodes - 1)
+    train = graph.queries['train']
+    num_relations = graph.known.num_relations
+    prototypes = np.zeros((num_relations, self.x.shape[1]), np.float32)
+    np.add.at(prototypes, train.relations, self.x[train.answers])
+    self.prototypes = unit_rows(prototypes)
+    self.facts = KnownAnswers.from_triples(
+        np.stack([train.nodes, train.relations, train.answers], 1),
+        num_relations)
+
+  def __call__(self, nodes: np.ndarray, relations: np.ndarray
+               ) -> tuple[np.ndarray, np.ndarray]:
+    """float32 [B, N] prototype and neighbours signals of B queries."""
+    prototype = self.prototypes[relations] @ self.x.T
+    similar = self.x[nodes] @ self.x.T
+    similar[np.arange(len(nodes)), nodes] = -np.inf
+    nearest = np.argpartition(-similar, self.k - 1, axis=1)[:, :self.k]
+    weight = np.maximum(np.take_along_axis(similar, nearest, axis=1), 0.0)
+    row, answer = self.facts.lookup(nearest.reshape(-1),
+                                    np.repeat(relations, self.k))
+    neighbours = np.zeros_like(prototype)
+    np.add.at(neighbours, (row // self.k, answer), weight.reshape(-1)[row])
+    return prototype, neighbours
+
+
+def _feature_width(graph: QueryGraph) -> int:
+  return max(f.values.shape[1] for f in graph.features.values())
+
+
+def ultra_params(checkpoint: str | None, config, graph: QueryGraph):
+  """ULTRA's params from `checkpoint` (`ultra_*.pth`), else a random init."""
+  model = StructureOnly(config.model.dim, config.model.num_layers)
+  if checkpoint:
+    return {'backbone': ultra_import.load_ultra(
+        checkpoint, config.model.num_layers, config.model.dim)}
+  budget = padding.choose_budget(graph)
+  arrays = padding.graph_arrays(graph, budget, _feature_width(graph))
+  batch = next(eval_batches(graph, 'test', config.eval.batch_size, budget))
+  return jax.jit(model.init)(jax.random.PRNGKey(0), arrays,
+                             batch.queries)['params']
+
+
+def lp_text_ranks(graph: QueryGraph, split: str, config, params,
+                  weights=LP_WEIGHTS, max_answers: int | None = None
+                  ) -> dict[tuple[float, float], np.ndarray]:
+  """Filtered (realistic-tie) ranks of `split`'s answers, from the first
+  on up to `max_answers`, by ULTRA's logits + a·prototype + b·neighbours,
+  for each (a, b) in `weights`; ULTRA scores each batch once."""
+  model = StructureOnly(config.model.dim, config.model.num_layers)
+  budget = padding.choose_budget(graph)
+  arrays = jax.tree_util.tree_map(jnp.asarray, padding.graph_arrays(
+      graph, budget, _feature_width(graph)))
+  logits_of = jax.jit(lambda p, a, q: model.apply({'params': p}, a, q).logits)
+  signals = LPTextSignals(graph)
+  candidates = jnp.asarray(graph.candidates)
+  ranks = {w: [] for w in weights}
+  progress = evaluation.Progress(graph, split)
+  done = 0
+  for batch in eval_batches(graph, split, config.eval.batch_size, budget):
+    nodes = np.asarray(batch.queries.nodes)
+    logits = np.asarray(logits_of(params, arrays, batch.queries)
+                        )[:, :graph.num_nodes]
+    prototype, neighbours = signals(nodes, np.asarray(batch.queries.relations))
+    exclude = jnp.asarray(batch.exclude[:, :graph.num_nodes])
+    answers = jnp.asarray(batch.answers)
+    for a, b in weights:
+      scores = jnp.asarray(logits + a * prototype + b * neighbours)
+      ranks[(a, b)].append(np.asarray(metrics.filtered_ranks(
+          scores, answers, exclude, candidates))[batch.answer_valid])
+    answered = int(batch.answer_valid.sum())
+    progress.update(answered)
+    done += answered
+    if max_answers is not None and done >= max_answers:
+      break
+  progress.finish()
+  return {w: np.concatenate(r) for w, r in ranks.items()}
+
+
+def lp_text(graph: QueryGraph, choosing: QueryGraph,
+            checkpoint: str | None = str(PROJECT / ULTRA_3G),
+            choose_answers: int = CHOOSE_ANSWERS) -> dict:
+  """LP zero-shot: the (prototype, neighbours) weights with the best MRR on
+  the first `choose_answers` validation answers of `choosing` (ties → the
+  smaller weights); `graph`'s full test set at (0, 0) (ULTRA alone, the
+  baseline) and at the chosen weights."""
+  config = transfer.get_config(f'task=lp,dataset={graph.key}')
+  params = ultra_params(checkpoint, config, choosing)
+  chosen_on = {w: metrics.summarize(r) for w, r in lp_text_ranks(
+      choosing, 'valid', config, params, max_answers=choose_answers).items()}
+  weight = max(LP_WEIGHTS, key=lambda w: (chosen_on[w]['mrr'], -sum(w)))
+  test = lp_text_ranks(graph, 'test', config, params,
+                       weights=((0.0, 0.0), weight))
+  return {'chosen_on': f'{choosing.key} valid, first '
+                       f'{chosen_on[weight]["count"]} answers',
+          'choose_mrr': {f'{a:g},{b:g}': round(m['mrr'], 4)
+                         for (a, b), m in chosen_on.items()},
+          'weight': {'prototype': weight[0], 'neighbours': weight[1]},
+          'test_baseline': metrics.summarize(test[(0.0, 0.0)]),
+          'test_probe': metrics.summarize(test[weight])}
+
+
 PROBES = {'anchors': ('ea', anchors),
           'neighbour-names': ('ea', neighbour_names),
-          'surface-ngrams': ('el', surface_ngrams)}
+          'surface-ngrams': ('el', surface_ngrams),
+          'lp-text': ('lp', lp_text)}
 
 
 def main(argv=None) -> int:
   parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
   parser.add_argument('probe', choices=sorted(PROBES))
   parser.add_argument('--dataset', required=True)
+  parser.add_argument('--choose-on', default=None,
+                      help='lp-text: the graph its weights are chosen on')
   parser.add_argument('--data-root', default=None)
   parser.add_argument('--out', default=str(PROJECT / 'benchmarks' / 'results'
                                            / 'probes.json'))
   args = parser.parse_args(argv)
   task, run = PROBES[args.probe]
-  result = run(load(args.dataset, task, args.data_root))
+  if args.probe == 'lp-text' and not args.choose_on:
+    parser.error('lp-text needs --choose-on (e.g. lp/DB15K)')
+  graph = load(args.dataset, task, args.data_root)
+  if args.probe == 'lp-text':
+    result = run(graph, load(args.choose_on, task, args.data_root))
+  else:
+    result = run(graph)
   out = pathlib.Path(args.out)
   found = json.loads(out.read_text()) if out.exists() else {}
   found[f'{args.probe} {args.dataset}'] = result
   out.parent.mkdir(parents=True, exist_ok=True)
   out.write_text(json.dumps(found, indent=1, sort_keys=True) + '\n')
   base, best = result['test_baseline'], result['test_probe']
-  print(f'{args.probe} on {args.dataset}: weight {result["weight"]:g} '
-        f'(by train H@1); test H@1 {base["hits@1"]:.3f} → '
-        f'{best["hits@1"]:.3f}, MRR {base["mrr"]:.3f} → {best["mrr"]:.3f}')
+  weight = result['weight']
+  if isinstance(weight, dict):
+    weight = ', '.join(f'{k} {v:g}' for k, v in weight.items())
+  print(f'{args.probe} on {args.dataset}: weight {weight} (chosen on '
+        f'{result.get("chosen_on", "train queries")}); test H@1 '
+        f'{base["hits@1"]:.3f} → {best["hits@1"]:.3f}, MRR {base["mrr"]:.3f} '
+        f'→ {best["mrr"]:.3f}')
   return 0
 
 

@@ -1,7 +1,9 @@
-"""benchmarks/probes.py: both probes end to end on the synthetic graphs of
+"""benchmarks/probes.py: the probes end to end on the synthetic graphs of
 configs/test.py."""
 
 import sys
+
+import numpy as np
 
 from configs import test as test_config
 from conftest import PROJECT
@@ -28,3 +30,39 @@ def test_probes_choose_a_weight_on_train_and_report_test():
     for key in ('test_baseline', 'test_probe'):
       assert result[key]['count'] == len(graph.queries['test'])
       assert 0 < result[key]['mrr'] <= 1
+
+
+def test_lp_text_signals_count_what_text_neighbours_point_to():
+  graph = _graph('lp')
+  signals = probes.LPTextSignals(graph, k=3)
+  train = graph.queries['train']
+  node, relation = int(train.nodes[0]), int(train.relations[0])
+  prototype, neighbours = signals(np.array([node]), np.array([relation]))
+  x = signals.x
+  similar = x @ x[node]
+  similar[node] = -np.inf
+  expected = np.zeros(graph.num_nodes)
+  for other in np.argsort(-similar)[:3]:
+    mine = (train.nodes == other) & (train.relations == relation)
+    for answer in np.unique(train.answers[mine]):
+      expected[answer] += max(similar[other], 0.0)
+  np.testing.assert_allclose(neighbours[0], expected, atol=1e-5)
+  answers = train.answers[train.relations == relation]
+  mean = x[answers].mean(axis=0)
+  np.testing.assert_allclose(prototype[0], x @ (mean / np.linalg.norm(mean)),
+                             atol=1e-5)
+
+
+def test_lp_text_chooses_weights_on_one_graph_and_tests_another():
+  graph = _graph('lp')
+  result = probes.lp_text(graph, graph, checkpoint=None, choose_answers=40)
+  chosen = (result['weight']['prototype'], result['weight']['neighbours'])
+  assert chosen in probes.LP_WEIGHTS
+  assert result['choose_mrr'][f'{chosen[0]:g},{chosen[1]:g}'] == max(
+      result['choose_mrr'].values())
+  test_answers = len(graph.queries['test'])
+  for key in ('test_baseline', 'test_probe'):
+    assert result[key]['count'] == test_answers
+    assert 0 < result[key]['mrr'] <= 1
+  if chosen == (0.0, 0.0):
+    assert result['test_probe'] == result['test_baseline']

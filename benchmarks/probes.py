@@ -216,10 +216,10 @@ def _feature_width(graph: QueryGraph) -> int:
 
 def ultra_params(checkpoint: str | None, config, graph: QueryGraph):
   """ULTRA's params from `checkpoint` (`ultra_*.pth`), else a random init."""
-  model = StructureOnly(config.model.dim, config.model.num_layers)
   if checkpoint:
     return {'backbone': ultra_import.load_ultra(
         checkpoint, config.model.num_layers, config.model.dim)}
+  model = StructureOnly(config.model.dim, config.model.num_layers)
   budget = padding.choose_budget(graph)
   arrays = padding.graph_arrays(graph, budget, _feature_width(graph))
   batch = next(eval_batches(graph, 'test', config.eval.batch_size, budget))

@@ -194,13 +194,16 @@ def real_plan(steps: int) -> Plan:
   # The same with ULTRA's weights kept as loaded: what the modalities add
   # to a backbone that training on one graph cannot narrow (zero-shot); and
   # that on the raw features, whose axes (unlike the per-graph PCA ones) are
-  # the same on every graph: does what is learned on them transfer?
+  # the same on every graph: does what is learned on them transfer? And
+  # that with equal weights: is the router what does not transfer?
   frozen_method = 'MtaIMKG single-task, ULTRA backbone frozen'
-  frozen = {}  # run name → (method, feature flags its transfers repeat)
+  frozen = {}  # run name → (method, flags its transfers repeat)
   for suffix, method, flags in (
       ('', frozen_method, ()),
       ('_raw', frozen_method + ', raw features (no unification)',
-       _NO_UNIFICATION)):
+       _NO_UNIFICATION),
+      ('_uniform', frozen_method + ', no routing (equal weights)',
+       ('--config.model.routing=False',))):
     frozen[add(Run(f'single_lp_DB15K_frozen{suffix}', (
         '--config', f'configs/single.py:task=lp,dataset=lp/DB15K,steps={steps}',
         '--config.model.freeze_backbone=True', *flags), trains=True))] = (

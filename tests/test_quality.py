@@ -152,11 +152,13 @@ def test_every_real_command_is_a_valid_config():
                                         else 1500)
       assert config.model.init_checkpoint.endswith('ultra_3g.pth')
   for name, config in configs.items():
-    # A transfer reads its checkpoint's features the way it was trained.
+    # A transfer reads its checkpoint's features the way it was trained,
+    # into a model of the same structure.
     if config.init_workdir:
       trained = configs[config.init_workdir.removeprefix('/tmp/runs/')]
       for key in ('unification', 'k', 'views', 'view_tasks'):
         assert config.features[key] == trained.features[key], (name, key)
+      assert config.model.routing == trained.model.routing, name
   rows = {(r.table, r.dataset, r.method) for r in plan.rows}
   assert len(rows) == len(plan.rows)
   tables = {r.table for r in plan.rows}

@@ -10,8 +10,12 @@ fi
 "$VENV/bin/python" -m pip install --quiet -e '.[test]'
 # Huge-page malloc: ~2x faster XLA on CPU (see mtaimkg_jax/runtime.py).
 export GLIBC_TUNABLES="${GLIBC_TUNABLES:+$GLIBC_TUNABLES:}glibc.malloc.hugetlb=1"
+# One worker per core (at most 4), a test file per worker: compilation is
+# single-threaded, so two workers keep both cores of a CI machine busy; a
+# file's module-scoped runs are made once. `-n 0` after it runs serially.
 status=0
-"$VENV/bin/python" -m pytest -q --junitxml=.pytest-report.xml "$@" || status=$?
+"$VENV/bin/python" -m pytest -q -n auto --maxprocesses=4 --dist loadfile \
+  --junitxml=.pytest-report.xml "$@" || status=$?
 tests_ran=$("$VENV/bin/python" - <<'PY'
 import xml.etree.ElementTree as ET
 root = ET.parse('.pytest-report.xml').getroot()

@@ -13,8 +13,9 @@ sys.path.insert(0, str(PROJECT / 'benchmarks'))
 import probes  # pylint: disable=g-import-not-at-top,wrong-import-position
 
 
-def _graph(task):
+def _graph(task, **synthetic):
   config = test_config.get_config()
+  config.data.synthetic.update(synthetic)
   graphs = loading.load_graphs(config)
   return next(g for _, g in graphs if g.task == task)
 
@@ -55,7 +56,13 @@ def test_lp_text_signals_count_what_text_neighbours_point_to():
 
 def test_lp_text_chooses_weights_on_one_graph_and_tests_another():
   graph = _graph('lp')
-  result = probes.lp_text(graph, graph, checkpoint=None, choose_answers=40)
+  choosing = _graph('lp', seed=1, num_entities=90)
+  assert len(choosing.queries['valid']) != len(graph.queries['valid'])
+  result = probes.lp_text(graph, choosing, checkpoint=None,
+                          choose_answers=1000)
+  # All the choosing graph's validation answers, and the test graph's tests.
+  assert result['chosen_on'].endswith(
+      f', first {len(choosing.queries["valid"])} answers')
   chosen = (result['weight']['prototype'], result['weight']['neighbours'])
   assert chosen in probes.LP_WEIGHTS
   assert result['choose_mrr'][f'{chosen[0]:g},{chosen[1]:g}'] == max(

@@ -166,7 +166,8 @@ def surface_ngrams(graph: QueryGraph) -> dict:
 LP_WEIGHTS = tuple(itertools.product((0.0, 0.5, 1.0, 2.0),
                                      (0.0, 0.5, 1.0, 2.0, 4.0)))
 TEXT_NEIGHBOURS = 10
-# Validation answers of the choosing graph the LP weights are chosen on.
+# About this many validation answers of the choosing graph, spread over the
+# split, are what the LP weights are chosen on.
 CHOOSE_ANSWERS = 2000
 
 
@@ -228,11 +229,12 @@ def ultra_params(checkpoint: str | None, config, graph: QueryGraph):
 
 
 def lp_text_ranks(graph: QueryGraph, split: str, config, params,
-                  weights=LP_WEIGHTS, max_answers: int | None = None
+                  weights=LP_WEIGHTS, every: int = 1
                   ) -> dict[tuple[float, float], np.ndarray]:
-  """Filtered (realistic-tie) ranks of `split`'s answers, from the first
-  on up to `max_answers`, by ULTRA's logits + a·prototype + b·neighbours,
-  for each (a, b) in `weights`; ULTRA scores each batch once."""
+  """Filtered (realistic-tie) ranks of the answers of every `every`-th
+  batch of `split` (1: all of them) by ULTRA's logits + a·prototype +
+  b·neighbours, for each (a, b) in `weights`; ULTRA scores each batch
+  once."""
   model = StructureOnly(config.model.dim, config.model.num_layers)
   budget = padding.choose_budget(graph)
   arrays = jax.tree_util.tree_map(jnp.asarray, padding.graph_arrays(
@@ -242,8 +244,11 @@ def lp_text_ranks(graph: QueryGraph, split: str, config, params,
   candidates = jnp.asarray(graph.candidates)
   ranks = {w: [] for w in weights}
   progress = evaluation.Progress(graph, split)
-  done = 0
-  for batch in eval_batches(graph, split, config.eval.batch_size, budget):
+  progress.total = -(-progress.total // every)  # about
+  for number, batch in enumerate(
+      eval_batches(graph, split, config.eval.batch_size, budget)):
+    if number % every:
+      continue
     nodes = np.asarray(batch.queries.nodes)
     logits = np.asarray(logits_of(params, arrays, batch.queries)
                         )[:, :graph.num_nodes]
@@ -254,11 +259,7 @@ def lp_text_ranks(graph: QueryGraph, split: str, config, params,
       scores = jnp.asarray(logits + a * prototype + b * neighbours)
       ranks[(a, b)].append(np.asarray(metrics.filtered_ranks(
           scores, answers, exclude, candidates))[batch.answer_valid])
-    answered = int(batch.answer_valid.sum())
-    progress.update(answered)
-    done += answered
-    if max_answers is not None and done >= max_answers:
-      break
+    progress.update(int(batch.answer_valid.sum()))
   progress.finish()
   return {w: np.concatenate(r) for w, r in ranks.items()}
 
@@ -267,17 +268,19 @@ def lp_text(graph: QueryGraph, choosing: QueryGraph,
             checkpoint: str | None = str(PROJECT / ULTRA_3G),
             choose_answers: int = CHOOSE_ANSWERS) -> dict:
   """LP zero-shot: the (prototype, neighbours) weights with the best MRR on
-  the first `choose_answers` validation answers of `choosing` (ties → the
-  smaller weights); `graph`'s full test set at (0, 0) (ULTRA alone, the
-  baseline) and at the chosen weights."""
+  about `choose_answers` validation answers of `choosing`, every n-th batch
+  so that the sample spans the split (ties → the smaller weights);
+  `graph`'s full test set at (0, 0) (ULTRA alone, the baseline) and at the
+  chosen weights."""
   config = transfer.get_config(f'task=lp,dataset={graph.key}')
   params = ultra_params(checkpoint, config, choosing)
+  every = max(1, round(len(choosing.queries['valid']) / choose_answers))
   chosen_on = {w: metrics.summarize(r) for w, r in lp_text_ranks(
-      choosing, 'valid', config, params, max_answers=choose_answers).items()}
+      choosing, 'valid', config, params, every=every).items()}
   weight = max(LP_WEIGHTS, key=lambda w: (chosen_on[w]['mrr'], -sum(w)))
   test = lp_text_ranks(graph, 'test', config, params,
                        weights=((0.0, 0.0), weight))
-  return {'chosen_on': f'{choosing.key} valid, first '
+  return {'chosen_on': f'{choosing.key} valid, 1 batch in {every}, '
                        f'{chosen_on[weight]["count"]} answers',
           'choose_mrr': {f'{a:g},{b:g}': round(m['mrr'], 4)
                          for (a, b), m in chosen_on.items()},

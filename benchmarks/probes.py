@@ -243,8 +243,8 @@ def lp_text_ranks(graph: QueryGraph, split: str, config, params,
   signals = LPTextSignals(graph)
   candidates = jnp.asarray(graph.candidates)
   ranks = {w: [] for w in weights}
-  progress = evaluation.Progress(graph, split)
-  progress.total = -(-progress.total // every)  # about
+  progress = evaluation.Progress(
+      graph, split, total=-(-len(graph.queries[split]) // every))  # about
   for number, batch in enumerate(
       eval_batches(graph, split, config.eval.batch_size, budget)):
     if number % every:

@@ -55,9 +55,10 @@ class Progress:
   and the total time at the end (a full test set can take an hour)."""
 
   def __init__(self, graph: QueryGraph, split: str, every: float = 60.0,
-               done: int = 0):
+               done: int = 0, total: int | None = None):
+    """`total`: the queries to rank when not all of `split`'s."""
     self.name = f'{graph.key}/{split}'
-    self.total = len(graph.queries[split])
+    self.total = len(graph.queries[split]) if total is None else total
     self.every = every
     self.done = self.resumed_at = done
     self.started = self.last = time.time()

@@ -15,6 +15,9 @@ the README can say what limits a target with a measured number:
   # LP zero-shot: two text signals added to ULTRA's logits, their weights
   # chosen on DB15K's validation queries, tested on MKG-W's full test set
   python benchmarks/probes.py lp-text --dataset lp/MKG-W --choose-on lp/DB15K
+  # LP: how many validation and test answers train already links to the
+  # query node (is the split weights are chosen on like the test split?)
+  python benchmarks/probes.py linked-pairs --dataset lp/DB15K
 
 Results are appended to `benchmarks/results/probes.json`.
 """
@@ -289,10 +292,28 @@ def lp_text(graph: QueryGraph, choosing: QueryGraph,
           'test_probe': metrics.summarize(test[weight])}
 
 
+def linked_pairs(graph: QueryGraph) -> dict:
+  """LP: per evaluation split, the fraction of answers whose (query node,
+  answer) pair a training fact already links, either way: how much of the
+  split asks what the fact graph joins already (easy for ULTRA), so whether
+  a split weights may be chosen on is like the test split."""
+  train = graph.queries['train']
+  n = graph.num_nodes
+  linked = np.concatenate([train.nodes * n + train.answers,
+                           train.answers * n + train.nodes])
+  result = {}
+  for split in ('valid', 'test'):
+    queries = graph.queries[split]
+    result[split] = {'answers': len(queries), 'linked_in_train': float(
+        np.isin(queries.nodes * n + queries.answers, linked).mean())}
+  return result
+
+
 PROBES = {'anchors': ('ea', anchors),
           'neighbour-names': ('ea', neighbour_names),
           'surface-ngrams': ('el', surface_ngrams),
-          'lp-text': ('lp', lp_text)}
+          'lp-text': ('lp', lp_text),
+          'linked-pairs': ('lp', linked_pairs)}
 
 
 def main(argv=None) -> int:
@@ -318,6 +339,9 @@ def main(argv=None) -> int:
   found[f'{args.probe} {args.dataset}'] = result
   out.parent.mkdir(parents=True, exist_ok=True)
   out.write_text(json.dumps(found, indent=1, sort_keys=True) + '\n')
+  if 'test_baseline' not in result:
+    print(f'{args.probe} on {args.dataset}: {json.dumps(result)}')
+    return 0
   base, best = result['test_baseline'], result['test_probe']
   weight = result['weight']
   if isinstance(weight, dict):

@@ -76,3 +76,18 @@ def test_lp_text_chooses_weights_on_one_graph_and_tests_another():
     assert 0 < result[key]['mrr'] <= 1
   if chosen == (0.0, 0.0):
     assert result['test_probe'] == result['test_baseline']
+
+
+def test_linked_pairs_counts_answers_train_already_links():
+  graph = _graph('lp')
+  result = probes.linked_pairs(graph)
+  train = graph.queries['train']
+  pairs = set(zip(train.nodes.tolist(), train.answers.tolist()))
+  pairs |= {(b, a) for a, b in pairs}
+  for split in ('valid', 'test'):
+    queries = graph.queries[split]
+    linked = [(a, b) in pairs
+              for a, b in zip(queries.nodes.tolist(), queries.answers.tolist())]
+    assert result[split] == {'answers': len(linked),
+                             'linked_in_train': np.mean(linked)}
+    assert 0 < result[split]['linked_in_train'] < 1

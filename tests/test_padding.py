@@ -217,6 +217,23 @@ def test_grouped_eval_ranks_equal_one_query_per_row():
       map(tuple, np.asarray(alone, float).tolist()))
 
 
+def test_every_nth_eval_batch_is_the_full_iteration_sampled():
+  graph = _graph()
+  budget = padding.choose_budget(graph)
+  every = list(eval_batches(graph, 'test', 2, budget))
+  assert len(every) > 3
+  for n, first in ((2, 0), (3, 1)):
+    sampled = list(eval_batches(graph, 'test', 2, budget, first_batch=first,
+                                every=n))
+    assert len(sampled) == len(every[first::n])
+    for got, want in zip(sampled, every[first::n]):
+      np.testing.assert_array_equal(got.queries.nodes, want.queries.nodes)
+      np.testing.assert_array_equal(got.answers, want.answers)
+      np.testing.assert_array_equal(got.exclude, want.exclude)
+  with pytest.raises(ValueError, match='every'):
+    next(eval_batches(graph, 'test', 2, budget, every=0))
+
+
 def test_candidate_index_covers_candidates_and_pads_with_a_non_candidate():
   graph = _graph()
   index = padding.candidate_index(graph)

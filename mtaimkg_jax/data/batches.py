@@ -123,17 +123,22 @@ def _pair_keys(queries: QuerySet) -> np.ndarray:
 
 def eval_batches(graph: QueryGraph, split: str, batch_size: int,
                  budget: Budget, shard: tuple[int, int] = (0, 1),
-                 first_batch: int = 0) -> Iterator[EvalBatch]:
+                 first_batch: int = 0, every: int = 1
+                 ) -> Iterator[EvalBatch]:
   """Every query of `split` once, in rows of grouped answers (this
   process's `shard` of the rows), from batch `first_batch` on (a resumed
-  evaluation skips what it has)."""
+  evaluation skips what it has); with `every` > 1 only every `every`-th
+  of those batches (a sample spread over the split), the others never
+  built."""
+  if every < 1:
+    raise ValueError(f'every must be a positive integer, got {every!r}')
   width = answers_per_row(graph, split)
   rows, answers = group_answers(graph.queries[split], width)
   index, count = shard
   per_shard = -(-len(rows) // count)
   mine = np.arange(index * per_shard, min(len(rows), (index + 1) * per_shard))
   for start in range(first_batch * batch_size, max(len(mine), 1),
-                     batch_size):
+                     batch_size * every):
     chunk = mine[start:start + batch_size]
     padded = pad_queries(rows.take(chunk), graph.task, batch_size)
     row_answers = np.full((batch_size, width), -1, np.int64)

@@ -25,6 +25,7 @@ Results are appended to `benchmarks/results/probes.json`.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import itertools
 import json
 import pathlib
@@ -85,10 +86,12 @@ def probe(graph: QueryGraph, score: Scorer,
           'test_probe': split_metrics(graph, 'test', test, score, chosen)}
 
 
-def load(dataset: str, task: str, root: str | None) -> QueryGraph:
-  """The graph as the raw-cosine baseline rows see it (384-d MiniLM)."""
+def load(dataset: str, task: str, root: str | None,
+         text: bool = True) -> QueryGraph:
+  """The graph as the raw-cosine baseline rows see it (384-d MiniLM), or
+  its structure alone (`text=False`: nothing is encoded)."""
   config = transfer.get_config(f'task={task},dataset={dataset}')
-  config.model.name = 'baseline'
+  config.model.name = 'baseline' if text else 'ultra'
   config.features.unification = 'none'
   config.features.k = 384
   config.ea.train_ratio = config_base.reported_seed_ratio(dataset)
@@ -214,44 +217,46 @@ class LPTextSignals:
     return prototype, neighbours
 
 
-def _feature_width(graph: QueryGraph) -> int:
-  return max(f.values.shape[1] for f in graph.features.values())
+def padded(graph: QueryGraph) -> tuple[padding.Budget, padding.GraphArrays]:
+  """`graph` at its own budget, as device arrays, for ULTRA to score."""
+  width = max(f.values.shape[1] for f in graph.features.values())
+  budget = padding.choose_budget(graph)
+  return budget, jax.tree_util.tree_map(
+      jnp.asarray, padding.graph_arrays(graph, budget, width))
 
 
-def ultra_params(checkpoint: str | None, config, graph: QueryGraph):
-  """ULTRA's params from `checkpoint` (`ultra_*.pth`), else a random init."""
+def ultra_params(checkpoint: str | None, config, graph: QueryGraph,
+                 structure: tuple[padding.Budget, padding.GraphArrays]):
+  """ULTRA's params from `checkpoint` (`ultra_*.pth`), else a random init
+  on `graph` (`structure`: its `padded` arrays)."""
   if checkpoint:
     return {'backbone': ultra_import.load_ultra(
         checkpoint, config.model.num_layers, config.model.dim)}
   model = StructureOnly(config.model.dim, config.model.num_layers)
-  budget = padding.choose_budget(graph)
-  arrays = padding.graph_arrays(graph, budget, _feature_width(graph))
+  budget, arrays = structure
   batch = next(eval_batches(graph, 'test', config.eval.batch_size, budget))
   return jax.jit(model.init)(jax.random.PRNGKey(0), arrays,
                              batch.queries)['params']
 
 
 def lp_text_ranks(graph: QueryGraph, split: str, config, params,
+                  structure: tuple[padding.Budget, padding.GraphArrays],
                   weights=LP_WEIGHTS, every: int = 1
                   ) -> dict[tuple[float, float], np.ndarray]:
   """Filtered (realistic-tie) ranks of the answers of every `every`-th
   batch of `split` (1: all of them) by ULTRA's logits + a·prototype +
   b·neighbours, for each (a, b) in `weights`; ULTRA scores each batch
-  once."""
+  once. `structure`: `graph`'s `padded` arrays."""
   model = StructureOnly(config.model.dim, config.model.num_layers)
-  budget = padding.choose_budget(graph)
-  arrays = jax.tree_util.tree_map(jnp.asarray, padding.graph_arrays(
-      graph, budget, _feature_width(graph)))
+  budget, arrays = structure
   logits_of = jax.jit(lambda p, a, q: model.apply({'params': p}, a, q).logits)
   signals = LPTextSignals(graph)
   candidates = jnp.asarray(graph.candidates)
   ranks = {w: [] for w in weights}
   progress = evaluation.Progress(
       graph, split, total=-(-len(graph.queries[split]) // every))  # about
-  for number, batch in enumerate(
-      eval_batches(graph, split, config.eval.batch_size, budget)):
-    if number % every:
-      continue
+  for batch in eval_batches(graph, split, config.eval.batch_size, budget,
+                            every=every):
     nodes = np.asarray(batch.queries.nodes)
     logits = np.asarray(logits_of(params, arrays, batch.queries)
                         )[:, :graph.num_nodes]
@@ -276,12 +281,14 @@ def lp_text(graph: QueryGraph, choosing: QueryGraph,
   `graph`'s full test set at (0, 0) (ULTRA alone, the baseline) and at the
   chosen weights."""
   config = transfer.get_config(f'task=lp,dataset={graph.key}')
-  params = ultra_params(checkpoint, config, choosing)
+  choosing_structure = padded(choosing)
+  params = ultra_params(checkpoint, config, choosing, choosing_structure)
   every = max(1, round(len(choosing.queries['valid']) / choose_answers))
   chosen_on = {w: metrics.summarize(r) for w, r in lp_text_ranks(
-      choosing, 'valid', config, params, every=every).items()}
+      choosing, 'valid', config, params, choosing_structure,
+      every=every).items()}
   weight = max(LP_WEIGHTS, key=lambda w: (chosen_on[w]['mrr'], -sum(w)))
-  test = lp_text_ranks(graph, 'test', config, params,
+  test = lp_text_ranks(graph, 'test', config, params, padded(graph),
                        weights=((0.0, 0.0), weight))
   return {'chosen_on': f'{choosing.key} valid, 1 batch in {every}, '
                        f'{chosen_on[weight]["count"]} answers',
@@ -309,11 +316,36 @@ def linked_pairs(graph: QueryGraph) -> dict:
   return result
 
 
-PROBES = {'anchors': ('ea', anchors),
-          'neighbour-names': ('ea', neighbour_names),
-          'surface-ngrams': ('el', surface_ngrams),
-          'lp-text': ('lp', lp_text),
-          'linked-pairs': ('lp', linked_pairs)}
+def describe_gain(result: dict) -> str:
+  """The chosen weight and the test metrics without and with the signal."""
+  base, best = result['test_baseline'], result['test_probe']
+  weight = result['weight']
+  if isinstance(weight, dict):
+    weight = ', '.join(f'{k} {v:g}' for k, v in weight.items())
+  return (f'weight {weight} (chosen on '
+          f'{result.get("chosen_on", "train queries")}); test H@1 '
+          f'{base["hits@1"]:.3f} → {best["hits@1"]:.3f}, MRR '
+          f'{base["mrr"]:.3f} → {best["mrr"]:.3f}')
+
+
+@dataclasses.dataclass(frozen=True)
+class Probe:
+  """One probe: the task its graphs are loaded as, whether it reads their
+  text features, whether it chooses its weights on a second graph
+  (`--choose-on`), and how its result is printed."""
+  task: str
+  run: Callable[..., dict]
+  reads_text: bool = True
+  chooses_on_another_graph: bool = False
+  describe: Callable[[dict], str] = describe_gain
+
+
+PROBES = {'anchors': Probe('ea', anchors),
+          'neighbour-names': Probe('ea', neighbour_names),
+          'surface-ngrams': Probe('el', surface_ngrams),
+          'lp-text': Probe('lp', lp_text, chooses_on_another_graph=True),
+          'linked-pairs': Probe('lp', linked_pairs, reads_text=False,
+                                describe=json.dumps)}
 
 
 def main(argv=None) -> int:
@@ -326,30 +358,25 @@ def main(argv=None) -> int:
   parser.add_argument('--out', default=str(PROJECT / 'benchmarks' / 'results'
                                            / 'probes.json'))
   args = parser.parse_args(argv)
-  task, run = PROBES[args.probe]
-  if args.probe == 'lp-text' and not args.choose_on:
-    parser.error('lp-text needs --choose-on (e.g. lp/DB15K)')
-  graph = load(args.dataset, task, args.data_root)
-  if args.probe == 'lp-text':
-    result = run(graph, load(args.choose_on, task, args.data_root))
-  else:
-    result = run(graph)
+  selected = PROBES[args.probe]
+  if selected.chooses_on_another_graph != bool(args.choose_on):
+    parser.error(f'{args.probe} needs --choose-on (e.g. lp/DB15K)'
+                 if selected.chooses_on_another_graph else
+                 f'{args.probe} chooses on its own graph: drop --choose-on')
+
+  def load_graph(dataset):
+    return load(dataset, selected.task, args.data_root, selected.reads_text)
+
+  graphs = [load_graph(args.dataset)]
+  if args.choose_on:
+    graphs.append(load_graph(args.choose_on))
+  result = selected.run(*graphs)
   out = pathlib.Path(args.out)
   found = json.loads(out.read_text()) if out.exists() else {}
   found[f'{args.probe} {args.dataset}'] = result
   out.parent.mkdir(parents=True, exist_ok=True)
   out.write_text(json.dumps(found, indent=1, sort_keys=True) + '\n')
-  if 'test_baseline' not in result:
-    print(f'{args.probe} on {args.dataset}: {json.dumps(result)}')
-    return 0
-  base, best = result['test_baseline'], result['test_probe']
-  weight = result['weight']
-  if isinstance(weight, dict):
-    weight = ', '.join(f'{k} {v:g}' for k, v in weight.items())
-  print(f'{args.probe} on {args.dataset}: weight {weight} (chosen on '
-        f'{result.get("chosen_on", "train queries")}); test H@1 '
-        f'{base["hits@1"]:.3f} → {best["hits@1"]:.3f}, MRR {base["mrr"]:.3f} '
-        f'→ {best["mrr"]:.3f}')
+  print(f'{args.probe} on {args.dataset}: {selected.describe(result)}')
   return 0
 
 

@@ -1,9 +1,11 @@
 """benchmarks/probes.py: the probes end to end on the synthetic graphs of
 configs/test.py."""
 
+import json
 import sys
 
 import numpy as np
+import pytest
 
 from configs import test as test_config
 from conftest import PROJECT
@@ -91,3 +93,19 @@ def test_linked_pairs_counts_answers_train_already_links():
     assert result[split] == {'answers': len(linked),
                              'linked_in_train': np.mean(linked)}
     assert 0 < result[split]['linked_in_train'] < 1
+
+
+def test_main_writes_a_structure_only_probe_and_checks_choose_on(
+    tmp_path, capsys):
+  out = tmp_path / 'probes.json'
+  assert probes.main(['linked-pairs', '--dataset', 'lp/synthetic',
+                      '--out', str(out)]) == 0
+  result = json.loads(out.read_text())['linked-pairs lp/synthetic']
+  assert set(result) == {'valid', 'test'}
+  assert json.loads(capsys.readouterr().out.split(': ', 1)[1]) == result
+  for argv in (['lp-text', '--dataset', 'lp/synthetic'],
+               ['linked-pairs', '--dataset', 'lp/synthetic', '--choose-on',
+                'lp/synthetic']):
+    with pytest.raises(SystemExit):
+      probes.main(argv + ['--out', str(out)])
+  assert '--choose-on' in capsys.readouterr().err

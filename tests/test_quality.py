@@ -146,10 +146,15 @@ def test_every_real_command_is_a_valid_config():
     datasets = [d for _, d, _ in (config.eval.tasks or config.tasks)]
     assert all(shlex.quote(d) == d for d in datasets)
     if run.trains:
-      # Every training run has the common budget but the EL long-budget row.
-      long_budget = run.name == 'single_el_long_RichpediaMEL'
-      assert config.train.num_steps == (quality.EL_LONG_STEPS if long_budget
-                                        else 1500)
+      # Every training run has the common budget but the EL long-budget row
+      # and the single-task runs on a dataset in no mixture.
+      trained_on = {d for _, d, _ in config.tasks}
+      if len(trained_on) > 1:
+        assert not trained_on & set(quality.SINGLE_TASK_STEPS), run.name
+      budget, = {quality.SINGLE_TASK_STEPS.get(d, 1500) for d in trained_on}
+      if run.name == 'single_el_long_RichpediaMEL':
+        budget = quality.EL_LONG_STEPS
+      assert config.train.num_steps == budget, run.name
       assert config.model.init_checkpoint.endswith('ultra_3g.pth')
   for name, config in configs.items():
     # A transfer reads its checkpoint's features the way it was trained,

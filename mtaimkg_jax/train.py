@@ -90,16 +90,26 @@ def _sampler(config, prepared: Prepared) -> TrainSampler:
       num_hard=config.train.num_hard_negatives if contrastive else 0)
 
 
+def task_schedule(weights: list[float], seed: int,
+                  num_steps: int) -> np.ndarray:
+  """The task index each step trains on: drawn by weight, fixed by the seed.
+
+  A pure function of its arguments, so a benchmark can count how many
+  updates each task of a mixture gets without building the mixture.
+  """
+  probabilities = np.asarray(weights, np.float64) / sum(weights)
+  return np.random.default_rng([seed, 7]).choice(
+      len(weights), size=max(num_steps, 1), p=probabilities)
+
+
 class Mixture:
-  """Which task each step trains on: drawn by weight, fixed by the seed, so
-  step s always sees the same batch (exact resumption)."""
+  """Which task each step trains on (`task_schedule`), and which batch of
+  that task: step s always sees the same batch (exact resumption)."""
 
   def __init__(self, samplers: list[TrainSampler], weights: list[float],
                seed: int, num_steps: int):
-    probabilities = np.asarray(weights, np.float64) / sum(weights)
     self.samplers = samplers
-    self.choice = np.random.default_rng([seed, 7]).choice(
-        len(samplers), size=max(num_steps, 1), p=probabilities)
+    self.choice = task_schedule(weights, seed, num_steps)
     self.draw = np.zeros_like(self.choice)
     for task in range(len(samplers)):
       mine = self.choice == task

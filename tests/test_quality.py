@@ -146,14 +146,17 @@ def test_every_real_command_is_a_valid_config():
     datasets = [d for _, d, _ in (config.eval.tasks or config.tasks)]
     assert all(shlex.quote(d) == d for d in datasets)
     if run.trains:
-      # Every training run has the common budget but the EL long-budget row
-      # and the single-task runs on a dataset in no mixture.
+      # Every training run has the common budget but the EL long-budget row,
+      # the run with the mixture's LP updates and the single-task runs on a
+      # dataset in no mixture.
       trained_on = {d for _, d, _ in config.tasks}
       if len(trained_on) > 1:
         assert not trained_on & set(quality.SINGLE_TASK_STEPS), run.name
       budget, = {quality.SINGLE_TASK_STEPS.get(d, 1500) for d in trained_on}
       if run.name == 'single_el_long_RichpediaMEL':
         budget = quality.EL_LONG_STEPS
+      if run.name == 'single_lp_DB15K_mixture_share':
+        budget = quality.mixture_updates(1500)['lp']
       assert config.train.num_steps == budget, run.name
       assert config.model.init_checkpoint.endswith('ultra_3g.pth')
   for name, config in configs.items():
@@ -243,3 +246,22 @@ def test_a_target_judges_only_its_table_and_can_sit_above_a_baseline():
       'd': [t.__dict__ for t in targets]}})
   assert 'ULTRA + 0.03 (baseline + 0.03): ULTRA not measured yet' in (
       without_baseline)
+
+
+def test_mixture_is_compared_at_equal_steps_and_at_equal_task_updates():
+  share = quality.mixture_updates(800)
+  assert sorted(share) == ['ea', 'el', 'lp'] and sum(share.values()) == 800
+  plan = quality.real_plan(steps=800)
+  (equal_updates,) = [r for r in plan.runs
+                      if r.name == 'single_lp_DB15K_mixture_share']
+  assert f'steps={share["lp"]}' in equal_updates.args[1]
+  rows = [_row('t', 'MtaIMKG mixture', 0.352),
+          _row('t', 'MtaIMKG single-task', 0.379),
+          _row('t', f'MtaIMKG single-task, {share["lp"]}'
+               + quality._MIXTURE_SHARE, 0.355)]  # pylint: disable=protected-access
+  lines = quality._multitask_lines(rows)  # pylint: disable=protected-access
+  assert lines == [
+      '- one checkpoint vs single-task (equal steps), `d`: MRR 0.352 vs '
+      '0.379 (-7.1%, NOT within 2%)',
+      '- one checkpoint vs single-task (equal updates of the task), `d`: MRR '
+      '0.352 vs 0.355 (-0.8%, within 2%)', '']

@@ -330,3 +330,13 @@ def test_predict_unknown_entity_is_a_clear_error(trained):
   with pytest.raises(ConfigError, match='unknown entity'):
     train.predict(_config(), workdir, 'no_such_thing|rel_0|?',
                   task='lp/synthetic')
+
+
+def test_task_schedule_is_fixed_by_the_seed_and_follows_the_weights():
+  schedule = train.task_schedule([1.0, 3.0], seed=0, num_steps=4000)
+  np.testing.assert_array_equal(
+      schedule, train.task_schedule([1.0, 3.0], seed=0, num_steps=4000))
+  assert not np.array_equal(
+      schedule, train.task_schedule([1.0, 3.0], seed=1, num_steps=4000))
+  assert abs((schedule == 1).mean() - 0.75) < 0.03
+  assert set(train.task_schedule([1.0, 0.0], 0, 50).tolist()) == {0}

@@ -689,30 +689,29 @@ def _target_line(rows: list[dict], dataset: str, target: dict) -> str:
 
 
 def _multitask_lines(rows: list[dict]) -> list[str]:
-  """Mixture vs single-task MRR on the datasets both trained on."""
-  pairs = {}
+  """Mixture vs single-task MRR on the datasets both trained on: at equal
+  total steps, and at as many updates of the task as the mixture gave it."""
+  mixture, single = {}, {}
   for r in rows:
     if not r.get('metrics') or r['note']:
       continue
-    method = r['method']
-    if method.endswith(_MIXTURE_SHARE):
-      method = 'equal task updates'
-    if method in ('MtaIMKG mixture', 'MtaIMKG single-task',
-                  'equal task updates'):
-      pairs.setdefault(r['dataset'], {})[method] = r['metrics']['mrr']
+    mrr, dataset, method = r['metrics']['mrr'], r['dataset'], r['method']
+    if method == 'MtaIMKG mixture':
+      mixture[dataset] = mrr
+    elif method == 'MtaIMKG single-task':
+      single.setdefault(dataset, {})['equal steps'] = mrr
+    elif method.endswith(_MIXTURE_SHARE):
+      single.setdefault(dataset, {})['equal updates of the task'] = mrr
   lines = []
-  for dataset, found in pairs.items():
-    multi = found.get('MtaIMKG mixture')
-    for single_method, reading in (('MtaIMKG single-task', 'equal steps'),
-                                   ('equal task updates',
-                                    'equal updates of the task')):
-      single = found.get(single_method)
-      if multi is None or single is None:
+  for dataset, multi in mixture.items():
+    for reading in ('equal steps', 'equal updates of the task'):
+      twin = single.get(dataset, {}).get(reading)
+      if twin is None:
         continue
-      relative = (multi - single) / max(single, 1e-12)
+      relative = (multi - twin) / max(twin, 1e-12)
       verdict = 'within 2%' if relative >= -0.02 else 'NOT within 2%'
       lines.append(f'- one checkpoint vs single-task ({reading}), '
-                   f'`{dataset}`: MRR {multi:.3f} vs {single:.3f} '
+                   f'`{dataset}`: MRR {multi:.3f} vs {twin:.3f} '
                    f'({relative:+.1%}, {verdict})')
   return lines + [''] if lines else []
 

@@ -11,9 +11,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import statistics
 import sys
-import time
 
 import jax
 import jax.numpy as jnp
@@ -29,16 +27,12 @@ if __name__ == '__main__':
 from mtaimkg_jax.data import datasets  # pylint: disable=g-import-not-at-top
 from mtaimkg_jax.data.graph import build_lp  # pylint: disable=g-import-not-at-top
 from mtaimkg_jax.models.backbone import propagate  # pylint: disable=g-import-not-at-top
+import throughput  # pylint: disable=g-import-not-at-top,wrong-import-order
 
 
-def median_seconds(fn, args, repeats=5):
-  jax.block_until_ready(fn(*args))
-  times = []
-  for _ in range(repeats):
-    start = time.perf_counter()
-    jax.block_until_ready(fn(*args))
-    times.append(time.perf_counter() - start)
-  return statistics.median(times)
+def compiled_median_seconds(fn, args, repeats=5) -> float:
+  """Median time of `fn(*args)` after one compiling call."""
+  return throughput.timed(fn, args, repeats, warmup=0)['median_seconds']
 
 
 def main(argv=None):
@@ -75,13 +69,10 @@ def main(argv=None):
 
   report = {'graph': args.graph, 'edges': graph.num_edges, 'batch': b,
             'dim': d, 'seconds': {
-                'plain_node_major': median_seconds(plain_node_major,
-                                                   (node_major, relations)),
-                'plain_query_major': median_seconds(plain_query_major,
-                                                    (query_major, relations)),
-                'fused_node_major': median_seconds(fused_node_major,
-                                                   (node_major, relations)),
-            }}
+                fn.__name__: compiled_median_seconds(fn, (states, relations))
+                for fn, states in ((plain_node_major, node_major),
+                                   (plain_query_major, query_major),
+                                   (fused_node_major, node_major))}}
   print(json.dumps(report, indent=2))
   return report
 

@@ -98,20 +98,27 @@ def peak_memory_bytes() -> int:
   return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
 
 
-def timed(fn, args, repeats: int, warmup: int) -> dict:
-  """Compile time (first call) and median time of later calls."""
-  start = time.perf_counter()
-  jax.block_until_ready(fn(*args))
-  compile_seconds = time.perf_counter() - start
-  for _ in range(warmup):
-    jax.block_until_ready(fn(*args))
+def median_seconds(call, repeats: int) -> float:
+  """Median wall time of `repeats` calls of the zero-argument `call`."""
   times = []
   for _ in range(repeats):
     start = time.perf_counter()
-    jax.block_until_ready(fn(*args))
+    call()
     times.append(time.perf_counter() - start)
+  return statistics.median(times)
+
+
+def timed(fn, args, repeats: int, warmup: int) -> dict:
+  """Compile time (first call) and median time of later calls."""
+  def call():
+    jax.block_until_ready(fn(*args))
+  start = time.perf_counter()
+  call()
+  compile_seconds = time.perf_counter() - start
+  for _ in range(warmup):
+    call()
   return {'compile_seconds': compile_seconds,
-          'median_seconds': statistics.median(times)}
+          'median_seconds': median_seconds(call, repeats)}
 
 
 def load_graph(name: str, root: str):
@@ -313,12 +320,7 @@ def torch_side(args, graph, params, relation_states, batch, jax_states):
                    ('entity_train_step', train_step)):
     for _ in range(args.warmup + 1):
       fn()
-    times = []
-    for _ in range(args.repeats):
-      start = time.perf_counter()
-      fn()
-      times.append(time.perf_counter() - start)
-    out[name] = {'median_seconds': statistics.median(times)}
+    out[name] = {'median_seconds': median_seconds(fn, args.repeats)}
   return out
 
 

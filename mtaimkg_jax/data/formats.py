@@ -19,15 +19,20 @@ from mtaimkg_jax.errors import DataError
 PathLike = str | os.PathLike
 
 
-def _lines(path: PathLike) -> Iterator[tuple[int, str]]:
-  """Yields (1-based line number, line without newline), skipping blanks."""
+def _read_bytes(path: PathLike) -> bytes:
+  """The whole file; a missing path or a directory raises `DataError`."""
   try:
     with open(path, 'rb') as f:
-      raw = f.read()
+      return f.read()
   except FileNotFoundError:
     raise DataError(path, 'file not found') from None
   except IsADirectoryError:
     raise DataError(path, 'is a directory, expected a file') from None
+
+
+def _lines(path: PathLike) -> Iterator[tuple[int, str]]:
+  """Yields (1-based line number, line without newline), skipping blanks."""
+  raw = _read_bytes(path)
   for number, line in enumerate(raw.split(b'\n'), start=1):
     try:
       text = line.decode('utf-8')
@@ -135,13 +140,7 @@ def read_same_as(path: PathLike) -> list[tuple[str, str]]:
 
 
 def read_json(path: PathLike) -> Any:
-  try:
-    with open(path, 'rb') as f:
-      raw = f.read()
-  except FileNotFoundError:
-    raise DataError(path, 'file not found') from None
-  except IsADirectoryError:
-    raise DataError(path, 'is a directory, expected a file') from None
+  raw = _read_bytes(path)
   try:
     return json.loads(raw.decode('utf-8'))
   except UnicodeDecodeError as e:

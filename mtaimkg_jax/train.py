@@ -279,7 +279,9 @@ def train_and_evaluate(config: ml_collections.ConfigDict,
 
 def _restore_params(config, workdir: str, model, mesh) -> Any:
   """Params for eval/predict: this workdir's latest checkpoint, else
-  `config.init_workdir`'s, else `config.model.init_checkpoint`."""
+  `config.init_workdir`'s, else `config.model.init_checkpoint`. An
+  `init_workdir` without a readable checkpoint is an error, never a
+  silent fall back to the initial backbone."""
   graphs = loading.load_graphs(config, eval_specs(config)[:1])
   prepared = _prepare(config, graphs, mesh)
   params = _init_params(model, config, prepared[0])
@@ -296,6 +298,9 @@ def _restore_params(config, workdir: str, model, mesh) -> Any:
         logging.info('evaluating %s at step %d', source,
                      int(restored[0].step))
         return restored[0].params
+  if config.init_workdir:
+    raise ConfigError('init_workdir', f'{config.init_workdir!r} holds no '
+                      'readable checkpoint (has its training run finished?)')
   if config.model.init_checkpoint:
     return parallel.replicate(params, mesh)
   raise ConfigError('init_workdir', f'no checkpoint in {workdir!r} nor in '

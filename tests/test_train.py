@@ -99,6 +99,23 @@ def test_eval_mode_reproduces_results(trained, tmp_path):
   assert train.evaluate(config, str(tmp_path)) == full
 
 
+def test_eval_of_an_init_workdir_without_checkpoint_is_an_error(
+    trained, tmp_path):
+  """Even with an initial backbone to fall back to, a missing
+  `init_workdir` checkpoint stops the evaluation instead of scoring the
+  untrained model."""
+  backbone = str(tmp_path / 'backbone')
+  checkpoint.save_params(backbone, _latest_params(trained[0])['backbone'])
+  config = _config()
+  config.model.init_checkpoint = backbone
+  config.init_workdir = str(tmp_path / 'unfinished_run')
+  with pytest.raises(ConfigError, match='init_workdir.*no readable checkpoint'):
+    train.evaluate(config, str(tmp_path / 'transfer'))
+  config.init_workdir = ''
+  assert set(train.evaluate(config, str(tmp_path / 'backbone_only'))) == set(
+      trained[1])
+
+
 @pytest.mark.parametrize('sinkhorn', [0.0, 1.0])
 def test_preempted_evaluation_resumes_and_matches(trained, tmp_path,
                                                  monkeypatch, sinkhorn):

@@ -303,8 +303,9 @@ def _restore_params(config, workdir: str, model, mesh) -> Any:
                       'readable checkpoint (has its training run finished?)')
   if config.model.init_checkpoint:
     return parallel.replicate(params, mesh)
-  raise ConfigError('init_workdir', f'no checkpoint in {workdir!r} nor in '
-                    'config.init_workdir, and no config.model.init_checkpoint')
+  raise ConfigError('init_workdir', f'no checkpoint in {workdir!r}, and '
+                    'neither config.init_workdir nor '
+                    'config.model.init_checkpoint is set')
 
 
 def evaluate(config: ml_collections.ConfigDict,

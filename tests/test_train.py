@@ -114,6 +114,9 @@ def test_eval_of_an_init_workdir_without_checkpoint_is_an_error(
   config.init_workdir = ''
   assert set(train.evaluate(config, str(tmp_path / 'backbone_only'))) == set(
       trained[1])
+  config.model.init_checkpoint = ''
+  with pytest.raises(ConfigError, match='neither config.init_workdir nor'):
+    train.evaluate(config, str(tmp_path / 'nothing_to_evaluate'))
 
 
 @pytest.mark.parametrize('sinkhorn', [0.0, 1.0])

@@ -281,7 +281,12 @@ def _restore_params(config, workdir: str, model, mesh) -> Any:
   """Params for eval/predict: this workdir's latest checkpoint, else
   `config.init_workdir`'s, else `config.model.init_checkpoint`. An
   `init_workdir` without a readable checkpoint is an error, never a
-  silent fall back to the initial backbone."""
+  silent fall back to the initial backbone; one without any saved step is
+  caught before the graphs load."""
+  sources = [source for source in (workdir, config.init_workdir)
+             if source and _has_checkpoint(source)]
+  if not sources and config.init_workdir:
+    _no_init_checkpoint(config)
   graphs = loading.load_graphs(config, eval_specs(config)[:1])
   prepared = _prepare(config, graphs, mesh)
   params = _init_params(model, config, prepared[0])
@@ -289,23 +294,32 @@ def _restore_params(config, workdir: str, model, mesh) -> Any:
   abstract = steps.TrainState(step=jnp.zeros((), jnp.int32), params=params,
                               opt_state=optimizer.init(params))
   abstract = parallel.replicate(abstract, mesh)
-  for source in (workdir, config.init_workdir):
-    if source and os.path.isdir(os.path.join(source, 'checkpoints')):
-      ckpts = checkpoint.Checkpoints(source, 1, 1000)
-      restored = ckpts.restore(abstract)
-      ckpts.close()
-      if restored is not None:
-        logging.info('evaluating %s at step %d', source,
-                     int(restored[0].step))
-        return restored[0].params
+  for source in sources:
+    ckpts = checkpoint.Checkpoints(source, 1, 1000)
+    restored = ckpts.restore(abstract)
+    ckpts.close()
+    if restored is not None:
+      logging.info('evaluating %s at step %d', source, int(restored[0].step))
+      return restored[0].params
   if config.init_workdir:
-    raise ConfigError('init_workdir', f'{config.init_workdir!r} holds no '
-                      'readable checkpoint (has its training run finished?)')
+    _no_init_checkpoint(config)
   if config.model.init_checkpoint:
     return parallel.replicate(params, mesh)
   raise ConfigError('init_workdir', f'no checkpoint in {workdir!r}, and '
                     'neither config.init_workdir nor '
                     'config.model.init_checkpoint is set')
+
+
+def _has_checkpoint(workdir: str) -> bool:
+  """Whether `workdir/checkpoints/` holds a step directory (read-only)."""
+  directory = os.path.join(workdir, 'checkpoints')
+  return os.path.isdir(directory) and any(
+      name.isdigit() for name in os.listdir(directory))
+
+
+def _no_init_checkpoint(config):
+  raise ConfigError('init_workdir', f'{config.init_workdir!r} holds no '
+                    'readable checkpoint (has its training run finished?)')
 
 
 def evaluate(config: ml_collections.ConfigDict,

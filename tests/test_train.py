@@ -92,6 +92,10 @@ def _latest_params(workdir):
   return jax.device_get(train._restore_params(config, workdir, model, mesh))  # pylint: disable=protected-access
 
 
+def _fail_if_called(*args, **kwargs):
+  raise AssertionError('graphs loaded before the checkpoint check')
+
+
 def test_eval_mode_reproduces_results(trained, tmp_path):
   full_dir, full = trained
   config = _config()
@@ -100,15 +104,21 @@ def test_eval_mode_reproduces_results(trained, tmp_path):
 
 
 def test_eval_of_an_init_workdir_without_checkpoint_is_an_error(
-    trained, tmp_path):
-  """Even with an initial backbone to fall back to, a missing
+    trained, tmp_path, monkeypatch):
+  """Even with an initial backbone to fall back to, a missing or unreadable
   `init_workdir` checkpoint stops the evaluation instead of scoring the
-  untrained model."""
+  untrained model; a missing one stops it before any graph loads."""
   backbone = str(tmp_path / 'backbone')
   checkpoint.save_params(backbone, _latest_params(trained[0])['backbone'])
   config = _config()
   config.model.init_checkpoint = backbone
   config.init_workdir = str(tmp_path / 'unfinished_run')
+  with monkeypatch.context() as patch:
+    patch.setattr(loading, 'load_graphs', _fail_if_called)
+    with pytest.raises(ConfigError,
+                       match='init_workdir.*no readable checkpoint'):
+      train.evaluate(config, str(tmp_path / 'transfer'))
+  os.makedirs(tmp_path / 'unfinished_run' / 'checkpoints' / '5')
   with pytest.raises(ConfigError, match='init_workdir.*no readable checkpoint'):
     train.evaluate(config, str(tmp_path / 'transfer'))
   config.init_workdir = ''

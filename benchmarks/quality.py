@@ -6,9 +6,10 @@ evaluates all its training datasets). This script runs the runs it is asked
 for (a run whose `results.json` exists is reused, so an interrupted table
 resumes), then collects every row into `<out>/quality.json` and
 `<out>/quality.md`, and with `--readme` rewrites the README's results
-section between its `quality` markers. A row whose run directory is gone
-(another machine) keeps what the previous `<out>/quality.json` measured
-with the same command.
+section between its `quality` markers. A row whose run has no
+`results.json` (its directory gone with another machine, or a rerun not
+finished) keeps what the previous `<out>/quality.json` measured with the
+same command.
 
   # the real tables (hours on a 2-core CPU; run a subset with --runs-matching)
   python benchmarks/quality.py --runs workdir/quality --readme
@@ -540,9 +541,10 @@ def collect(plan: Plan, runs: str, data_root: str | None,
             previous: dict | None = None) -> dict:
   """Every row with its metrics (or why it has none) and its command.
 
-  A row whose run directory is absent keeps what `previous` (the last
-  `quality.json`) measured for it, if that was made by the same command:
-  run directories do not outlive the machine they ran on, the table does.
+  A row whose run has no `results.json` (directory absent, or a rerun
+  unfinished) keeps what `previous` (the last `quality.json`) measured for
+  it, if that was made by the same command: run directories do not outlive
+  the machine they ran on, the table does.
   """
   by_name = {run.name: run for run in plan.runs}
   kept = {_row_id(r): r for r in (previous or {}).get('rows', ())
@@ -568,7 +570,7 @@ def collect(plan: Plan, runs: str, data_root: str | None,
         entry['status'] = f'{row.key} missing from {results}'
       entry['seconds'] = record.get('seconds')
       entry['code'] = record.get('code', '')
-    elif (not workdir.exists() and _row_id(entry) in kept and
+    elif (_row_id(entry) in kept and
           kept[_row_id(entry)]['command'] == entry['command']):
       earlier = kept[_row_id(entry)]
       entry.update({k: earlier[k] for k in ('metrics', 'note', 'seconds',

@@ -5,6 +5,7 @@ import json
 import math
 import pathlib
 import shlex
+import shutil
 import sys
 
 import pytest
@@ -94,7 +95,8 @@ def test_collect_only_reuses_runs_and_rewrites_readme(test_scale, tmp_path):
 
 def test_a_run_directory_gone_keeps_its_last_collected_rows(test_scale,
                                                             tmp_path):
-  """Run directories do not outlive their machine; the tables do."""
+  """Run directories do not outlive their machine, and a rerun in progress
+  has no results yet; the tables keep the last measured rows."""
   _, runs, out = test_scale
   plan = quality.test_plan()
   previous = json.loads((out / 'quality.json').read_text())
@@ -104,6 +106,11 @@ def test_a_run_directory_gone_keeps_its_last_collected_rows(test_scale,
     kept = quality.collect(plan, str(runs), None, previous)
     assert kept['rows'] == previous['rows']
     assert kept['routing'] == previous['routing']
+    (runs / 'model' / 'checkpoints').mkdir(parents=True)
+    rerunning = quality.collect(plan, str(runs), None, previous)
+    assert rerunning['rows'] == previous['rows']
+    assert rerunning['routing'] == previous['routing']
+    shutil.rmtree(runs / 'model')
     changed = json.loads(json.dumps(previous))
     for row in changed['rows']:
       row['command'] += ' --config.seed=1'
@@ -114,6 +121,7 @@ def test_a_run_directory_gone_keeps_its_last_collected_rows(test_scale,
     assert 'model' not in fresh['routing']
     assert quality.collect(plan, str(runs), None)['rows'] == fresh['rows']
   finally:
+    shutil.rmtree(runs / 'model', ignore_errors=True)
     aside.rename(runs / 'model')
 
 

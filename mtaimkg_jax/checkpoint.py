@@ -20,12 +20,25 @@ import orbax.checkpoint as ocp
 from mtaimkg_jax.errors import TrainingError
 
 
+def directory_of(workdir: str) -> str:
+  """Where `workdir`'s checkpoints live."""
+  return os.path.abspath(os.path.join(workdir, 'checkpoints'))
+
+
+def has_saved_step(workdir: str) -> bool:
+  """Whether `workdir` holds a finished step directory; read-only, unlike
+  `Checkpoints`, which creates the directory."""
+  directory = directory_of(workdir)
+  return os.path.isdir(directory) and any(
+      name.isdigit() for name in os.listdir(directory))
+
+
 class Checkpoints:
   """A thin owner of one `ocp.CheckpointManager`."""
 
   def __init__(self, workdir: str, save_every: int, keep: int,
                async_save: bool = True):
-    self.directory = os.path.abspath(os.path.join(workdir, 'checkpoints'))
+    self.directory = directory_of(workdir)
     options = ocp.CheckpointManagerOptions(
         save_interval_steps=max(1, save_every), max_to_keep=max(1, keep),
         enable_async_checkpointing=async_save, create=True)

@@ -284,7 +284,7 @@ def _restore_params(config, workdir: str, model, mesh) -> Any:
   silent fall back to the initial backbone; one without any saved step is
   caught before the graphs load."""
   sources = [source for source in (workdir, config.init_workdir)
-             if source and _has_checkpoint(source)]
+             if source and checkpoint.has_saved_step(source)]
   if not sources and config.init_workdir:
     _no_init_checkpoint(config)
   graphs = loading.load_graphs(config, eval_specs(config)[:1])
@@ -308,13 +308,6 @@ def _restore_params(config, workdir: str, model, mesh) -> Any:
   raise ConfigError('init_workdir', f'no checkpoint in {workdir!r}, and '
                     'neither config.init_workdir nor '
                     'config.model.init_checkpoint is set')
-
-
-def _has_checkpoint(workdir: str) -> bool:
-  """Whether `workdir/checkpoints/` holds a step directory (read-only)."""
-  directory = os.path.join(workdir, 'checkpoints')
-  return os.path.isdir(directory) and any(
-      name.isdigit() for name in os.listdir(directory))
 
 
 def _no_init_checkpoint(config):

@@ -258,9 +258,11 @@ def train_and_evaluate(config: ml_collections.ConfigDict,
       if done % config.train.log_every == 0 or done == last:
         progress.log(done, scalars)
       writer.write(done, scalars)
-      stopping = preemption.requested or done == last
-      ckpts.save(done, state, _record(config, done), force=stopping)
-      if preemption.requested:
+      # Read the flag once: the handler may fire between two reads.
+      preempted = preemption.requested
+      ckpts.save(done, state, _record(config, done),
+                 force=preempted or done == last)
+      if preempted:
         ckpts.confirm_saved(done)
         ckpts.close()
         writer.close()

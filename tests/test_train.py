@@ -69,6 +69,39 @@ def test_a_save_that_did_not_reach_disk_is_an_error(tmp_path):
   ckpts.close()
 
 
+class _SignalMidStep:
+  """A preemption whose SIGTERM lands between the flag's 3rd and 4th reads.
+  Were the flag read twice in a step, a step could be left unforced by
+  the first read yet confirmed by the second (a CI failure)."""
+
+  def __init__(self):
+    self.reads = 0
+
+  def __enter__(self):
+    return self
+
+  def __exit__(self, *exc):
+    pass
+
+  @property
+  def requested(self):
+    self.reads += 1
+    return self.reads >= 4
+
+
+def test_a_sigterm_at_any_point_of_a_step_saves_that_step(tmp_path,
+                                                           monkeypatch):
+  monkeypatch.setattr(train, '_Preemption', _SignalMidStep)
+  workdir = str(tmp_path)
+  with pytest.raises(SystemExit) as exit_info:
+    train.train_and_evaluate(_config(**{'train.checkpoint_every': 100}),
+                             workdir)
+  assert exit_info.value.code == 143
+  # One read a step: the flag is first seen on at step 4, which is saved
+  # though it is off the interval.
+  assert checkpoint.Checkpoints(workdir, 1, 3).latest_step() == 4
+
+
 def test_stop_and_resume_equals_uninterrupted(trained, tmp_path):
   full_dir, full = trained
   workdir = str(tmp_path)

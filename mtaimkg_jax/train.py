@@ -280,15 +280,20 @@ def train_and_evaluate(config: ml_collections.ConfigDict,
 
 
 def _restore_params(config, workdir: str, model, mesh) -> Any:
-  """Params for eval/predict: this workdir's latest checkpoint, else
-  `config.init_workdir`'s, else `config.model.init_checkpoint`. An
-  `init_workdir` without a readable checkpoint is an error, never a
-  silent fall back to the initial backbone; one without any saved step is
-  caught before the graphs load."""
-  sources = [source for source in (workdir, config.init_workdir)
-             if source and checkpoint.has_saved_step(source)]
-  if not sources and config.init_workdir:
-    _no_init_checkpoint(config)
+  """Params for eval/predict: this workdir's latest readable checkpoint,
+  else `config.init_workdir`'s, else `config.model.init_checkpoint`. The
+  first of these that holds a saved step is the one used: if none of its
+  steps is readable that is an error, never a silent fall back to another
+  model. An `init_workdir` without any saved step is caught before the
+  graphs load."""
+  if workdir and checkpoint.has_saved_step(workdir):
+    source = workdir
+  elif config.init_workdir:
+    if not checkpoint.has_saved_step(config.init_workdir):
+      _no_readable_checkpoint('init_workdir', config.init_workdir)
+    source = config.init_workdir
+  else:
+    source = None
   graphs = loading.load_graphs(config, eval_specs(config)[:1])
   prepared = _prepare(config, graphs, mesh)
   params = _init_params(model, config, prepared[0])
@@ -296,15 +301,15 @@ def _restore_params(config, workdir: str, model, mesh) -> Any:
   abstract = steps.TrainState(step=jnp.zeros((), jnp.int32), params=params,
                               opt_state=optimizer.init(params))
   abstract = parallel.replicate(abstract, mesh)
-  for source in sources:
+  if source is not None:
     ckpts = checkpoint.Checkpoints(source, 1, 1000)
     restored = ckpts.restore(abstract)
     ckpts.close()
-    if restored is not None:
-      logging.info('evaluating %s at step %d', source, int(restored[0].step))
-      return restored[0].params
-  if config.init_workdir:
-    _no_init_checkpoint(config)
+    if restored is None:
+      _no_readable_checkpoint(
+          'workdir' if source == workdir else 'init_workdir', source)
+    logging.info('evaluating %s at step %d', source, int(restored[0].step))
+    return restored[0].params
   if config.model.init_checkpoint:
     return parallel.replicate(params, mesh)
   raise ConfigError('init_workdir', f'no checkpoint in {workdir!r}, and '
@@ -312,9 +317,10 @@ def _restore_params(config, workdir: str, model, mesh) -> Any:
                     'config.model.init_checkpoint is set')
 
 
-def _no_init_checkpoint(config):
-  raise ConfigError('init_workdir', f'{config.init_workdir!r} holds no '
-                    'readable checkpoint (has its training run finished?)')
+def _no_readable_checkpoint(key: str, directory: str):
+  raise ConfigError(key, f'{directory!r} holds no readable checkpoint in '
+                    f'{checkpoint.directory_of(directory)} (has its training '
+                    'run finished? are its files whole?)')
 
 
 def evaluate(config: ml_collections.ConfigDict,

@@ -136,11 +136,12 @@ def test_eval_mode_reproduces_results(trained, tmp_path):
   assert train.evaluate(config, str(tmp_path)) == full
 
 
-def test_eval_of_an_init_workdir_without_checkpoint_is_an_error(
+def test_eval_without_a_readable_checkpoint_is_an_error(
     trained, tmp_path, monkeypatch):
-  """Even with an initial backbone to fall back to, a missing or unreadable
-  `init_workdir` checkpoint stops the evaluation instead of scoring the
-  untrained model; a missing one stops it before any graph loads."""
+  """Even with another model to fall back to, a missing or unreadable
+  `init_workdir` checkpoint, or a workdir whose saved steps are all
+  unreadable, stops the evaluation instead of scoring another model; a
+  missing `init_workdir` one stops it before any graph loads."""
   backbone = str(tmp_path / 'backbone')
   checkpoint.save_params(backbone, _latest_params(trained[0])['backbone'])
   config = _config()
@@ -154,7 +155,15 @@ def test_eval_of_an_init_workdir_without_checkpoint_is_an_error(
   os.makedirs(tmp_path / 'unfinished_run' / 'checkpoints' / '5')
   with pytest.raises(ConfigError, match='init_workdir.*no readable checkpoint'):
     train.evaluate(config, str(tmp_path / 'transfer'))
+  config.init_workdir = trained[0]
+  os.makedirs(tmp_path / 'corrupted_run' / 'checkpoints' / '7')
+  with pytest.raises(ConfigError,
+                     match='workdir.*corrupted_run.*no readable checkpoint'):
+    train.evaluate(config, str(tmp_path / 'corrupted_run'))
   config.init_workdir = ''
+  with pytest.raises(ConfigError,
+                     match='workdir.*corrupted_run.*no readable checkpoint'):
+    train.evaluate(config, str(tmp_path / 'corrupted_run'))
   assert set(train.evaluate(config, str(tmp_path / 'backbone_only'))) == set(
       trained[1])
   config.model.init_checkpoint = ''

@@ -336,6 +336,17 @@ def real_plan(steps: int) -> Plan:
     rows.append(Row(ea, dataset, 'MtaIMKG mixture', run, note))
     rows.append(Row(ea, dataset, 'MtaIMKG mixture' + model_matched, run, note,
                     setting=ONE_TO_ONE))
+    if slug != 'zh_en':
+      # Zero-shot but for one scalar: the learned-term scale chosen on the
+      # new graph's own held-out seed pairs, which the EA protocol gives.
+      scaled = add(Run(f'mixture_on_{slug}_calibrated', _transfer(
+          'ea', dataset, '--config.init_workdir={runs}/mixture', *options,
+          *_calibrated('ea'))))
+      rows += [Row(ea, dataset, f'MtaIMKG mixture, {HELD_OUT:.0%} of the '
+                   'seeds held out' + suffix, scaled,
+                   'zero-shot, no gradient step on this graph',
+                   setting=setting)
+               for setting, suffix in calibrated_settings[len(plain):]]
     if slug == 'zh_en':
       for method, view_run, _, training in VIEW_MIXTURES:
         rows += [Row(ea, dataset, method + suffix, view_run, setting=setting)

@@ -151,3 +151,19 @@ def test_bad_settings_name_their_key():
   assert no_valid.task == 'ea'
   with pytest.raises(ConfigError, match='ea.valid_fraction > 0'):
     train._calibrates(ea_el_run_config(), no_valid)  # pylint: disable=protected-access
+
+
+def test_an_eval_of_another_workdir_calibrates_on_its_own_held_out_queries(
+    run, tmp_path):
+  """The transfer path (`--mode=eval` with `init_workdir`) chooses the scale
+  on the evaluated graph's held-out queries: on the training graph it
+  repeats the training run's choice and results."""
+  config, workdir, results, _, _ = run
+  config = ea_el_run_config()
+  config.init_workdir = workdir
+  transfer = str(tmp_path / 'transfer')
+  assert train.evaluate(config, transfer) == results
+  with open(os.path.join(workdir, 'calibration.json')) as f:
+    chosen = json.load(f)
+  with open(os.path.join(transfer, 'calibration.json')) as f:
+    assert json.load(f) == chosen

@@ -158,8 +158,8 @@ def test_an_eval_of_another_workdir_calibrates_on_its_own_held_out_queries(
   """The transfer path (`--mode=eval` with `init_workdir`) chooses the scale
   on the evaluated graph's held-out queries: on the training graph it
   repeats the training run's choice and results."""
-  config, workdir, results, _, _ = run
-  config = ea_el_run_config()
+  _, workdir, results, _, _ = run
+  config = ea_el_run_config()  # a fresh one: the fixture's is shared
   config.init_workdir = workdir
   transfer = str(tmp_path / 'transfer')
   assert train.evaluate(config, transfer) == results

@@ -284,16 +284,20 @@ def _restore_params(config, workdir: str, model, mesh) -> Any:
   else `config.init_workdir`'s, else `config.model.init_checkpoint`. The
   first of these that holds a saved step is the one used: if none of its
   steps is readable that is an error, never a silent fall back to another
-  model. An `init_workdir` without any saved step is caught before the
-  graphs load."""
+  model. An `init_workdir` without any saved step, or nothing at all to
+  evaluate, is caught before the graphs load."""
   if workdir and checkpoint.has_saved_step(workdir):
     source = workdir
   elif config.init_workdir:
     if not checkpoint.has_saved_step(config.init_workdir):
       _no_readable_checkpoint('init_workdir', config.init_workdir)
     source = config.init_workdir
-  else:
+  elif config.model.init_checkpoint:
     source = None
+  else:
+    raise ConfigError('init_workdir', f'no checkpoint in {workdir!r}, and '
+                      'neither config.init_workdir nor '
+                      'config.model.init_checkpoint is set')
   graphs = loading.load_graphs(config, eval_specs(config)[:1])
   prepared = _prepare(config, graphs, mesh)
   params = _init_params(model, config, prepared[0])
@@ -310,11 +314,7 @@ def _restore_params(config, workdir: str, model, mesh) -> Any:
           'workdir' if source == workdir else 'init_workdir', source)
     logging.info('evaluating %s at step %d', source, int(restored[0].step))
     return restored[0].params
-  if config.model.init_checkpoint:
-    return parallel.replicate(params, mesh)
-  raise ConfigError('init_workdir', f'no checkpoint in {workdir!r}, and '
-                    'neither config.init_workdir nor '
-                    'config.model.init_checkpoint is set')
+  return parallel.replicate(params, mesh)
 
 
 def _no_readable_checkpoint(key: str, directory: str):

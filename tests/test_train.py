@@ -141,7 +141,8 @@ def test_eval_without_a_readable_checkpoint_is_an_error(
   """Even with another model to fall back to, a missing or unreadable
   `init_workdir` checkpoint, or a workdir whose saved steps are all
   unreadable, stops the evaluation instead of scoring another model; a
-  missing `init_workdir` one stops it before any graph loads."""
+  missing `init_workdir` one, or nothing to evaluate, stops it before any
+  graph loads."""
   backbone = str(tmp_path / 'backbone')
   checkpoint.save_params(backbone, _latest_params(trained[0])['backbone'])
   config = _config()
@@ -167,8 +168,10 @@ def test_eval_without_a_readable_checkpoint_is_an_error(
   assert set(train.evaluate(config, str(tmp_path / 'backbone_only'))) == set(
       trained[1])
   config.model.init_checkpoint = ''
-  with pytest.raises(ConfigError, match='neither config.init_workdir nor'):
-    train.evaluate(config, str(tmp_path / 'nothing_to_evaluate'))
+  with monkeypatch.context() as patch:
+    patch.setattr(loading, 'load_graphs', _fail_if_called)
+    with pytest.raises(ConfigError, match='neither config.init_workdir nor'):
+      train.evaluate(config, str(tmp_path / 'nothing_to_evaluate'))
 
 
 @pytest.mark.parametrize('sinkhorn', [0.0, 1.0])

@@ -109,6 +109,9 @@ def base_config() -> ml_collections.ConfigDict:
   # score) scaled by the factor that ranks the held-out queries best (needs
   # ea/el.valid_fraction > 0; results key '<dataset>:calibrated').
   config.eval.calibrate_learned_scale = False
+  # Fewer held-out queries than this cannot choose the scale (its MRR
+  # differences would be noise): an error, not a guess.
+  config.eval.calibration_min_queries = 100
   return config
 
 

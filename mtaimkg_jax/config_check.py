@@ -45,6 +45,7 @@ _NUMBERS: dict[str, tuple] = {
     'eval.save_every_seconds': ('float', 0),
     'eval.sinkhorn_temperature': ('float', 0),
     'eval.sinkhorn_iterations': ('int', 1),
+    'eval.calibration_min_queries': ('int', 1),
     'train.learning_rate': ('float', 0, 'exclusive'),
     'train.final_lr_fraction': ('float', 0),
     'train.weight_decay': ('float', 0),

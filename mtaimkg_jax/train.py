@@ -207,6 +207,10 @@ def train_and_evaluate(config: ml_collections.ConfigDict,
   if config.model.name == 'baseline':
     return _evaluate_baselines(config, workdir)
   graphs = loading.load_graphs(config)
+  evaluated = {spec.dataset for spec in eval_specs(config)}
+  for spec, graph in graphs:
+    if spec.dataset in evaluated:
+      _calibrates(config, graph)  # held-out set errors before, not after
   prepared = _prepare(config, graphs, mesh)
   model = build_model(config)
   params = _init_params(model, config, prepared[0])
@@ -453,6 +457,12 @@ def _calibrates(config, graph: QueryGraph) -> bool:
   if 'valid' not in graph.queries:
     raise ConfigError('eval.calibrate_learned_scale', f'{graph.key} has no '
                       f'held-out queries; set {graph.task}.valid_fraction > 0')
+  held_out = len(graph.queries['valid'])
+  if held_out < config.eval.calibration_min_queries:
+    raise ConfigError(
+        'eval.calibration_min_queries', f'{graph.key} holds out {held_out} '
+        f'queries, fewer than {config.eval.calibration_min_queries}: raise '
+        f'{graph.task}.valid_fraction (or, knowingly, this minimum)')
   return True
 
 

@@ -146,11 +146,26 @@ def test_bad_settings_name_their_key():
   config.ea.valid_fraction = 1.0
   with pytest.raises(ConfigError, match='ea.valid_fraction'):
     config_check.validate(config)
-  no_valid = dataclasses.replace(
-      loading.load_graphs(ea_el_run_config())[0][1], queries={})
-  assert no_valid.task == 'ea'
+  graph = loading.load_graphs(ea_el_run_config())[0][1]
+  assert graph.task == 'ea'
   with pytest.raises(ConfigError, match='ea.valid_fraction > 0'):
-    train._calibrates(ea_el_run_config(), no_valid)  # pylint: disable=protected-access
+    train._calibrates(ea_el_run_config(),  # pylint: disable=protected-access
+                      dataclasses.replace(graph, queries={}))
+  config = ea_el_run_config()
+  config.eval.calibration_min_queries = len(graph.queries['valid'])
+  assert train._calibrates(config, graph)  # pylint: disable=protected-access
+  config.eval.calibration_min_queries += 1
+  with pytest.raises(ConfigError, match=r'eval.calibration_min_queries.*'
+                     r'ea/synthetic holds out \d+ queries'):
+    train._calibrates(config, graph)  # pylint: disable=protected-access
+
+
+def test_too_few_held_out_queries_stop_a_run_before_it_trains(tmp_path):
+  config = ea_el_run_config()
+  config.eval.calibration_min_queries = 10**6
+  with pytest.raises(ConfigError, match='eval.calibration_min_queries'):
+    train.train_and_evaluate(config, str(tmp_path))
+  assert not checkpoint.has_saved_step(str(tmp_path))
 
 
 def test_an_eval_of_another_workdir_calibrates_on_its_own_held_out_queries(

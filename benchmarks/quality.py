@@ -611,6 +611,10 @@ def _with_scale(note: str, workdir: pathlib.Path, row: Row) -> str:
   chosen = json.loads(path.read_text())[row.dataset]
   scale = (f'learned-term scale {chosen["learned_scale"]:g}, chosen on '
            f'{chosen["valid_pairs"]} held-out queries')
+  gain = chosen.get('valid_gain_over_full_scale')  # absent in older runs
+  if gain:
+    scale += (f' (their MRR {gain["mrr"]:+.3f} ± {gain["standard_error"]:.3f}'
+              ' over scale 1)')
   return f'{note}; {scale}' if note else scale
 
 

@@ -472,10 +472,15 @@ def _choose_scale(config, model, params, graph: QueryGraph,
                                            'valid', result['scores'])
   scale, mrr = calibration.choose_scale(prior, learned, result['columns'],
                                         config.eval.ties)
-  logging.info('%s: learned-term scale %.1f (held-out MRR %s)', graph.key,
-               scale, ', '.join(f'{s:g}: {m:.4f}' for s, m in mrr.items()))
+  gain, error = calibration.gain_over_full_scale(
+      prior, learned, result['columns'], scale, config.eval.ties)
+  logging.info('%s: learned-term scale %.1f, held-out MRR %+.4f ± %.4f over '
+               'scale 1 (%s)', graph.key, scale, gain, error,
+               ', '.join(f'{s:g}: {m:.4f}' for s, m in mrr.items()))
   return {'learned_scale': scale, 'valid_pairs': len(result['ranks']),
-          'valid_mrr': {f'{s:g}': m for s, m in mrr.items()}}
+          'valid_mrr': {f'{s:g}': m for s, m in mrr.items()},
+          'valid_gain_over_full_scale': {'mrr': gain,
+                                         'standard_error': error}}
 
 
 def _calibrated_ranks(config, model, params, graph: QueryGraph, split: str,

@@ -100,6 +100,22 @@ def test_scale_is_the_best_on_the_held_out_queries(run, dataset):
   assert entry['valid_mrr'] == pytest.approx(
       {f'{s:g}': m for s, m in mrr.items()})
   assert mrr[scale] == max(mrr.values())
+  gain = entry['valid_gain_over_full_scale']
+  assert gain['mrr'] == pytest.approx(mrr[scale] - mrr[1.0])
+  assert gain['standard_error'] >= 0
+
+
+def test_the_gain_over_full_scale_is_paired_over_the_same_queries():
+  columns = np.array([[0], [1], [2], [0]], np.int32)
+  prior = np.zeros((4, 3), np.float32)
+  # Scale 1 ranks the answers 1, 1, 2, 2; scale 0 ties all three
+  # candidates (realistic rank 2).
+  learned = np.array([[1, 0, 0.5], [0, 1, 0.5], [0, 1, 0.5], [0.5, 1, 0]],
+                     np.float32)
+  gain, error = calibration.gain_over_full_scale(prior, learned, columns, 0.0)
+  difference = np.array([-0.5, -0.5, 0, 0])
+  assert gain == pytest.approx(difference.mean())
+  assert error == pytest.approx(difference.std(ddof=1) / 2)
 
 
 @pytest.mark.parametrize('dataset', ['ea/synthetic', 'el/synthetic'])

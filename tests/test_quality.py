@@ -71,8 +71,11 @@ def test_pipeline_runs_and_tabulates_every_row(test_scale):
   calibration = json.loads((runs / 'model' / 'calibration.json').read_text())
   for dataset in ('ea/synthetic', 'el/synthetic'):
     chosen = calibration[dataset]
+    gain = chosen['valid_gain_over_full_scale']
     assert (f'learned-term scale {chosen["learned_scale"]:g}, chosen on '
-            f'{chosen["valid_pairs"]} held-out queries') in table
+            f'{chosen["valid_pairs"]} held-out queries (their MRR '
+            f'{gain["mrr"]:+.3f} ± {gain["standard_error"]:.3f} over scale 1)'
+            ) in table
 
 
 def test_collect_only_reuses_runs_and_rewrites_readme(test_scale, tmp_path):

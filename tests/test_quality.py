@@ -3,7 +3,6 @@ of the real tables parses into a valid config."""
 
 import json
 import math
-import pathlib
 import shlex
 import shutil
 import sys

@@ -347,6 +347,16 @@ def real_plan(steps: int) -> Plan:
                    'zero-shot, no gradient step on this graph',
                    setting=setting)
                for setting, suffix in calibrated_settings[len(plain):]]
+      for method, view_run, flags, training in VIEW_MIXTURES:
+        if not _calibrates(training):
+          continue
+        scaled = add(Run(f'{view_run}_on_{slug}_calibrated', _transfer(
+            'ea', dataset, *flags, f'--config.init_workdir={{runs}}/{view_run}',
+            *options, *_calibrated('ea'))))
+        rows += [Row(ea, dataset, method + suffix, scaled,
+                     'zero-shot, no gradient step on this graph',
+                     setting=setting)
+                 for setting, suffix in calibrated_settings]
     if slug == 'zh_en':
       for method, view_run, _, training in VIEW_MIXTURES:
         rows += [Row(ea, dataset, method + suffix, view_run, setting=setting)

@@ -339,24 +339,20 @@ def real_plan(steps: int) -> Plan:
     if slug != 'zh_en':
       # Zero-shot but for one scalar: the learned-term scale chosen on the
       # new graph's own held-out seed pairs, which the EA protocol gives.
-      scaled = add(Run(f'mixture_on_{slug}_calibrated', _transfer(
-          'ea', dataset, '--config.init_workdir={runs}/mixture', *options,
-          *_calibrated('ea'))))
-      rows += [Row(ea, dataset, f'MtaIMKG mixture, {HELD_OUT:.0%} of the '
-                   'seeds held out' + suffix, scaled,
-                   'zero-shot, no gradient step on this graph',
-                   setting=setting)
-               for setting, suffix in calibrated_settings[len(plain):]]
-      for method, view_run, flags, training in VIEW_MIXTURES:
-        if not _calibrates(training):
-          continue
-        scaled = add(Run(f'{view_run}_on_{slug}_calibrated', _transfer(
-            'ea', dataset, *flags, f'--config.init_workdir={{runs}}/{view_run}',
+      # The plain mixture's full-scale rows are its uncalibrated run's.
+      scaled_transfers = [(f'MtaIMKG mixture, {HELD_OUT:.0%} of the seeds '
+                           'held out', mixture, (),
+                           calibrated_settings[len(plain):])] + [
+          (method, view_run, flags, calibrated_settings)
+          for method, view_run, flags, training in VIEW_MIXTURES
+          if _calibrates(training)]
+      for method, source, flags, settings in scaled_transfers:
+        scaled = add(Run(f'{source}_on_{slug}_calibrated', _transfer(
+            'ea', dataset, *flags, f'--config.init_workdir={{runs}}/{source}',
             *options, *_calibrated('ea'))))
         rows += [Row(ea, dataset, method + suffix, scaled,
                      'zero-shot, no gradient step on this graph',
-                     setting=setting)
-                 for setting, suffix in calibrated_settings]
+                     setting=setting) for setting, suffix in settings]
     if slug == 'zh_en':
       for method, view_run, _, training in VIEW_MIXTURES:
         rows += [Row(ea, dataset, method + suffix, view_run, setting=setting)

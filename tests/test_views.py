@@ -4,6 +4,7 @@ mention's words, the anchors view counts seed pairs among neighbours (never
 a node's own), absent views get no weight, and a run with the views
 trains, ranks, reports its routing and predicts for a new mention."""
 
+import dataclasses
 import json
 import os
 
@@ -95,6 +96,19 @@ def test_anchors_view_sums_the_codes_of_seed_pairs_among_neighbours(graphs):
   assert view.present.mean() > 0.25
   for task in ('lp', 'el'):
     assert views.anchor_codes(graphs[task]) is None
+
+
+def test_anchors_view_reads_only_the_training_seed_pairs(graphs):
+  """Held-out pairs choose the learned-term scale and test pairs are
+  ranked: neither may be an anchor, or both would be scored on a leak."""
+  graph = graphs['ea']
+  assert {'valid', 'test'} <= set(graph.queries)
+  view = views.anchor_codes(graph, dim=64)
+  train_only = dataclasses.replace(
+      graph, queries={'train': graph.queries['train']})
+  again = views.anchor_codes(train_only, dim=64)
+  np.testing.assert_array_equal(view.present, again.present)
+  np.testing.assert_array_equal(view.values, again.values)
 
 
 def test_no_neighbours_view_where_every_relation_is_queried(graphs):

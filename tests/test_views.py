@@ -1,8 +1,9 @@
 """Derived views (data/views.py) and the model reading them: the
 neighbours view never uses a queried relation, the surface view reads a
 mention's words, the anchors view counts training seed pairs among
-neighbours (never a node's own, never a held-out or test pair), absent views get no weight, and a run with the views
-trains, ranks, reports its routing and predicts for a new mention."""
+neighbours (never a node's own, never a held-out or test pair), absent
+views get no weight, and a run with the views trains, ranks, reports its
+routing and predicts for a new mention."""
 
 import dataclasses
 import json

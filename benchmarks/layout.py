@@ -37,10 +37,7 @@ def compiled_median_seconds(fn, args, repeats=5) -> float:
 
 def main(argv=None):
   parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
-  parser.add_argument('--data-root', default='../shared/data')
-  parser.add_argument('--graph', default='lp/MKG-W')
-  parser.add_argument('--batch', type=int, default=16)
-  parser.add_argument('--dim', type=int, default=64)
+  throughput.add_graph_arguments(parser)
   args = parser.parse_args(argv)
   graph = build_lp(datasets.load_lp_task(args.data_root, args.graph), k=8)
   receivers, types, senders = (graph.edges[:, i].astype(np.int32)

@@ -369,12 +369,18 @@ def scaling_exponent(results: list[dict]) -> float | None:
   return float(np.mean(slopes)) if slopes else None
 
 
-def main(argv=None):
-  parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
+def add_graph_arguments(parser: argparse.ArgumentParser) -> None:
+  """The graph and the batch of states a benchmark times (shared with
+  layout.py so both measure the same default workload)."""
   parser.add_argument('--data-root', default='../shared/data')
   parser.add_argument('--graph', default='lp/MKG-W')
   parser.add_argument('--batch', type=int, default=16)
   parser.add_argument('--dim', type=int, default=64)
+
+
+def main(argv=None):
+  parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
+  add_graph_arguments(parser)
   parser.add_argument('--layers', type=int, default=6)
   parser.add_argument('--negatives', type=int, default=64)
   parser.add_argument('--repeats', type=int, default=5)

@@ -3,6 +3,8 @@ model's cosine term exactly (EA and EL), the scale is chosen on the
 held-out queries (EA seed pairs ranked among their own and the test
 counterparts), and the calibrated test ranks are `prior + scale × learned`
 of the saved scores."""
+# Tests reach into private helpers on purpose.
+# pylint: disable=protected-access
 
 import dataclasses
 import json
@@ -165,15 +167,15 @@ def test_bad_settings_name_their_key():
   graph = loading.load_graphs(ea_el_run_config())[0][1]
   assert graph.task == 'ea'
   with pytest.raises(ConfigError, match='ea.valid_fraction > 0'):
-    train._calibrates(ea_el_run_config(),  # pylint: disable=protected-access
+    train._calibrates(ea_el_run_config(),
                       dataclasses.replace(graph, queries={}))
   config = ea_el_run_config()
   config.eval.calibration_min_queries = len(graph.queries['valid'])
-  assert train._calibrates(config, graph)  # pylint: disable=protected-access
+  assert train._calibrates(config, graph)
   config.eval.calibration_min_queries += 1
   with pytest.raises(ConfigError, match=r'eval.calibration_min_queries.*'
                      r'ea/synthetic holds out \d+ queries'):
-    train._calibrates(config, graph)  # pylint: disable=protected-access
+    train._calibrates(config, graph)
 
 
 def test_too_few_held_out_queries_stop_a_run_before_it_trains(tmp_path):

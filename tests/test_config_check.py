@@ -1,5 +1,7 @@
 """Hostile config values: the project's clear error naming the key, or a
 config that passes every documented bound (hypothesis, fixed seed)."""
+# Tests reach into private helpers on purpose.
+# pylint: disable=protected-access
 
 import math
 
@@ -33,8 +35,8 @@ def _value_for(current):
   return st.nothing()
 
 
-_KEYS = sorted(set(config_check._NUMBERS) | set(config_check._CHOICES) |  # pylint: disable=protected-access
-               set(config_check._BOOLS) | {'train.stop_at_step'})  # pylint: disable=protected-access
+_KEYS = sorted(set(config_check._NUMBERS) | set(config_check._CHOICES) |
+               set(config_check._BOOLS) | {'train.stop_at_step'})
 
 
 def _set(config, key, value):
@@ -60,12 +62,12 @@ def test_fuzz_config_values(data, key):
     assert key.split('.')[-1] in str(e) or 'num_negatives' in str(e)
     return
   # Accepted: the documented bound holds.
-  if key in config_check._NUMBERS:  # pylint: disable=protected-access
-    kind, minimum, *exclusive = config_check._NUMBERS[key]  # pylint: disable=protected-access
+  if key in config_check._NUMBERS:
+    kind, minimum, *exclusive = config_check._NUMBERS[key]
     assert math.isfinite(value) and value >= minimum
     assert not (exclusive and value == minimum)
-  if key in config_check._CHOICES:  # pylint: disable=protected-access
-    assert value in config_check._CHOICES[key]  # pylint: disable=protected-access
+  if key in config_check._CHOICES:
+    assert value in config_check._CHOICES[key]
 
 
 @_SETTINGS

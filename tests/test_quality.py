@@ -1,5 +1,7 @@
 """benchmarks/quality.py: the CI-size pipeline end to end, and every command
 of the real tables parses into a valid config."""
+# Tests reach into private helpers on purpose.
+# pylint: disable=protected-access
 
 import json
 import math
@@ -41,7 +43,7 @@ def test_pipeline_runs_and_tabulates_every_row(test_scale):
     assert metrics['hits@1'] <= metrics['hits@10']
     assert row['command'].startswith('python -m mtaimkg_jax.main --config')
     # Each row names the commit it started from (quality._code_version).
-    assert row['code'] == quality._code_version()  # pylint: disable=protected-access
+    assert row['code'] == quality._code_version()
   table = (out / 'quality.md').read_text()
   assert '| dataset | method | mrr | hits@1 | hits@10 | queries | run |' in table
   for run in plan.runs:
@@ -268,8 +270,8 @@ def test_mixture_is_compared_at_equal_steps_and_at_equal_task_updates():
   rows = [_row('t', 'MtaIMKG mixture', 0.352),
           _row('t', 'MtaIMKG single-task', 0.379),
           _row('t', f'MtaIMKG single-task, {share["lp"]}'
-               + quality._MIXTURE_SHARE, 0.355)]  # pylint: disable=protected-access
-  lines = quality._multitask_lines(rows)  # pylint: disable=protected-access
+               + quality._MIXTURE_SHARE, 0.355)]
+  lines = quality._multitask_lines(rows)
   assert lines == [
       '- one checkpoint vs single-task (equal steps), `d`: MRR 0.352 vs '
       '0.379 (-7.1%, NOT within 2%)',

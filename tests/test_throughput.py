@@ -1,6 +1,8 @@
 """The throughput benchmark runs on a tiny graph and writes well-formed JSON;
 the PyTorch reference agrees with JAX; a training run compiles its train
 step once per padding budget."""
+# Tests reach into private helpers on purpose.
+# pylint: disable=protected-access
 
 import json
 import sys
@@ -42,25 +44,25 @@ def test_train_step_compiles_once_per_budget():
   config = test_config.get_config()
   config.tasks = (('lp', 'lp/synthetic', 1.0), ('el', 'el/synthetic', 1.0))
   mesh = parallel.make_mesh()
-  prepared = train._prepare(config, loading.load_graphs(config), mesh)  # pylint: disable=protected-access
+  prepared = train._prepare(config, loading.load_graphs(config), mesh)
   assert prepared[0].budget != prepared[1].budget
   model = build_model(config)
-  params = train._init_params(model, config, prepared[0])  # pylint: disable=protected-access
+  params = train._init_params(model, config, prepared[0])
   optimizer = steps.make_optimizer(config, params)
   state = parallel.replicate(steps.TrainState(jnp.zeros((), jnp.int32),
                                               params, optimizer.init(params)),
                              mesh)
   fns = steps.make_steps(model, optimizer, config, mesh)
-  mixture = train.Mixture([train._sampler(config, p) for p in prepared],  # pylint: disable=protected-access
+  mixture = train.Mixture([train._sampler(config, p) for p in prepared],
                           [1.0, 1.0], config.seed, 12)
   seen = set()
   for step in range(12):
     task, batch = mixture.batch(step)
     seen.add(task)
     state, _ = fns.train(state, prepared[task].arrays,
-                         train._device_batch(batch, mesh,  # pylint: disable=protected-access
+                         train._device_batch(batch, mesh,
                                              config.train.batch_size,
                                              ('edge_weight',)))
   assert seen == {0, 1}
-  assert fns.train._cache_size() == 2  # pylint: disable=protected-access
+  assert fns.train._cache_size() == 2
   assert int(np.asarray(state.step)) == 12

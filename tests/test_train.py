@@ -1,5 +1,7 @@
 """The training system end to end on configs/test.py: sharding, resumption,
 checkpoints, outputs, predict."""
+# Tests reach into private helpers on purpose.
+# pylint: disable=protected-access
 
 import json
 import os
@@ -122,7 +124,7 @@ def _latest_params(workdir):
   config = _config()
   mesh = parallel.make_mesh()
   model = build_model(config)
-  return jax.device_get(train._restore_params(config, workdir, model, mesh))  # pylint: disable=protected-access
+  return jax.device_get(train._restore_params(config, workdir, model, mesh))
 
 
 def _fail_if_called(*args, **kwargs):
@@ -232,20 +234,20 @@ def _trainer(config, mesh, graphs=None):
   `config`'s loaded graphs, loaded here when None)."""
   if graphs is None:
     graphs = loading.load_graphs(config)
-  prepared = train._prepare(config, graphs, mesh)  # pylint: disable=protected-access
+  prepared = train._prepare(config, graphs, mesh)
   model = build_model(config)
-  params = train._init_params(model, config, prepared[0])  # pylint: disable=protected-access
+  params = train._init_params(model, config, prepared[0])
   optimizer = steps.make_optimizer(config, params)
   state = parallel.replicate(
       steps.TrainState(jnp.zeros((), jnp.int32), params,
                        optimizer.init(params)), mesh)
   fns = steps.make_steps(model, optimizer, config, mesh)
-  sampler = train._sampler(config, prepared[2])  # pylint: disable=protected-access
+  sampler = train._sampler(config, prepared[2])
   return params, state, fns, sampler, prepared[2].arrays
 
 
 def _train_step(config, mesh, fns, state, sampler, arrays, step):
-  batch = train._device_batch(sampler.batch(step), mesh,  # pylint: disable=protected-access
+  batch = train._device_batch(sampler.batch(step), mesh,
                               config.train.batch_size, ('edge_weight',))
   return fns.train(state, arrays, batch)
 
@@ -286,10 +288,10 @@ def test_eval_step_compiles_once_per_budget_candidates_and_answers():
   config = _config()
   mesh = parallel.make_mesh()
   graphs = loading.load_graphs(config)
-  prepared = train._prepare(config, graphs, mesh)  # pylint: disable=protected-access
+  prepared = train._prepare(config, graphs, mesh)
   model = build_model(config)
   params = parallel.replicate(
-      train._init_params(model, config, prepared[0]), mesh)  # pylint: disable=protected-access
+      train._init_params(model, config, prepared[0]), mesh)
   fns = steps.make_steps(model, steps.make_optimizer(config, params), config,
                          mesh)
   budgets = set()
@@ -300,7 +302,7 @@ def test_eval_step_compiles_once_per_budget_candidates_and_answers():
                  answers_per_row(item.graph, 'test')))
     for batch in eval_batches(item.graph, 'test', config.eval.batch_size,
                               item.budget):
-      device = train._device_batch(batch, mesh, config.eval.batch_size)  # pylint: disable=protected-access
+      device = train._device_batch(batch, mesh, config.eval.batch_size)
       ranks, _, _ = fns.eval(params, item.arrays, device,
                           parallel.replicate(index, mesh))
       # Scoring only the candidates ranks exactly as scoring every node.
@@ -311,7 +313,7 @@ def test_eval_step_compiles_once_per_budget_candidates_and_answers():
                                         device.exclude,
                                         nodes['candidate'] & nodes['real'])
       np.testing.assert_array_equal(ranks, expected)
-  assert fns.eval._cache_size() == len(budgets)  # pylint: disable=protected-access
+  assert fns.eval._cache_size() == len(budgets)
 
 
 def test_edgeless_el_queries_share_one_entity_gnn_run():
@@ -319,13 +321,13 @@ def test_edgeless_el_queries_share_one_entity_gnn_run():
   logits and gradients equal running it per query (LP and EA do not)."""
   config = _config()
   mesh = parallel.make_mesh()
-  prepared = train._prepare(config, loading.load_graphs(config), mesh)  # pylint: disable=protected-access
+  prepared = train._prepare(config, loading.load_graphs(config), mesh)
   flags = {p.graph.task: p.arrays.isolated_queries.shape for p in prepared}
   assert flags == {'lp': (0,), 'ea': (0,), 'el': (1,)}
   item = next(p for p in prepared if p.graph.task == 'el')
   model = build_model(config)
-  params = train._init_params(model, config, item)  # pylint: disable=protected-access
-  batch = train._sampler(config, item).batch(0)  # pylint: disable=protected-access
+  params = train._init_params(model, config, item)
+  batch = train._sampler(config, item).batch(0)
   arrays = jax.tree_util.tree_map(np.asarray, item.arrays)
   per_query = arrays._replace(isolated_queries=np.zeros((0,), bool))
 

@@ -1,181 +1,71 @@
-"""TensorBoard scalars without TensorFlow, plus progress logging.
+"""TensorBoard scalars (tensorboardX, no TensorFlow) and tqdm progress bars.
 
-Writes the TFRecord-framed `Event` protos TensorBoard reads (wall time,
-step, one simple_value per tag), encoded by hand: a few dozen lines instead
-of a TensorFlow dependency.
+Both write from process 0 only: in a multi-host run every process computes
+the same scalars and walks the same loops, and one copy is enough.
 """
 
 from __future__ import annotations
 
-import logging
-import os
-import socket
-import struct
-import time
+import sys
+from typing import Mapping
+
+import jax
+import tqdm
 
 
-def _crc32c_table() -> list[int]:
-  table = []
-  for byte in range(256):
-    crc = byte
-    for _ in range(8):
-      crc = (crc >> 1) ^ (0x82F63B78 if crc & 1 else 0)
-    table.append(crc)
-  return table
+class MetricWriter:
+  """Writes scalars to a TensorBoard event file in `logdir`.
 
-
-_TABLE = _crc32c_table()
-
-
-def crc32c(data: bytes) -> int:
-  crc = 0xFFFFFFFF
-  for byte in data:
-    crc = _TABLE[(crc ^ byte) & 0xFF] ^ (crc >> 8)
-  return crc ^ 0xFFFFFFFF
-
-
-def _masked_crc(data: bytes) -> int:
-  crc = crc32c(data)
-  return (((crc >> 15) | (crc << 17)) + 0xA282EAD8) & 0xFFFFFFFF
-
-
-def _varint(value: int) -> bytes:
-  out = bytearray()
-  while True:
-    bits = value & 0x7F
-    value >>= 7
-    if value:
-      out.append(bits | 0x80)
-    else:
-      out.append(bits)
-      return bytes(out)
-
-
-def _field_bytes(number: int, payload: bytes) -> bytes:
-  return _varint(number << 3 | 2) + _varint(len(payload)) + payload
-
-
-def encode_event(step: int, wall_time: float,
-                 scalars: dict[str, float] | None = None,
-                 file_version: str | None = None) -> bytes:
-  """An `tensorflow.Event` proto with scalar summary values."""
-  event = b'\x09' + struct.pack('<d', wall_time)
-  event += b'\x10' + _varint(step & 0xFFFFFFFFFFFFFFFF)
-  if file_version is not None:
-    event += _field_bytes(3, file_version.encode())
-  if scalars:
-    summary = b''
-    for tag, value in scalars.items():
-      item = _field_bytes(1, tag.encode()) + b'\x15' + struct.pack(
-          '<f', float(value))
-      summary += _field_bytes(1, item)
-    event += _field_bytes(5, summary)
-  return event
-
-
-def frame(record: bytes) -> bytes:
-  """TFRecord framing: length, its CRC, the record, its CRC."""
-  length = struct.pack('<Q', len(record))
-  return (length + struct.pack('<I', _masked_crc(length)) + record +
-          struct.pack('<I', _masked_crc(record)))
-
-
-def _read_varint(data: bytes, pos: int) -> tuple[int, int]:
-  value = shift = 0
-  while True:
-    byte = data[pos]
-    pos += 1
-    value |= (byte & 0x7F) << shift
-    shift += 7
-    if not byte & 0x80:
-      return value, pos
-
-
-def _fields(data: bytes):
-  """(field number, wire type, value) of a protobuf message."""
-  pos = 0
-  while pos < len(data):
-    key, pos = _read_varint(data, pos)
-    number, wire = key >> 3, key & 7
-    if wire == 0:
-      value, pos = _read_varint(data, pos)
-    elif wire == 1:
-      value, pos = data[pos:pos + 8], pos + 8
-    elif wire == 5:
-      value, pos = data[pos:pos + 4], pos + 4
-    elif wire == 2:
-      size, pos = _read_varint(data, pos)
-      value, pos = data[pos:pos + size], pos + size
-    else:
-      raise ValueError(f'unsupported wire type {wire}')
-    yield number, wire, value
-
-
-def read_scalars(path: str) -> dict[str, list[tuple[int, float]]]:
-  """{tag: [(step, value), ...]} from an event file this module wrote."""
-  with open(path, 'rb') as f:
-    data = f.read()
-  out: dict[str, list[tuple[int, float]]] = {}
-  pos = 0
-  while pos + 12 <= len(data):
-    (length,) = struct.unpack('<Q', data[pos:pos + 8])
-    record = data[pos + 12:pos + 12 + length]
-    pos += 16 + length
-    step = 0
-    for number, _, value in _fields(record):
-      if number == 2:
-        step = value
-      elif number == 5:
-        for _, _, item in _fields(value):
-          fields = {n: v for n, _, v in _fields(item)}
-          out.setdefault(fields[1].decode(), []).append(
-              (step, struct.unpack('<f', fields[2])[0]))
-  return out
-
-
-class ScalarWriter:
-  """Appends scalar events to `<logdir>/events.out.tfevents.*`."""
+  Disabled (`enabled=False`, or not process 0), it creates no file and every
+  method is a no-op. Tags are written as given (e.g. `lp/MKG-W/hits@10`),
+  not renamed the way `tensorboardX.SummaryWriter` renames tags with `@`.
+  """
 
   def __init__(self, logdir: str, enabled: bool = True):
-    self.enabled = enabled
-    self._file = None
-    if not enabled:
-      return
-    os.makedirs(logdir, exist_ok=True)
-    name = (f'events.out.tfevents.{int(time.time())}.{socket.gethostname()}'
-            f'.{os.getpid()}')
-    self._file = open(os.path.join(logdir, name), 'ab')
-    self._file.write(frame(encode_event(0, time.time(),
-                                        file_version='brain.Event:2')))
+    self._writer = None
+    if enabled and jax.process_index() == 0:
+      # Imported here: tensorboardX imports torch when torch is installed,
+      # which processes that write nothing should not pay for.
+      import tensorboardX  # pylint: disable=g-import-not-at-top
+      self._writer = tensorboardX.FileWriter(logdir, flush_secs=30)
 
-  def write(self, step: int, scalars: dict[str, float]) -> None:
-    if self._file is None:
+  def write_scalars(self, step: int, scalars: Mapping[str, float]) -> None:
+    """One event at `step` holding every `{tag: value}` of `scalars`."""
+    if self._writer is None or not scalars:
       return
-    self._file.write(frame(encode_event(step, time.time(), scalars)))
-    self._file.flush()
+    from tensorboardX.proto import summary_pb2  # pylint: disable=g-import-not-at-top
+    values = [summary_pb2.Summary.Value(tag=tag, simple_value=float(value))
+              for tag, value in scalars.items()]
+    self._writer.add_summary(summary_pb2.Summary(value=values), int(step))
+
+  def flush(self) -> None:
+    if self._writer is not None:
+      self._writer.flush()
 
   def close(self) -> None:
-    if self._file is not None:
-      self._file.close()
-      self._file = None
+    if self._writer is not None:
+      self._writer.close()
+      self._writer = None
+
+  def __enter__(self) -> MetricWriter:
+    return self
+
+  def __exit__(self, *exc) -> None:
+    self.close()
 
 
-class Progress:
-  """Logs steps/s and the ETA of a run of `total` steps."""
+def progress(total: int, desc: str, unit: str = 'it', initial: int = 0,
+             enabled: bool = True) -> tqdm.tqdm:
+  """A progress bar with rate and ETA on stderr, shown by process 0 only.
 
-  def __init__(self, first_step: int, total: int):
-    self.first_step = first_step
-    self.total = total
-    self.started = time.time()
-
-  def message(self, step: int) -> str:
-    done = step - self.first_step
-    elapsed = max(time.time() - self.started, 1e-9)
-    rate = done / elapsed
-    eta = (self.total - step) / rate if rate > 0 else float('inf')
-    return f'{rate:.2f} steps/s, ETA {eta / 60:.1f} min'
-
-  def log(self, step: int, scalars: dict[str, float]) -> None:
-    logging.info('step %d/%d: %s (%s)', step, self.total,
-                 ', '.join(f'{k}={v:.4f}' for k, v in sorted(scalars.items())),
-                 self.message(step))
+  `initial`: units already done (a resumed run), left out of the rate. On a
+  terminal the bar redraws every second; into a log file it writes at most
+  every 30 s (plain ASCII), so an hour of ranking adds ~120 updates.
+  """
+  interactive = sys.stderr.isatty()
+  interval = 1.0 if interactive else 30.0
+  return tqdm.tqdm(
+      total=total, desc=desc, unit=unit, initial=initial, file=sys.stderr,
+      mininterval=interval, maxinterval=max(interval, 10.0),
+      dynamic_ncols=interactive, ascii=not interactive,
+      disable=not enabled or jax.process_index() != 0)

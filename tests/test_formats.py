@@ -45,6 +45,56 @@ def test_triples_malformed_line_names_file_and_line(tmp_path, line, reason):
   assert f'{path}:2:' in str(error.value)
 
 
+def test_byte_order_mark_is_dropped_by_every_reader(tmp_path):
+  bom = '\ufeff'
+  assert formats.read_triples(_write(tmp_path, 't.txt', f'{bom}a\tr\tb\n')
+                              ) == [('a', 'r', 'b')]
+  assert formats.read_text_table(_write(tmp_path, 'e.txt', f'{bom}a\tA\n')
+                                 ) == {'a': 'A'}
+  assert formats.read_id_table(_write(tmp_path, 'ids', f'{bom}7\tu\n')
+                               ) == {7: 'u'}
+  assert formats.read_string_map(_write(tmp_path, 'm.json', bom + '{"Q": "x"}')
+                                 ) == {'Q': 'x'}
+  assert formats.read_translated_names(
+      _write(tmp_path, 'n.json', bom + '[[1, ["a"]]]')) == {1: 'a'}
+
+
+def test_byte_order_mark_inside_a_file_names_the_line(tmp_path):
+  path = _write(tmp_path, 't.txt', 'a\tr\tb\n\ufeffc\tr\tb\n')
+  with pytest.raises(DataError, match='U\\+FEFF') as error:
+    formats.read_triples(path)
+  assert error.value.line == 2
+
+
+def test_ids_beyond_int64_name_the_line(tmp_path):
+  path = _write(tmp_path, 'ill', f'1\t2\n{2**63}\t3\n')
+  with pytest.raises(DataError, match='64 bits') as error:
+    formats.read_id_pairs(path)
+  assert error.value.line == 2
+  assert formats.read_id_pairs(_write(tmp_path, 'ok', f'{2**63 - 1}\t0\n')
+                               )[0].tolist() == [[2**63 - 1, 0]]
+  with pytest.raises(DataError, match='entry 0'):
+    formats.read_translated_names(
+        _write(tmp_path, 'n.json', f'[[{2**64}, []]]'))
+
+
+def test_one_uri_under_two_ids_names_both_lines(tmp_path):
+  path = _write(tmp_path, 'ent_ids_1', '0\thttp://x/A\n1\thttp://x/B\n'
+                '2\thttp://x/A\n')
+  with pytest.raises(DataError, match=r'two ids: 0 \(line 1\) and 2') as error:
+    formats.read_id_table(path)
+  assert error.value.line == 3
+
+
+def test_json_key_twice_or_empty_file(tmp_path):
+  path = _write(tmp_path, 'qid2ne.json', '{"Q1": "a", "Q2": "b", "Q1": "c"}')
+  with pytest.raises(DataError, match="'Q1' appears twice"):
+    formats.read_string_map(path)
+  for content in ('', '\ufeff \n'):
+    with pytest.raises(DataError, match='empty file'):
+      formats.read_mentions(_write(tmp_path, 'train.json', content))
+
+
 def test_missing_file(tmp_path):
   with pytest.raises(DataError, match='file not found'):
     formats.read_triples(str(tmp_path / 'nope.txt'))
@@ -118,9 +168,10 @@ def test_fuzz_triples(tmp_path, lines):
   except DataError as e:
     assert e.path == path and e.line is not None
     return
-  # Accepted input is parsed exactly.
+  # Accepted input is parsed exactly (a leading byte order mark dropped).
   expected = [tuple(l.rstrip('\r').split('\t')) for l in
-              '\n'.join(lines).split('\n') if l.rstrip('\r').strip()]
+              '\n'.join(lines).removeprefix('\ufeff').split('\n')
+              if l.rstrip('\r').strip()]
   assert triples == expected
 
 

@@ -14,6 +14,10 @@
 - `el/<name>`: `train.json`, `test.json` (optional `valid.json`),
   `qid2abs.json`, `qid2ne.json`.
 - `<task>/synthetic`: the generated default (`synthetic.py`).
+
+A required file that holds nothing is a `DataError` naming it. An EA pair
+listed twice is kept once (counted in `EATask.source_duplicates`), so it
+can never be both a seed and a test query.
 """
 
 from __future__ import annotations
@@ -60,12 +64,24 @@ def _looks_readable(token: str) -> bool:
   return not (token.startswith('/m/') or token.isdigit())
 
 
+def _inductive(name: str) -> bool:
+  """A GraIL inference graph (`*_ind`): its `valid.txt` only adds queries."""
+  return name.rstrip('/').endswith('_ind')
+
+
 def load_lp_graph(root: str, name: str) -> MMKG:
-  """One `lp/<name>` directory → MMKG (all three splits present)."""
+  """One `lp/<name>` directory → MMKG (all three splits present).
+
+  `train.txt` and `test.txt` must hold triples, and `valid.txt` too unless
+  the graph is inductive (`*_ind`), where it only adds test queries.
+  """
   path = _dir(root, name)
   raw: dict[str, list[tuple[str, str, str]]] = {}
   for split in LP_SPLITS:
-    raw[split] = formats.read_triples(os.path.join(path, f'{split}.txt'))
+    file = os.path.join(path, f'{split}.txt')
+    raw[split] = formats.read_triples(file)
+    if split != 'valid' or not _inductive(name):
+      formats.require_rows(file, raw[split], 'triples')
   entities = Vocab.build([[x for h, _, t in raw[s] for x in (h, t)]
                           for s in LP_SPLITS])
   relations = Vocab.build([[r for _, r, _ in raw[s]] for s in LP_SPLITS])
@@ -119,7 +135,7 @@ def _attach_image_features(kg: MMKG, path: str,
   index_file = os.path.join(path, 'image_features.txt')
   if not os.path.exists(index_file):
     return kg.with_features('image', load_feature_matrix(npy, len(row_keys)))
-  keys = [line for _, line in formats._lines(index_file)]  # pylint: disable=protected-access
+  keys = [line for _, line in formats.read_lines(index_file)]
   rows = load_feature_matrix(npy, len(keys))
   position = {key: i for i, key in enumerate(row_keys)}
   values = np.zeros((kg.num_entities, rows.dim), np.float32)
@@ -134,7 +150,7 @@ def _attach_image_features(kg: MMKG, path: str,
 
 def lp_task(kg: MMKG, name: str) -> LPTask:
   """The LP protocol of a graph: GraIL inductive (`*_ind`) or standard."""
-  if name.rstrip('/').endswith('_ind'):
+  if _inductive(name):
     return LPTask(key=name, kg=kg, fact_splits=('train',), train_split=None,
                   eval_splits={'test': ('valid', 'test')},
                   filter_splits=LP_SPLITS)
@@ -150,15 +166,17 @@ def _openea_graph(path: str, side: int, names: dict[int, str] | None
   ids_file = os.path.join(path, f'ent_ids_{side}')
   triples_file = os.path.join(path, f'triples_{side}')
   id_table = formats.read_id_table(ids_file)
+  formats.require_rows(ids_file, id_table, 'entities')
   global_ids = list(id_table)
   entities = Vocab([id_table[g] for g in global_ids])
   local = {g: i for i, g in enumerate(global_ids)}
   rows, lines = formats.read_id_triples(triples_file)
+  formats.require_rows(triples_file, rows, 'triples')
   relation_ids = sorted(set(rows[:, 1].tolist()))
   relation_local = {r: i for i, r in enumerate(relation_ids)}
   triples = np.empty_like(rows)
   for i, (h, r, t) in enumerate(rows.tolist()):
-    for column, ident in ((0, h), (2, t)):
+    for ident in (h, t):
       if ident not in local:
         raise DataError(triples_file, f'unknown entity id {ident} (not in '
                         f'ent_ids_{side})', int(lines[i]))
@@ -205,7 +223,8 @@ def load_ea_task(root: str, name: str, train_ratio: float = 0.3,
                       f"must be 'test' or 'all', got {candidates!r}")
   path = _dir(root, name)
   if os.path.exists(os.path.join(path, 'same_as.txt')):
-    kg1, kg2, pairs = _same_as_graphs(root, name, path)
+    pairs_file = os.path.join(path, 'same_as.txt')
+    kg1, kg2, pairs, duplicates = _same_as_graphs(root, name, path)
   else:
     names_file = os.path.join(path, 'translated_ent_name.json')
     names = (formats.read_translated_names(names_file)
@@ -214,6 +233,7 @@ def load_ea_task(root: str, name: str, train_ratio: float = 0.3,
     kg2, local2 = _openea_graph(path, 2, names)
     pairs_file = os.path.join(path, 'ill_ent_ids')
     rows, lines = formats.read_id_pairs(pairs_file)
+    formats.require_rows(pairs_file, rows, 'pairs')
     pairs = np.empty_like(rows)
     for i, (a, b) in enumerate(rows.tolist()):
       if a not in local1 or b not in local2:
@@ -221,17 +241,41 @@ def load_ea_task(root: str, name: str, train_ratio: float = 0.3,
         raise DataError(pairs_file, f'unknown entity id {bad}', int(lines[i]))
       pairs[i] = (local1[a], local2[b])
     kg1, kg2 = _openea_image_features(path, kg1, local1, kg2, local2)
+    pairs, duplicates = _unique_pairs(pairs_file, pairs)
   seeds, _, test = split_pairs(pairs, train_ratio, seed)
   train, valid = hold_out(seeds, valid_fraction, seed)
+  if not len(train) or not len(test) or (valid_fraction and not len(valid)):
+    raise DataError(pairs_file, f'{len(pairs)} distinct pairs leave '
+                    f'{len(train)} seeds, {len(valid)} validation and '
+                    f'{len(test)} test pairs at ea.train_ratio={train_ratio}, '
+                    f'ea.valid_fraction={valid_fraction}: too few pairs')
   return EATask(key=name, kg1=kg1, kg2=kg2, train_pairs=train,
-                valid_pairs=valid, test_pairs=test, candidates=candidates)
+                valid_pairs=valid, test_pairs=test, candidates=candidates,
+                source_duplicates=duplicates)
+
+
+def _unique_pairs(path: str, pairs: np.ndarray) -> tuple[np.ndarray, int]:
+  """`pairs` with repeats dropped (first kept, order kept) and their count.
+
+  Dropped before the seeded split: a pair listed twice could otherwise be
+  a seed (a `same_as` edge) and a test query at once.
+  """
+  _, first = np.unique(pairs, axis=0, return_index=True)
+  duplicates = len(pairs) - len(first)
+  if duplicates:
+    logging.warning('%s: %d pairs repeat an earlier line and are left out',
+                    path, duplicates)
+  return pairs[np.sort(first)], duplicates
 
 
 def _same_as_graphs(root: str, name: str,
-                    path: str) -> tuple[MMKG, MMKG, np.ndarray]:
+                    path: str) -> tuple[MMKG, MMKG, np.ndarray, int]:
+  """The two graphs `same_as.txt` joins, its one-to-one pairs and the count
+  of links that repeat an earlier link exactly."""
   graphs_file = os.path.join(path, 'graphs.txt')
   if os.path.exists(graphs_file):
-    graph_names = [line.strip() for _, line in formats._lines(graphs_file)]  # pylint: disable=protected-access
+    graph_names = [line.strip()
+                   for _, line in formats.read_lines(graphs_file)]
     if len(graph_names) != 2:
       raise DataError(graphs_file, 'expected two lines naming the two graphs '
                       '(e.g. lp/FB15k-237 and lp/DB15K)')
@@ -243,16 +287,20 @@ def _same_as_graphs(root: str, name: str,
   kg1, kg2 = (_merged_lp_graph(root, g) for g in graph_names)
   links_file = os.path.join(path, 'same_as.txt')
   links = formats.read_same_as(links_file)
-  pairs, dropped, repeated, seen1, seen2 = [], 0, 0, set(), set()
+  pairs, dropped, repeated, seen1, seen2 = [], 0, 0, {}, set()
+  duplicates = 0
   for left, right in links:
     a, b = kg1.entities.get(left), kg2.entities.get(right)
     if a is None or b is None:
       dropped += 1
       continue
+    if seen1.get(a) == b:
+      duplicates += 1
+      continue
     if a in seen1 or b in seen2:
       repeated += 1  # one-to-one alignment: the first link of an entity wins
       continue
-    seen1.add(a)
+    seen1[a] = b
     seen2.add(b)
     pairs.append((a, b))
   if not pairs:
@@ -264,7 +312,10 @@ def _same_as_graphs(root: str, name: str,
   if repeated:
     logging.info('%s: %d links repeat an already linked entity and are left '
                  'out', links_file, repeated)
-  return kg1, kg2, np.asarray(pairs, np.int64)
+  if duplicates:
+    logging.warning('%s: %d links repeat an earlier link and are left out',
+                    links_file, duplicates)
+  return kg1, kg2, np.asarray(pairs, np.int64), duplicates
 
 
 def _merged_lp_graph(root: str, name: str) -> MMKG:
@@ -287,13 +338,15 @@ def load_el_task(root: str, name: str, valid_fraction: float = 0.0,
   `valid_fraction` of the training mentions are held out as the `valid`
   split (for datasets without `valid.json`)."""
   path = _dir(root, name)
-  abstracts = formats.read_string_map(os.path.join(path, 'qid2abs.json'))
-  entity_names = formats.read_string_map(os.path.join(path, 'qid2ne.json'))
+  abstracts_file = os.path.join(path, 'qid2abs.json')
+  abstracts = formats.read_string_map(abstracts_file)
+  names_file = os.path.join(path, 'qid2ne.json')
+  entity_names = formats.read_string_map(names_file)
+  formats.require_rows(names_file, entity_names, 'entities')
   qids = list(entity_names)
   for qid in abstracts:
     if qid not in entity_names:
-      raise DataError(os.path.join(path, 'qid2abs.json'),
-                      f'entry {qid!r}: not in qid2ne.json')
+      raise DataError(abstracts_file, f'entry {qid!r}: not in qid2ne.json')
   values: dict[str, None] = {}
   relations: dict[str, None] = {}
   raw = []
@@ -301,13 +354,15 @@ def load_el_task(root: str, name: str, valid_fraction: float = 0.0,
     for attribute, value in formats.parse_attribute_text(
         abstracts.get(qid, '')):
       token = f'{attribute}: {value}'
+      if token in entity_names:
+        raise DataError(abstracts_file, f'entry {qid!r}: attribute value '
+                        f'{token!r} is also an entity of qid2ne.json')
       values.setdefault(token, None)
       relations.setdefault(attribute, None)
       raw.append((qid, attribute, token))
   entities = Vocab(qids + list(values))
   relation_vocab = Vocab(list(relations))
-  triples = encode_triples(os.path.join(path, 'qid2abs.json'), raw, entities,
-                           relation_vocab)
+  triples = encode_triples(abstracts_file, raw, entities, relation_vocab)
   names = [entity_names[q] for q in qids] + [
       v.split(': ', 1)[1] for v in values]
   texts = [f'{entity_names[q]}. {abstracts.get(q, "")}'.strip()
@@ -321,6 +376,7 @@ def load_el_task(root: str, name: str, valid_fraction: float = 0.0,
     if split == 'valid' and not os.path.exists(file):
       continue
     entries = formats.read_mentions(file)
+    formats.require_rows(file, entries, 'mentions')
     answers = np.empty((len(entries),), np.int64)
     for i, entry in enumerate(entries):
       ident = entities.get(entry['answer'])
@@ -338,6 +394,10 @@ def load_el_task(root: str, name: str, valid_fraction: float = 0.0,
                           seed)
     mentions['valid'] = mentions['train'].take(held)
     mentions['train'] = mentions['train'].take(kept)
+    if not len(kept) or not len(held):
+      raise DataError(os.path.join(path, 'train.json'), f'{len(kept)} '
+                      f'training and {len(held)} validation mentions at '
+                      f'el.valid_fraction={valid_fraction}: too few mentions')
   candidates = np.zeros((len(entities),), bool)
   candidates[:len(qids)] = True
   return ELTask(key=name, kb=kb, mentions=mentions, candidates=candidates)

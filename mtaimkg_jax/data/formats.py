@@ -1,8 +1,10 @@
 """Readers for the plain file formats of MMKG benchmarks.
 
 Each reader returns plain Python/numpy values and raises `DataError` naming
-the file and line (or JSON entry) of anything malformed. Nothing here knows
-about tasks or models; `datasets.py` assembles these pieces into an MMKG.
+the file and line (or JSON entry) of anything malformed: ids beyond int64,
+a JSON key twice, a byte order mark inside a text file. A byte order mark at
+a file's start is dropped, in every reader. Nothing here knows about tasks
+or models; `datasets.py` assembles these pieces into an MMKG.
 """
 
 from __future__ import annotations
@@ -19,28 +21,56 @@ from mtaimkg_jax.errors import DataError
 PathLike = str | os.PathLike
 
 
+_BOM = '\ufeff'
+# The largest id an int64 array holds.
+MAX_ID = 2**63 - 1
+
+
 def _read_bytes(path: PathLike) -> bytes:
-  """The whole file; a missing path or a directory raises `DataError`."""
+  """The whole file without a leading UTF-8 byte order mark (editors on
+  Windows write one; it would otherwise join the first token); a missing
+  path or a directory raises `DataError`."""
   try:
     with open(path, 'rb') as f:
-      return f.read()
+      raw = f.read()
   except FileNotFoundError:
     raise DataError(path, 'file not found') from None
   except IsADirectoryError:
     raise DataError(path, 'is a directory, expected a file') from None
+  return raw.removeprefix(_BOM.encode('utf-8'))
 
 
 def _lines(path: PathLike) -> Iterator[tuple[int, str]]:
-  """Yields (1-based line number, line without newline), skipping blanks."""
+  """Yields (1-based line number, line without newline), skipping blanks.
+
+  A byte order mark anywhere but the file's start (files concatenated) is
+  refused: it would silently become part of a token.
+  """
   raw = _read_bytes(path)
   for number, line in enumerate(raw.split(b'\n'), start=1):
     try:
       text = line.decode('utf-8')
     except UnicodeDecodeError as e:
       raise DataError(path, f'not valid UTF-8 ({e.reason})', number) from None
+    if _BOM in text:
+      raise DataError(path, 'byte order mark (U+FEFF) inside the file, not at '
+                      'its start (were files concatenated?)', number)
     text = text.rstrip('\r')
     if text.strip():
       yield number, text
+
+
+def read_lines(path: PathLike) -> list[tuple[int, str]]:
+  """Non-blank lines with their 1-based numbers (`graphs.txt`, ...)."""
+  return list(_lines(path))
+
+
+def require_rows(path: PathLike, rows, what: str) -> None:
+  """Raises `DataError` when a required file gave no `what` (it is empty,
+  or holds only blank lines / an empty JSON container)."""
+  if not len(rows):
+    raise DataError(path, f'holds no {what}: the file is empty, and it is '
+                    'required')
 
 
 def _fields(path: PathLike, number: int, line: str, count: int,
@@ -63,7 +93,11 @@ def _int(path: PathLike, number: int, text: str) -> int:
   if not re.fullmatch(r'[0-9]+', text):
     raise DataError(path, f'expected a non-negative integer id, got {text!r}',
                     number)
-  return int(text)
+  value = int(text)
+  if value > MAX_ID:
+    raise DataError(path, f'id {text[:40]} does not fit in 64 bits (at most '
+                    f'{MAX_ID})', number)
+  return value
 
 
 def read_triples(path: PathLike) -> list[tuple[str, str, str]]:
@@ -90,14 +124,20 @@ def read_text_table(path: PathLike) -> dict[str, str]:
 
 
 def read_id_table(path: PathLike) -> dict[int, str]:
-  """OpenEA `ent_ids_*`: `id<TAB>URI` per line."""
+  """OpenEA `ent_ids_*`: `id<TAB>URI` per line; an id, and a URI, once."""
   table: dict[int, str] = {}
+  first_line: dict[str, tuple[int, int]] = {}
   for n, line in _lines(path):
     ident, uri = _fields(path, n, line, 2, 'id, URI')
     key = _int(path, n, ident)
     if key in table:
       raise DataError(path, f'id {key} appears twice', n)
+    if uri in first_line:
+      other, where = first_line[uri]
+      raise DataError(path, f'URI {uri[:200]!r} has two ids: {other} (line '
+                      f'{where}) and {key}', n)
     table[key] = uri
+    first_line[uri] = (key, n)
   return table
 
 
@@ -139,10 +179,32 @@ def read_same_as(path: PathLike) -> list[tuple[str, str]]:
   return pairs
 
 
+class _DuplicateKey(Exception):
+  """A JSON object names a key twice (raised from inside `json.loads`)."""
+
+
+def _unique_object(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+  """A JSON object whose keys are distinct (`json` keeps the last silently)."""
+  obj = dict(pairs)
+  if len(obj) != len(pairs):
+    seen = set()
+    for key, _ in pairs:
+      if key in seen:
+        raise _DuplicateKey(key)
+      seen.add(key)
+  return obj
+
+
 def read_json(path: PathLike) -> Any:
+  """A JSON file; an object with a key twice is an error naming the key."""
   raw = _read_bytes(path)
+  if not raw.strip():
+    raise DataError(path, 'empty file, expected JSON')
   try:
-    return json.loads(raw.decode('utf-8'))
+    return json.loads(raw.decode('utf-8'), object_pairs_hook=_unique_object)
+  except _DuplicateKey as e:
+    raise DataError(path, f'entry {str(e.args[0])[:200]!r} appears twice in '
+                    'one JSON object') from None
   except UnicodeDecodeError as e:
     line = raw[:e.start].count(b'\n') + 1
     raise DataError(path, f'not valid UTF-8 ({e.reason})', line) from None
@@ -162,7 +224,7 @@ def read_translated_names(path: PathLike) -> dict[int, str]:
   for i, entry in enumerate(data):
     if (not isinstance(entry, list) or len(entry) != 2 or
         not isinstance(entry[0], int) or isinstance(entry[0], bool) or
-        entry[0] < 0 or not isinstance(entry[1], list) or
+        not 0 <= entry[0] <= MAX_ID or not isinstance(entry[1], list) or
         not all(isinstance(t, str) for t in entry[1])):
       raise DataError(
           path, f'entry {i}: expected [id, [tokens...]], got '

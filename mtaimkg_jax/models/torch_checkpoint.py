@@ -5,13 +5,16 @@ tensors from storages) and `<prefix>/data/<key>` (the raw storages). Plain
 `pickle.load` would execute whatever the pickle names; this reader allows
 only the handful of globals a state dict uses, maps them to local
 constructors, and builds numpy arrays from the raw bytes. Anything else is
-a `DataError` naming the global, and nothing foreign ever runs.
+a `DataError` naming the global, and nothing foreign ever runs. Each
+tensor's extent is checked against its storage, and its size and each
+record's against `MAX_TENSOR_BYTES`, before anything is allocated.
 """
 
 from __future__ import annotations
 
 import collections
 import io
+import math
 import os
 import pickle
 import zipfile
@@ -30,6 +33,11 @@ _STORAGE_DTYPES = {
 }
 
 
+# No tensor or storage record of a checkpoint this project reads comes near
+# this (ULTRA's are kilobytes); a larger one is refused before allocation.
+MAX_TENSOR_BYTES = 2**31
+
+
 class _StorageType:
   def __init__(self, name: str):
     self.name = name
@@ -39,12 +47,22 @@ def _rebuild_tensor(storage: np.ndarray, offset: int, size, stride,
                     *unused) -> np.ndarray:
   del unused
   size, stride = tuple(size), tuple(stride)
+  if (len(size) != len(stride) or not
+      all(isinstance(x, int) for x in (offset, *size, *stride))):
+    raise ValueError(f'tensor size {size!r:.100}, stride {stride!r:.100} and '
+                     f'offset {offset!r:.20} are not integers of one rank')
+  if any(s < 0 for s in size):
+    raise ValueError(f'tensor size {size} is negative')
+  item = storage.itemsize
+  numel = math.prod(size)
+  if numel * item > MAX_TENSOR_BYTES:
+    raise ValueError(f'tensor of size {size} needs {numel * item} bytes, over '
+                     f'the {MAX_TENSOR_BYTES} byte cap')
   needed = offset + sum((s - 1) * st for s, st in zip(size, stride)) + 1 if (
-      all(size)) else offset
+      numel) else offset
   if offset < 0 or any(st < 0 for st in stride) or needed > storage.size:
     raise ValueError(f'tensor of size {size}, stride {stride} and offset '
                      f'{offset} does not fit its storage of {storage.size}')
-  item = storage.itemsize
   view = np.lib.stride_tricks.as_strided(
       storage[offset:], shape=size, strides=[st * item for st in stride])
   return np.array(view)
@@ -90,7 +108,7 @@ class _Unpickler(pickle.Unpickler):
     if key not in self._cache:
       name = f'{self._prefix}/data/{key}'
       try:
-        raw = self._archive.read(name)
+        raw = _read_record(self._archive, name, self._path)
       except KeyError:
         raise DataError(self._path, f'missing storage record {name}') from None
       dtype = _STORAGE_DTYPES[storage_type.name]
@@ -105,6 +123,16 @@ class _Unpickler(pickle.Unpickler):
                         f'values, expected {numel}')
       self._cache[key] = array.astype(array.dtype.newbyteorder('='))
     return self._cache[key]
+
+
+def _read_record(archive: zipfile.ZipFile, name: str, path: str) -> bytes:
+  """One record of the zip, refused before reading when its declared size
+  is over the cap (the reader never returns more than that size)."""
+  size = archive.getinfo(name).file_size
+  if size > MAX_TENSOR_BYTES:
+    raise DataError(path, f'record {name} declares {size} bytes, over the '
+                    f'{MAX_TENSOR_BYTES} byte cap')
+  return archive.read(name)
 
 
 def _flatten(value: Any, prefix: str, out: dict[str, np.ndarray]) -> None:
@@ -136,9 +164,11 @@ def load_state_dict(path: str | os.PathLike,
         raise DataError(path, 'no data.pkl: not a torch zip checkpoint')
       prefix = pickles[0][:-len('/data.pkl')]
       names = set(archive.namelist())
-      byteorder = (archive.read(f'{prefix}/byteorder').decode().strip()
-                   if f'{prefix}/byteorder' in names else 'little')
-      data = archive.read(pickles[0])
+      byteorder = 'little'
+      if f'{prefix}/byteorder' in names:
+        byteorder = _read_record(archive, f'{prefix}/byteorder',
+                                 path).decode().strip()
+      data = _read_record(archive, pickles[0], path)
       obj = _Unpickler(data, archive, prefix, byteorder, path).load()
     except DataError:
       raise

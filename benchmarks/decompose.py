@@ -1,6 +1,6 @@
 r"""What each part of a trained model's EA and EL logits does, from the
 scores its evaluation saved: the cosine prior (Σ over views of the learned
-gate × the cosine of unified features, the model's `cosine_gate` term)
+gate × the cosine of unified features, the model's 'prior' logit term)
 against the learned terms (MoE head + gated structure score = logits −
 prior), each ranked alone, and the prior with the learned terms scaled
 down; EA also after one-to-one matching.
@@ -34,11 +34,12 @@ import numpy as np
 
 PROJECT = pathlib.Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(PROJECT))
-from mtaimkg_jax import calibration, checkpoint, evaluation, metrics, train  # pylint: disable=g-import-not-at-top,wrong-import-position
+from mtaimkg_jax import checkpoint, metrics  # pylint: disable=g-import-not-at-top,wrong-import-position
 from mtaimkg_jax.data import loading  # pylint: disable=g-import-not-at-top,wrong-import-position
-from mtaimkg_jax.data.graph import TASK_IDS  # pylint: disable=g-import-not-at-top,wrong-import-position
+from mtaimkg_jax.data.tasks import KINDS  # pylint: disable=g-import-not-at-top,wrong-import-position
 from mtaimkg_jax.errors import ConfigError  # pylint: disable=g-import-not-at-top,wrong-import-position
-from mtaimkg_jax.models.model import build_model  # pylint: disable=g-import-not-at-top,wrong-import-position
+from mtaimkg_jax.eval import calibration, matching, ranking  # pylint: disable=g-import-not-at-top,wrong-import-position
+from mtaimkg_jax.experiment import build_model, eval_specs  # pylint: disable=g-import-not-at-top,wrong-import-position
 
 _CONFIG = config_flags.DEFINE_config_file('config', None,
                                           'The run\'s config file.')
@@ -50,18 +51,18 @@ _OUT = flags.DEFINE_string(
 LEARNED_SCALES = (0.25, 0.5)
 
 
-def _summary(scores: np.ndarray, columns: np.ndarray, matching: bool,
+def _summary(scores: np.ndarray, columns: np.ndarray, matched: bool,
              eval_cfg) -> dict:
-  """H@1 and MRR of plain ranking (and of one-to-one, with `matching`)."""
-  plain = metrics.summarize(evaluation.matrix_ranks(scores, columns,
-                                                    eval_cfg.ties))
+  """H@1 and MRR of plain ranking (and of one-to-one, with `matched`)."""
+  plain = metrics.summarize(matching.matrix_ranks(scores, columns,
+                                                  eval_cfg.ties))
   out = {'hits@1': plain['hits@1'], 'mrr': plain['mrr']}
-  if matching:
-    matched = metrics.summarize(evaluation.one_to_one_ranks(
+  if matched:
+    one_to_one = metrics.summarize(matching.one_to_one_ranks(
         scores, columns, eval_cfg.sinkhorn_temperature,
         eval_cfg.sinkhorn_iterations, eval_cfg.ties))
-    out.update({'one_to_one_hits@1': matched['hits@1'],
-                'one_to_one_mrr': matched['mrr']})
+    out.update({'one_to_one_hits@1': one_to_one['hits@1'],
+                'one_to_one_mrr': one_to_one['mrr']})
   return out
 
 
@@ -75,17 +76,17 @@ def decompose(config, workdir: str) -> dict[str, dict[str, dict]]:
   modalities = build_model(config).modalities
   eval_cfg = config.eval
   out = {}
-  for _, graph in loading.load_graphs(config, train.eval_specs(config)):
-    if graph.task not in ('ea', 'el'):
+  for spec, graph in loading.load_graphs(config, eval_specs(config)):
+    if not spec.kind.names_prior:
       continue
-    matching = graph.task == 'ea' and eval_cfg.sinkhorn_temperature > 0
+    matched = matching.matches(config, spec.kind)
     graph = graph.for_split(eval_cfg.split)
-    path = evaluation.saved_ranks_path(workdir, graph.key, eval_cfg.split)
+    path = ranking.saved_ranks_path(workdir, graph.key, eval_cfg.split)
     if not os.path.exists(path):
       raise ConfigError('workdir', f'{path} does not exist: evaluate the run '
                         'first')
     saved = np.load(path)
-    if 'scores' not in saved.files:
+    if 'prior' not in saved.files:
       raise ConfigError(
           'eval.calibrate_learned_scale', f'{path} has no score matrix: '
           'the run was evaluated without a calibrated scale' +
@@ -98,15 +99,14 @@ def decompose(config, workdir: str) -> dict[str, dict[str, dict]]:
         candidates[columns[:, 0]] != queries.answers):
       raise ConfigError('workdir', f'{path} is not a finished evaluation of '
                         f'{graph.key}/{eval_cfg.split} with this config')
-    prior, learned = calibration.score_parts(graph, modalities, params,
-                                             eval_cfg.split, scores)
+    prior, learned = calibration.parts(saved)
     parts = {'model': scores, 'prior': prior, 'learned': learned}
     parts.update({f'prior + {a:g} learned': calibration.scaled(prior, learned,
                                                                a)
                   for a in LEARNED_SCALES})
-    out[graph.key] = {name: _summary(value, columns, matching, eval_cfg)
+    out[graph.key] = {name: _summary(value, columns, matched, eval_cfg)
                       for name, value in parts.items()}
-    gates = np.asarray(params['cosine_gate'])[TASK_IDS[graph.task]]
+    gates = np.asarray(params['cosine_gate'])[KINDS[graph.task].id]
     out[graph.key]['gates'] = dict(zip(modalities, map(float, gates)))
   return out
 

@@ -38,10 +38,10 @@ import numpy as np
 
 PROJECT = pathlib.Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(PROJECT))
-from configs import transfer  # pylint: disable=g-import-not-at-top,wrong-import-position
-from mtaimkg_jax import config_base, evaluation, metrics  # pylint: disable=g-import-not-at-top,wrong-import-position
+from configs import presets, transfer  # pylint: disable=g-import-not-at-top,wrong-import-position
+from mtaimkg_jax import config_base, metrics, summary  # pylint: disable=g-import-not-at-top,wrong-import-position
 from mtaimkg_jax.data import features, loading, padding, views  # pylint: disable=g-import-not-at-top,wrong-import-position
-from mtaimkg_jax.calibration import unit_rows  # pylint: disable=g-import-not-at-top,wrong-import-position
+from mtaimkg_jax.eval.matching import one_to_one_ranks  # pylint: disable=g-import-not-at-top,wrong-import-position
 from mtaimkg_jax.data.batches import eval_batches  # pylint: disable=g-import-not-at-top,wrong-import-position
 from mtaimkg_jax.data.graph import KnownAnswers, QueryGraph  # pylint: disable=g-import-not-at-top,wrong-import-position
 from mtaimkg_jax.models import ultra_import  # pylint: disable=g-import-not-at-top,wrong-import-position
@@ -51,6 +51,11 @@ from quality import SINKHORN_COSINE, ULTRA_3G  # pylint: disable=g-import-not-at
 WEIGHTS = (0.0, 0.1, 0.2, 0.3, 0.5, 0.75, 1.0, 1.5, 2.0)
 # Scores [Q, C] of a split's queries against its candidates, for weight w.
 Scorer = Callable[[np.ndarray, np.ndarray, float], np.ndarray]
+
+
+def unit_rows(x: np.ndarray) -> np.ndarray:
+  """Rows scaled to unit L2 norm (zero rows stay zero)."""
+  return x / np.maximum(np.linalg.norm(x, axis=1, keepdims=True), 1e-9)
 
 
 def split_metrics(graph: QueryGraph, split: str, candidates: np.ndarray,
@@ -94,7 +99,7 @@ def load(dataset: str, task: str, root: str | None,
   config.model.name = 'baseline' if text else 'ultra'
   config.features.unification = 'none'
   config.features.k = 384
-  config.ea.train_ratio = config_base.reported_seed_ratio(dataset)
+  config.ea.train_ratio = presets.reported_seed_ratio(dataset)
   if root:
     config.data.root = root
   (_, graph), = loading.load_graphs(config)
@@ -143,11 +148,11 @@ def anchors(graph: QueryGraph) -> dict:
   columns = np.searchsorted(candidates, test.answers)[:, None]
   for name, weight in (('test_baseline', 0.0), ('test_probe',
                                                  result['weight'])):
-    ranks = evaluation.one_to_one_ranks(
+    ranks = one_to_one_ranks(
         score(test.nodes, candidates, weight), columns, SINKHORN_COSINE,
         config_base.base_config().eval.sinkhorn_iterations)
-    summary = metrics.summarize(ranks)
-    result[name].update({f'one_to_one_{m}': summary[m]
+    measured = metrics.summarize(ranks)
+    result[name].update({f'one_to_one_{m}': measured[m]
                          for m in ('hits@1', 'mrr')})
   return result
 
@@ -253,8 +258,9 @@ def lp_text_ranks(graph: QueryGraph, split: str, config, params,
   signals = LPTextSignals(graph)
   candidates = jnp.asarray(graph.candidates)
   ranks = {w: [] for w in weights}
-  progress = evaluation.Progress(
-      graph, split, total=-(-len(graph.queries[split]) // every))  # about
+  progress = summary.progress(  # about the answers every n-th batch holds
+      -(-len(graph.queries[split]) // every), f'{graph.key}/{split}',
+      unit='query')
   for batch in eval_batches(graph, split, config.eval.batch_size, budget,
                             every=every):
     nodes = np.asarray(batch.queries.nodes)
@@ -268,7 +274,7 @@ def lp_text_ranks(graph: QueryGraph, split: str, config, params,
       ranks[(a, b)].append(np.asarray(metrics.filtered_ranks(
           scores, answers, exclude, candidates))[batch.answer_valid])
     progress.update(int(batch.answer_valid.sum()))
-  progress.finish()
+  progress.close()
   return {w: np.concatenate(r) for w, r in ranks.items()}
 
 

@@ -4,18 +4,21 @@ Every row is one command `python -m mtaimkg_jax.main ... --workdir
 <runs>/<run>`; a run's `results.json` may fill several rows (a mixture run
 evaluates all its training datasets). This script runs the runs it is asked
 for (a run whose `results.json` exists is reused, so an interrupted table
-resumes), then collects every row into `<out>/quality.json` and
-`<out>/quality.md`, and with `--readme` rewrites the README's results
-section between its `quality` markers. A row whose run has no
-`results.json` (its directory gone with another machine, or a rerun not
-finished) keeps what the previous `<out>/quality.json` measured with the
-same command.
+resumes), then collects every row into `<out>/quality.json` and writes
+the full tables, each row's command beside it, to `RESULTS.md` in the
+parent of `<out>` (`benchmarks/RESULTS.md`). With `--readme` it also
+writes the headline table (per dataset: the no-learning floor, ULTRA, the
+mixture checkpoint and the best MtaIMKG row, at most 12 rows) between the
+README's `quality` markers. A row whose run has no `results.json` (its
+directory gone with another machine, or a rerun not finished) keeps what
+the previous `<out>/quality.json` measured with the same command.
 
   # the real tables (hours on a 2-core CPU; run a subset with --runs-matching)
   python benchmarks/quality.py --runs workdir/quality --readme
   # collect what has run so far, run nothing
   python benchmarks/quality.py --runs workdir/quality --collect-only --readme
-  # the same pipeline on configs/test.py-size synthetic graphs (CI)
+  # the same pipeline on configs/test.py-size synthetic graphs (CI);
+  # writes /tmp/q/out/quality.json and /tmp/q/RESULTS.md
   python benchmarks/quality.py --scale test --runs /tmp/q --out /tmp/q/out
 
 Protocol (same for the model and every baseline of a table): filtered
@@ -40,10 +43,11 @@ import time
 
 PROJECT = pathlib.Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(PROJECT))
+from configs import presets  # pylint: disable=g-import-not-at-top,wrong-import-position
 from mtaimkg_jax import config_base  # pylint: disable=g-import-not-at-top,wrong-import-position
 from mtaimkg_jax import train  # pylint: disable=g-import-not-at-top,wrong-import-position
-from mtaimkg_jax.calibration import CALIBRATED  # pylint: disable=g-import-not-at-top,wrong-import-position
-from mtaimkg_jax.evaluation import ONE_TO_ONE  # pylint: disable=g-import-not-at-top,wrong-import-position
+from mtaimkg_jax.eval.calibration import CALIBRATED  # pylint: disable=g-import-not-at-top,wrong-import-position
+from mtaimkg_jax.eval.matching import ONE_TO_ONE  # pylint: disable=g-import-not-at-top,wrong-import-position
 ULTRA_3G = '../shared/checkpoints/ultra/ultra_3g.pth'
 ULTRA = 'ULTRA ultra_3g (structure only)'  # the method of its rows
 METRICS = ('mrr', 'hits@1', 'hits@3', 'hits@5', 'hits@10')
@@ -97,7 +101,7 @@ _MIXTURE_SHARE = ' steps (the mixture\'s updates of this task)'
 
 def mixture_updates(steps: int) -> dict[str, int]:
   """Updates each task of `configs/mixture.py:steps=<steps>` trains with."""
-  config = config_base.mixture_config(steps)
+  config = presets.mixture_config(steps)
   schedule = train.task_schedule([weight for *_, weight in config.tasks],
                                  config.seed, steps)
   return {task: int((schedule == index).sum())
@@ -149,6 +153,24 @@ class Target:
   above: str = ''
 
 
+@dataclasses.dataclass(frozen=True)
+class Headline:
+  """A row of the README's headline table: `metric` on the test queries of
+  `dataset` (ranked after one-to-one matching with `one_to_one`) of the
+  no-learning `floor` run, the `ultra` run ('' when none), the mixture
+  checkpoint's run and the best MtaIMKG row of any table."""
+  dataset: str
+  metric: str
+  floor: str
+  ultra: str
+  mixture: str
+  one_to_one: bool = False
+
+
+# The headline table must stay a summary a newcomer reads at a glance.
+MAX_HEADLINE_ROWS = 12
+
+
 @dataclasses.dataclass
 class Plan:
   runs: list[Run]
@@ -158,6 +180,7 @@ class Plan:
   notes: dict[str, str]
   # Runs whose routing weights are tabulated; the first one's plot is shown.
   routing_runs: tuple[str, ...] = ()
+  headline: tuple[Headline, ...] = ()
 
 
 def _transfer(task: str, dataset: str, *extra: str) -> tuple[str, ...]:
@@ -174,7 +197,7 @@ _RAW_COSINE = ('--config.model.name=baseline', *_NO_UNIFICATION)
 
 def _ea_options(dataset: str) -> tuple[str, ...]:
   """The seed-ratio flag where the reported ratio is not the default."""
-  ratio = config_base.reported_seed_ratio(dataset)
+  ratio = presets.reported_seed_ratio(dataset)
   default = config_base.base_config().ea.train_ratio
   return () if ratio == default else (f'--config.ea.train_ratio={ratio:g}',)
 
@@ -185,7 +208,7 @@ def real_plan(steps: int) -> Plan:
   lp_trans = 'MMLP transductive'
   ea, el = 'MMEA', 'MMEL'
   ablation = 'Ablations (mixture checkpoint)'
-  runs, rows = [], []
+  runs, rows, headline = [], [], []
   ultra = f'--config.model.init_checkpoint={ULTRA_3G}'
 
   def add(run: Run) -> str:
@@ -270,9 +293,10 @@ def real_plan(steps: int) -> Plan:
                       add(Run('single_lp_DB15K_mixture_share', (
                           '--config', 'configs/single.py:task=lp,dataset='
                           f'{dataset},steps={lp_updates}'), trains=True))))
-    rows.append(Row(lp_trans, dataset, 'MtaIMKG mixture', mixture
-                    if name == 'DB15K' else f'mixture_on_{name}',
+    mixture_run = mixture if name == 'DB15K' else f'mixture_on_{name}'
+    rows.append(Row(lp_trans, dataset, 'MtaIMKG mixture', mixture_run,
                     '' if name == 'DB15K' else 'zero-shot'))
+    headline.append(Headline(dataset, 'mrr', base_run, ultra_run, mixture_run))
     if name == 'DB15K':
       rows += [Row(lp_trans, dataset, method, run)
                for run, (method, _) in frozen.items()]
@@ -280,7 +304,7 @@ def real_plan(steps: int) -> Plan:
                for method, run, _, _ in VIEW_MIXTURES]
   matched = ' + one-to-one (Sinkhorn, τ = {:g})'
   model_matched = matched.format(
-      config_base.real_data_config().eval.sinkhorn_temperature)
+      presets.real_data_config().eval.sinkhorn_temperature)
   # (results key suffix, method suffix) of an EA run's rows.
   plain = (('', ''), (ONE_TO_ONE, model_matched))
   calibrated_settings = plain + ((CALIBRATED, _SCALED), (
@@ -295,9 +319,9 @@ def real_plan(steps: int) -> Plan:
     rows.append(Row(ea, dataset, 'MiniLM text cosine' +
                     matched.format(SINKHORN_COSINE), baseline,
                     setting=ONE_TO_ONE))
-    rows.append(Row(ea, dataset, ULTRA, add(Run(
-        f'ultra_{slug}', _transfer('ea', dataset, '--config.model.name=ultra',
-                                   ultra, *options))), 'zero-shot, same_as'))
+    ultra_run = add(Run(f'ultra_{slug}', _transfer(
+        'ea', dataset, '--config.model.name=ultra', ultra, *options)))
+    rows.append(Row(ea, dataset, ULTRA, ultra_run, 'zero-shot, same_as'))
     single_steps = SINGLE_TASK_STEPS.get(dataset, steps)
     single_args = ('--config', f'configs/single.py:task=ea,'
                    f'dataset={dataset},steps={single_steps}', *options)
@@ -336,6 +360,8 @@ def real_plan(steps: int) -> Plan:
     rows.append(Row(ea, dataset, 'MtaIMKG mixture', run, note))
     rows.append(Row(ea, dataset, 'MtaIMKG mixture' + model_matched, run, note,
                     setting=ONE_TO_ONE))
+    headline += [Headline(dataset, 'hits@1', baseline, ultra_run, run,
+                          one_to_one) for one_to_one in (False, True)]
     if slug != 'zh_en':
       # Zero-shot but for one scalar: the learned-term scale chosen on the
       # new graph's own held-out seed pairs, which the EA protocol gives.
@@ -359,8 +385,10 @@ def real_plan(steps: int) -> Plan:
                  for setting, suffix in (calibrated_settings if _calibrates(
                      training) else plain)]
   dataset = 'el/RichpediaMEL'
-  rows.append(Row(el, dataset, 'MiniLM text cosine', add(Run(
-      'baseline_RichpediaMEL', _transfer('el', dataset, *_RAW_COSINE)))))
+  baseline = add(Run('baseline_RichpediaMEL',
+                     _transfer('el', dataset, *_RAW_COSINE)))
+  rows.append(Row(el, dataset, 'MiniLM text cosine', baseline))
+  headline.append(Headline(dataset, 'hits@1', baseline, '', mixture))
   rows.append(Row(el, dataset, 'MtaIMKG single-task', add(Run(
       'single_el_RichpediaMEL', ('--config', 'configs/single.py:task=el,'
                                  f'dataset={dataset},steps={steps}'),
@@ -401,9 +429,9 @@ def real_plan(steps: int) -> Plan:
     run = add(Run(f'mixture_{slug}', ('--config',
                                       f'configs/mixture.py:steps={steps}',
                                       override), trains=True))
-    for _, dataset, _ in config_base.MIXTURE_TASKS:
+    for _, dataset, _ in presets.MIXTURE_TASKS:
       rows.append(Row(ablation, dataset, f'MtaIMKG mixture, {name}', run))
-  for _, dataset, _ in config_base.MIXTURE_TASKS:
+  for _, dataset, _ in presets.MIXTURE_TASKS:
     rows.append(Row(ablation, dataset, 'MtaIMKG mixture (full)', mixture))
   tables = {lp_zero: ('mrr', 'hits@1', 'hits@10'),
             lp_trans: ('mrr', 'hits@1', 'hits@10'),
@@ -439,7 +467,8 @@ def real_plan(steps: int) -> Plan:
   routing_runs = (mixture,) + view_runs + tuple(
       r.name for r in runs if r.name.startswith(
           tuple(f'{m}_on_' for m in ('mixture',) + view_runs)))
-  return Plan(runs, rows, tables, targets, notes, routing_runs)
+  return Plan(runs, rows, tables, targets, notes, routing_runs,
+              tuple(headline))
 
 
 def test_plan() -> Plan:
@@ -470,8 +499,12 @@ def test_plan() -> Plan:
   rows += [Row(table, dataset, 'MtaIMKG' + _SCALED, 'model',
                setting=CALIBRATED)
            for dataset in ('ea/synthetic', 'el/synthetic')]
+  headline = tuple(Headline(dataset, metric, 'baseline', '', 'model')
+                   for dataset, metric in (('lp/synthetic', 'mrr'),
+                                           ('ea/synthetic', 'hits@1'),
+                                           ('el/synthetic', 'hits@1')))
   return Plan(runs, rows, {table: ('mrr', 'hits@1', 'hits@10')}, {}, {},
-              routing_runs=('model', 'transfer'))
+              routing_runs=('model', 'transfer'), headline=headline)
 
 
 def _full_command(run: Run, runs: str, data_root: str | None) -> list[str]:
@@ -514,7 +547,8 @@ def _code_version() -> str:
                             text=True, check=True).stdout.strip()
     commit = git('rev-parse', '--short', 'HEAD')
     changed = git('status', '--porcelain', '--', '.',
-                  ':(exclude)benchmarks/results', ':(exclude)README.md')
+                  ':(exclude)benchmarks/results',
+                  ':(exclude)benchmarks/RESULTS.md', ':(exclude)README.md')
   except (OSError, subprocess.CalledProcessError):
     return ''
   return commit + ('-dirty' if changed else '')
@@ -624,9 +658,10 @@ def _with_scale(note: str, workdir: pathlib.Path, row: Row) -> str:
   return f'{note}; {scale}' if note else scale
 
 
-def copy_routing_figure(collected: dict, runs: str, out: pathlib.Path) -> str:
+def copy_routing_figure(collected: dict, runs: str, out: pathlib.Path,
+                        link_from: pathlib.Path) -> str:
   """Copies the plot of the first tabulated routing run into `out`; returns
-  its path relative to the project (as the README links it), or ''."""
+  its path relative to `link_from` (as the tables there link it), or ''."""
   if not collected['routing']:
     return ''
   name = next(iter(collected['routing']))
@@ -636,7 +671,7 @@ def copy_routing_figure(collected: dict, runs: str, out: pathlib.Path) -> str:
     shutil.copyfile(source, target)
   elif not target.exists():
     return ''
-  return os.path.relpath(target.resolve(), PROJECT)
+  return os.path.relpath(target.resolve(), link_from.resolve())
 
 
 def _cell(metrics: dict | None, key: str) -> str:
@@ -649,7 +684,7 @@ def markdown(plan: Plan, collected: dict) -> str:
   rows = collected['rows']
   for title, columns in plan.tables.items():
     table_rows = [r for r in rows if r['table'] == title]
-    lines += [f'#### {title}', '']
+    lines += [f'## {title}', '']
     if title in plan.notes:
       lines += [plan.notes[title], '']
     header = ['dataset', 'method', *columns, 'queries', 'run']
@@ -672,9 +707,16 @@ def markdown(plan: Plan, collected: dict) -> str:
   lines += _multitask_lines(rows)
   lines += _routing_lines(collected.get('routing', {}),
                           collected.get('routing_figure', ''))
-  lines += ['#### Commands', '', 'Each run writes `<workdir>/results.json`; '
-            'rows name their run.', '', '```']
-  seen = set()
+  lines += ['## Commands', '', 'Each run writes `<workdir>/results.json`; '
+            'rows name their run.', '', '```', *_command_lines(rows), '```',
+            '']
+  return '\n'.join(lines)
+
+
+def _command_lines(rows: list[dict]) -> list[str]:
+  """Each run's command once, in the order of `rows`, with its wall time
+  and the commit it ran from."""
+  lines, seen = [], set()
   for r in rows:
     if r['run'] not in seen:
       seen.add(r['run'])
@@ -682,8 +724,7 @@ def markdown(plan: Plan, collected: dict) -> str:
       if took and r.get('code'):
         took += f', code {r["code"]}'
       lines.append(r['command'] + took)
-  lines += ['```', '']
-  return '\n'.join(lines)
+  return lines
 
 
 def _target_line(rows: list[dict], dataset: str, target: dict) -> str:
@@ -746,7 +787,7 @@ def _routing_lines(routing: dict[str, dict[str, dict[str, float]]],
     return []
   modalities = sorted({m for by_dataset in routing.values()
                        for weights in by_dataset.values() for m in weights})
-  lines = ['#### Routing', '',
+  lines = ['## Routing', '',
            'Mean routing weight of each modality over the test queries of a '
            'dataset (`<workdir>/routing_by_dataset.json`); a modality a '
            'dataset does not have gets weight 0.', '',
@@ -760,6 +801,71 @@ def _routing_lines(routing: dict[str, dict[str, dict[str, float]]],
   if figure:
     lines += [f'![routing of `{next(iter(routing))}`]({figure})', '']
   return lines
+
+
+def results_header(argv: list[str]) -> str:
+  """The top of RESULTS.md: what it is and the command that wrote it."""
+  command = shell_join(['python', 'benchmarks/quality.py', *argv])
+  return '\n'.join([
+      '# Results', '',
+      f'Generated by `{command}` (see `benchmarks/quality.py`); do not edit '
+      'by hand. Protocol for every row: filtered ranking, both directions '
+      "for LP, ties counted half ('realistic'), full test sets, seed 0. Each "
+      'row names its run; the run\'s command, its wall time and the commit '
+      'it ran from are under Commands at the end.', '', ''])
+
+
+def headline(plan: Plan, collected: dict, results_link: str) -> str:
+  """The README's summary: one row per `plan.headline` entry, the commands
+  of the runs it shows, and a link to the full tables."""
+  if len(plan.headline) > MAX_HEADLINE_ROWS:
+    raise ValueError(f'{len(plan.headline)} headline rows: at most '
+                     f'MAX_HEADLINE_ROWS = {MAX_HEADLINE_ROWS}')
+  rows = [r for r in collected['rows'] if r.get('metrics')]
+  header = ['task', 'dataset', 'metric', 'queries', 'no learning',
+            'ULTRA (zero-shot)', 'mixture checkpoint', 'best MtaIMKG',
+            'best run']
+  lines = ['| ' + ' | '.join(header) + ' |', '|' + '---|' * len(header)]
+  shown = []  # the rows the table reads, in order
+  for entry in plan.headline:
+    key = entry.dataset + (ONE_TO_ONE if entry.one_to_one else '')
+    floor, ultra, mixture = (_row_of(rows, run, key) for run in (
+        entry.floor, entry.ultra, entry.mixture))
+    # The best MtaIMKG row in the same setting (plain, or after one-to-one
+    # matching); a learned-term scale chosen on held-out queries is either.
+    best = max((r for r in rows if r['dataset'] == entry.dataset and
+                r['method'].startswith('MtaIMKG') and
+                entry.metric in r['metrics'] and
+                (ONE_TO_ONE in r['setting']) == entry.one_to_one),
+               key=lambda r: r['metrics'][entry.metric], default=None)
+    present = [r for r in (floor, ultra, mixture, best) if r]
+    shown += present
+    # The mixture and the best row may be transfers to an unseen graph.
+    cells = [_cell(r and r['metrics'], entry.metric) +
+             (' (zero-shot)' if marked and r and not r['trains'] else '')
+             for r, marked in ((floor, False), (ultra, False),
+                               (mixture, True), (best, True))]
+    best_run = f'`{best["run"]}`' if best else '—'
+    if best and CALIBRATED in best['setting']:
+      best_run += ' (learned terms scaled on held-out queries)'
+    counts = sorted({int(r['metrics']['count']) for r in present})
+    task = entry.dataset.split('/')[0].upper() + (
+        ', one-to-one' if entry.one_to_one else '')
+    lines.append('| ' + ' | '.join([
+        task, f'`{entry.dataset}`', entry.metric,
+        '/'.join(map(str, counts)) or '—', *cells, best_run]) + ' |')
+  lines += ['', '<details><summary>The command of each run named above '
+            '(wall time, commit)</summary>', '', '```',
+            *_command_lines(shown), '```', '', '</details>', '',
+            f'Every table, target, routing weight and command: '
+            f'[{results_link}]({results_link}).']
+  return '\n'.join(lines)
+
+
+def _row_of(rows: list[dict], run: str, key: str) -> dict | None:
+  """The row of `run` whose results.json key is `key`, if measured."""
+  return next((r for r in rows if r['run'] == run and
+               r['dataset'] + r['setting'] == key), None)
 
 
 def update_readme(readme: pathlib.Path, text: str) -> None:
@@ -777,7 +883,8 @@ def main(argv=None) -> int:
   parser.add_argument('--runs', default='workdir/quality',
                       help='directory of the runs (relative to the project)')
   parser.add_argument('--out', default='benchmarks/results',
-                      help='where quality.json and quality.md go')
+                      help='where quality.json and the routing plot go; '
+                      'the tables go to RESULTS.md in its parent')
   parser.add_argument('--data-root', default=None,
                       help='passed as --config.data.root to every run')
   parser.add_argument('--steps', type=int, default=800,
@@ -787,7 +894,8 @@ def main(argv=None) -> int:
   parser.add_argument('--collect-only', action='store_true',
                       help='execute nothing; tabulate what has run')
   parser.add_argument('--readme', action='store_true',
-                      help="rewrite README.md's quality section")
+                      help="rewrite README.md's headline table")
+  argv = sys.argv[1:] if argv is None else argv
   args = parser.parse_args(argv)
   plan = real_plan(args.steps) if args.scale == 'real' else test_plan()
   failed = []
@@ -805,14 +913,16 @@ def main(argv=None) -> int:
     previous = None
   collected = collect(plan, args.runs, args.data_root, previous)
   out.mkdir(parents=True, exist_ok=True)
+  results = out.parent / 'RESULTS.md'
   collected['scale'] = args.scale
   collected['routing_figure'] = copy_routing_figure(collected, args.runs,
-                                                     out)
+                                                     out, results.parent)
   (out / 'quality.json').write_text(json.dumps(collected, indent=1) + '\n')
   text = markdown(plan, collected)
-  (out / 'quality.md').write_text(text)
+  results.write_text(results_header(argv) + text)
   if args.readme:
-    update_readme(PROJECT / 'README.md', text)
+    update_readme(PROJECT / 'README.md', headline(
+        plan, collected, os.path.relpath(results.resolve(), PROJECT)))
   print(text)
   if failed:
     print('failed runs: ' + ', '.join(failed), file=sys.stderr)

@@ -5,13 +5,13 @@ The mixture's model and budget on this dataset alone (the same config as
 
   python -m mtaimkg_jax.main --config configs/el_richpediamel.py --workdir /tmp/el_richpediamel
 
-Result: the README's results tables, row "MtaIMKG single-task" of
+Result: benchmarks/RESULTS.md, row "MtaIMKG single-task" of
 `el/RichpediaMEL` (run `single_el_RichpediaMEL` of benchmarks/quality.py).
 """
 
-from mtaimkg_jax import config_base
+from configs import presets
 
 
 def get_config(arg: str = ''):
-  steps = config_base.parse_args(arg, {'steps': '800'})['steps']
-  return config_base.single_task_config('el', 'el/RichpediaMEL', int(steps))
+  steps = presets.parse_args(arg, {'steps': '800'})['steps']
+  return presets.single_task_config('el', 'el/RichpediaMEL', int(steps))

@@ -5,13 +5,13 @@ The mixture's model and budget on this dataset alone (the same config as
 
   python -m mtaimkg_jax.main --config configs/lp_mkgw.py --workdir /tmp/lp_mkgw
 
-Result: the README's results tables, row "MtaIMKG single-task" of
+Result: benchmarks/RESULTS.md, row "MtaIMKG single-task" of
 `lp/MKG-W` (run `single_lp_MKG-W` of benchmarks/quality.py).
 """
 
-from mtaimkg_jax import config_base
+from configs import presets
 
 
 def get_config(arg: str = ''):
-  steps = config_base.parse_args(arg, {'steps': '800'})['steps']
-  return config_base.single_task_config('lp', 'lp/MKG-W', int(steps))
+  steps = presets.parse_args(arg, {'steps': '800'})['steps']
+  return presets.single_task_config('lp', 'lp/MKG-W', int(steps))

@@ -12,12 +12,12 @@ keep a training row under the 60-minute CPU budget of the results tables:
 on a 2-core CPU an EL step takes ~3 s. Evaluating every query of the full
 test sets takes longer than training (every candidate goes through the
 router and the experts).
-Result: see the README's results tables (each row names its command).
+Result: see benchmarks/RESULTS.md (each row names its command).
 """
 
-from mtaimkg_jax import config_base
+from configs import presets
 
 
 def get_config(arg: str = ''):
-  options = config_base.parse_args(arg, {'steps': '800'})
-  return config_base.mixture_config(int(options['steps']))
+  options = presets.parse_args(arg, {'steps': '800'})
+  return presets.mixture_config(int(options['steps']))

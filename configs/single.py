@@ -6,14 +6,14 @@ r"""One task on one real dataset (the single-task rows of the results).
 
 Arguments: task (lp | ea | el), dataset (a path under data.root), steps
 (default 800, the mixture's budget).
-Results: see the README's results tables (each row names its command).
+Results: see benchmarks/RESULTS.md (each row names its command).
 """
 
-from mtaimkg_jax import config_base
+from configs import presets
 
 
 def get_config(arg: str = 'task=lp,dataset=lp/MKG-W'):
-  options = config_base.parse_args(
+  options = presets.parse_args(
       arg, {'task': 'lp', 'dataset': 'lp/MKG-W', 'steps': '800'})
-  return config_base.single_task_config(options['task'], options['dataset'],
+  return presets.single_task_config(options['task'], options['dataset'],
                                         int(options['steps']))

@@ -9,12 +9,12 @@ run of configs/mixture.py (or of configs/single.py):
 Writes <workdir>/results.json with the key of the dataset.
 """
 
-from mtaimkg_jax import config_base
+from configs import presets
 
 
 def get_config(arg: str = 'task=lp,dataset=lp/MKG-Y'):
-  options = config_base.parse_args(arg, {'task': 'lp', 'dataset': 'lp/MKG-Y'})
-  config = config_base.mixture_config(steps=0)
+  options = presets.parse_args(arg, {'task': 'lp', 'dataset': 'lp/MKG-Y'})
+  config = presets.mixture_config(steps=0)
   config.tasks = ((options['task'], options['dataset'], 1.0),)
   config.train.num_steps = 0
   return config

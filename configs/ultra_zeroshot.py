@@ -22,11 +22,12 @@ query edges removed, AdamW), then zero-shot on the _ind split:
     --config.data.root=../shared/data --workdir /tmp/ultra_scratch
 """
 
+from configs import presets
 from mtaimkg_jax import config_base
 
 
 def get_config(arg: str = 'dataset=fb237_v1'):
-  dataset = config_base.parse_args(arg, {'dataset': 'fb237_v1'})['dataset']
+  dataset = presets.parse_args(arg, {'dataset': 'fb237_v1'})['dataset']
   config = config_base.base_config()
   config.model.name = 'ultra'
   config.tasks = (('lp', f'lp/grail/{dataset}', 1.0),)

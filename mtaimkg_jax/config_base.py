@@ -1,7 +1,8 @@
-"""Defaults shared by every experiment config in `configs/`.
+"""The config schema: every key the project reads, with its default.
 
-Every key the project reads exists here with its default, so a config file
-only states what it changes and `--config.<key>=...` overrides always work.
+Experiment presets live in `configs/` and state only what they change;
+`--config.<key>=...` overrides any key; `config_check.validate` checks the
+values once, before any work starts.
 """
 
 import ml_collections
@@ -20,6 +21,9 @@ def base_config() -> ml_collections.ConfigDict:
   config.data.cache_dir = ''  # '' → $MTAIMKG_CACHE or ~/.cache/mtaimkg_jax
   # Generator options (data/synthetic.py SyntheticSpec); seed picks the graph.
   config.data.synthetic = ml_collections.ConfigDict({'seed': 0})
+  # True: suspicious but legal data (split overlaps, duplicates; see
+  # data/hygiene.py) is an error instead of a counted warning.
+  config.data.strict = False
 
   config.features = ml_collections.ConfigDict()
   config.features.k = 32
@@ -98,6 +102,9 @@ def base_config() -> ml_collections.ConfigDict:
   # 'pessimistic' (ULTRA: all), 'optimistic' (none). See metrics.py.
   config.eval.ties = 'realistic'
   config.eval.tasks = ()  # () → the training tasks
+  # Metrics also broken down by 'direction' (LP: head / tail prediction)
+  # and 'relation' (per query relation), under each dataset's results.
+  config.eval.breakdown = ('direction',)
   # Ranks so far are saved this often, so a killed evaluation resumes.
   config.eval.save_every_seconds = 60.0
   # EA only, > 0: also rank after one-to-one matching (log-domain Sinkhorn
@@ -112,68 +119,4 @@ def base_config() -> ml_collections.ConfigDict:
   # Fewer held-out queries than this cannot choose the scale (its MRR
   # differences would be noise): an error, not a guess.
   config.eval.calibration_min_queries = 100
-  return config
-
-
-def parse_args(arg: str, defaults: dict[str, str]) -> dict[str, str]:
-  """`'task=lp,dataset=lp/MKG-W'` → dict; unknown keys are an error."""
-  options = dict(defaults)
-  for item in filter(None, arg.split(',')):
-    key, _, value = item.partition('=')
-    if key not in defaults:
-      raise ValueError(f'unknown config argument {key!r}; expected '
-                       f'{sorted(defaults)}')
-    options[key] = value
-  return options
-
-
-def real_data_config() -> ml_collections.ConfigDict:
-  """Defaults for runs on ../shared/data on a 2-core CPU: MiniLM text,
-  ULTRA-initialised backbone, rematerialised GNN layers."""
-  config = base_config()
-  config.data.root = '../shared/data'
-  config.features.k = 128
-  config.features.text_encoder = 'minilm'
-  config.model.init_checkpoint = '../shared/checkpoints/ultra/ultra_3g.pth'
-  config.model.remat = True
-  config.train.batch_size = 8
-  config.train.num_negatives = 64
-  config.train.num_hard_negatives = 8
-  config.train.num_steps = 1000
-  config.train.warmup_steps = 50
-  config.train.log_every = 25
-  config.train.checkpoint_every = 100
-  config.eval.batch_size = 8
-  # EA is also ranked after one-to-one matching (a separate results key);
-  # the model's logits are log-odds, so temperature 1 keeps their scale.
-  config.eval.sinkhorn_temperature = 1.0
-  return config
-
-
-MIXTURE_TASKS = (('lp', 'lp/DB15K', 1.0), ('ea', 'ea/DBP15K/zh_en', 1.0),
-                 ('el', 'el/RichpediaMEL', 1.0))
-
-
-def mixture_config(steps: int) -> ml_collections.ConfigDict:
-  """configs/mixture.py: LP + EA + EL on the shared data (see there)."""
-  config = real_data_config()
-  config.tasks = MIXTURE_TASKS
-  config.train.num_steps = steps
-  return config
-
-
-def reported_seed_ratio(dataset: str) -> float:
-  """The EA seed ratio results are reported with: 20% for FB15K-DB15K
-  (MEAformer), else the default 30% (DBP15K)."""
-  return 0.2 if dataset.rstrip('/') == 'ea/FB15K-DB15K' else 0.3
-
-
-def single_task_config(task: str, dataset: str,
-                       steps: int) -> ml_collections.ConfigDict:
-  """configs/single.py and the per-dataset configs: one task, the mixture's
-  model and budget, the reported EA seed ratio."""
-  config = real_data_config()
-  config.tasks = ((task, dataset, 1.0),)
-  config.train.num_steps = steps
-  config.ea.train_ratio = reported_seed_ratio(dataset)
   return config

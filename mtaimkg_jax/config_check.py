@@ -1,4 +1,5 @@
-"""Validation of every config key before any work starts.
+"""Validation of every config key before any work starts, and the
+comparison of a config with the one a checkpoint was trained with.
 
 ml_collections already refuses a value of the wrong type from the command
 line; this module refuses values of the right type that make no sense
@@ -8,14 +9,26 @@ line; this module refuses values of the right type that make no sense
 from __future__ import annotations
 
 import math
-from typing import Any
+import re
+from typing import Any, Iterable, Iterator
 
 import ml_collections
 
 from mtaimkg_jax import metrics
-from mtaimkg_jax.data import features, loading, views
-from mtaimkg_jax.data.graph import TASK_IDS
+from mtaimkg_jax.data import features, loading
 from mtaimkg_jax.errors import ConfigError
+from mtaimkg_jax.types import TASKS, VIEWS
+
+# The sections that define a checkpoint's model: its parameters and what it
+# reads. Evaluation and prediction take them from the run's saved config.
+MODEL_SECTIONS = ('model', 'features')
+# Keys of those sections that only change how the model runs.
+RUNTIME_KEYS = ('model.chunk_size', 'model.remat', 'model.init_checkpoint')
+# What else a resumed training run must agree on: the data it draws from
+# and the optimizer state's structure.
+TRAINING_KEYS = ('seed', 'tasks', 'ea', 'el', 'data.synthetic')
+BREAKDOWNS = ('direction', 'relation')
+SPLITS = ('train', 'valid', 'test')
 
 MODELS = ('mtaimkg', 'ultra', 'baseline')
 
@@ -63,9 +76,10 @@ _CHOICES = {
     'train.contrastive_loss': ('bce', 'infonce'),
     'eval.ties': metrics.TIES,
     'features.unification': features.UNIFICATIONS,
+    'eval.split': SPLITS,
 }
 _BOOLS = ('model.routing', 'model.remat', 'model.freeze_backbone',
-          'eval.calibrate_learned_scale')
+          'eval.calibrate_learned_scale', 'data.strict')
 _STRINGS = ('data.root', 'data.cache_dir', 'model.init_checkpoint',
             'init_workdir', 'eval.split', 'features.text_encoder')
 
@@ -91,6 +105,13 @@ def _number(key: str, value: Any, kind: str, minimum: float,
     raise ConfigError(key, f'must be {bound} {minimum}, got {value!r}')
 
 
+def _distinct(key: str, chosen: Any, allowed: tuple[str, ...]) -> None:
+  if (not isinstance(chosen, (tuple, list)) or
+      any(v not in allowed for v in chosen) or len(set(chosen)) != len(chosen)):
+    raise ConfigError(key, f'must be distinct names among {allowed}, got '
+                      f'{chosen!r}')
+
+
 def validate(config: ml_collections.ConfigDict,
              data_devices: int = 1) -> None:
   """Raises `ConfigError` naming the first invalid key."""
@@ -107,24 +128,18 @@ def validate(config: ml_collections.ConfigDict,
   for key in _STRINGS:
     if not isinstance(_get(config, key), str):
       raise ConfigError(key, f'must be a string, got {_get(config, key)!r}')
-  if not config.eval.split:
-    raise ConfigError('eval.split', 'must name a split (e.g. "test")')
-  chosen = config.features.views
-  if (not isinstance(chosen, (tuple, list)) or
-      any(v not in views.VIEWS for v in chosen) or
-      len(set(chosen)) != len(chosen)):
-    raise ConfigError('features.views', f'must be distinct names among '
-                      f'{views.VIEWS}, got {chosen!r}')
+  if not re.fullmatch(r'minilm|hashing[1-9][0-9]*|hashing',
+                      config.features.text_encoder):
+    raise ConfigError('features.text_encoder', "must be 'minilm' or "
+                      f"'hashing[<dim>]', got {config.features.text_encoder!r}")
+  _distinct('features.views', config.features.views, VIEWS)
+  _distinct('eval.breakdown', config.eval.breakdown, BREAKDOWNS)
   view_tasks = config.features.view_tasks
-  if set(view_tasks.keys()) != set(views.VIEWS):
+  if set(view_tasks.keys()) != set(VIEWS):
     raise ConfigError('features.view_tasks', f'must have one entry per view '
-                      f'{views.VIEWS}, got {sorted(view_tasks.keys())}')
-  for view in views.VIEWS:
-    tasks = view_tasks[view]
-    if (not isinstance(tasks, (tuple, list)) or
-        any(t not in TASK_IDS for t in tasks) or len(set(tasks)) != len(tasks)):
-      raise ConfigError(f'features.view_tasks.{view}', f'must be distinct '
-                        f'tasks among {tuple(TASK_IDS)}, got {tasks!r}')
+                      f'{VIEWS}, got {sorted(view_tasks.keys())}')
+  for view in VIEWS:
+    _distinct(f'features.view_tasks.{view}', view_tasks[view], TASKS)
   if config.ea.train_ratio >= 1:
     raise ConfigError('ea.train_ratio', f'must be < 1, got '
                       f'{config.ea.train_ratio!r}')
@@ -157,7 +172,7 @@ def validate(config: ml_collections.ConfigDict,
     raise ConfigError('tasks', 'the task weights sum to 0')
   if config.eval.tasks:
     loading.parse_tasks(config.eval.tasks, key='eval.tasks')
-  if any(t.task != 'lp' for t in tasks):
+  if any(t.kind.negatives == 'contrastive' for t in tasks):
     need = config.train.batch_size - 1 + config.train.num_hard_negatives
     if need > config.train.num_negatives:
       raise ConfigError(
@@ -171,3 +186,55 @@ def validate(config: ml_collections.ConfigDict,
                         'nodes, edges, relations, relation_edges')
     for name, value in dict(budget).items():
       _number(f'padding.budgets[{i}].{name}', value, 'int', 1, False)
+
+
+def flat_items(config: ml_collections.ConfigDict,
+               prefix: str = '') -> Iterator[tuple[str, Any]]:
+  """('section.key', value) of every leaf of `config`."""
+  for key, value in config.items():
+    name = f'{prefix}{key}'
+    if isinstance(value, ml_collections.ConfigDict):
+      yield from flat_items(value, f'{name}.')
+    else:
+      yield name, value
+
+
+def _under(key: str, prefixes: Iterable[str]) -> bool:
+  return any(key == p or key.startswith(f'{p}.') for p in prefixes)
+
+
+def differences(saved: ml_collections.ConfigDict,
+                config: ml_collections.ConfigDict,
+                prefixes: Iterable[str]) -> list[str]:
+  """'key: saved value → this value' for every key under `prefixes` (minus
+  `RUNTIME_KEYS`) on which the two configs differ; keys only one of them
+  has count as differing."""
+  prefixes = tuple(prefixes)
+  theirs = {k: v for k, v in flat_items(saved) if _under(k, prefixes)}
+  ours = {k: v for k, v in flat_items(config) if _under(k, prefixes)}
+  out = []
+  for key in sorted(set(theirs) | set(ours)):
+    if key in RUNTIME_KEYS or theirs.get(key) == ours.get(key):
+      continue
+    out.append(f'{key}: {theirs.get(key, "(absent)")!r} in the run, '
+               f'{ours.get(key, "(absent)")!r} here')
+  return out
+
+
+def with_saved_model(config: ml_collections.ConfigDict,
+                     saved: ml_collections.ConfigDict,
+                     overridden: Iterable[str]) -> ml_collections.ConfigDict:
+  """`config` with the `MODEL_SECTIONS` of a run's saved config, except the
+  keys the command line `overridden` (and `RUNTIME_KEYS`): evaluation and
+  prediction rebuild the model the checkpoint holds."""
+  overridden = tuple(overridden)
+  out = ml_collections.ConfigDict(config.to_dict())
+  for key, value in flat_items(saved):
+    if (_under(key, MODEL_SECTIONS) and key not in RUNTIME_KEYS and
+        not _under(key, overridden)):
+      section, *path = key.split('.')
+      node = out[section]
+      for part in path[:-1]:
+        node = node[part]
+      node[path[-1]] = value
+  return out

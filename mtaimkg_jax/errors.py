@@ -26,6 +26,7 @@ class ConfigError(MtaimkgError, ValueError):
 
   def __init__(self, key: str, message: str):
     self.key = key
+    self.reason = message
     super().__init__(f'config.{key}: {message}')
 
 

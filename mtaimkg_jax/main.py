@@ -2,10 +2,12 @@ r"""Command line: flags → train / eval / predict.
 
   python -m mtaimkg_jax.main --config configs/default.py --workdir /tmp/run
   python -m mtaimkg_jax.main --config configs/default.py --workdir /tmp/run \
-      --mode=predict --query 'tovak_3|rel_2|?'
+      --mode=predict --task lp/synthetic --query 'e3|rel_2|?'
 
 `--config.<key>=value` overrides any config key; `--config file.py:arg`
-passes `arg` to the file's `get_config`.
+passes `arg` to the file's `get_config`. Evaluation and prediction rebuild
+the model a checkpoint's run saved in its config.json; only what the
+command line overrides changes.
 """
 
 from __future__ import annotations
@@ -17,7 +19,7 @@ if __name__ == '__main__':
   runtime.reexec_with_huge_page_malloc(['-m', 'mtaimkg_jax.main',
                                         *sys.argv[1:]])
 
-import json
+import errno
 import logging as std_logging
 
 from absl import app
@@ -27,8 +29,9 @@ from ml_collections import config_flags
 
 import jax
 
-from mtaimkg_jax import parallel, train
-from mtaimkg_jax.errors import MtaimkgError
+from mtaimkg_jax import api, parallel, train
+from mtaimkg_jax.errors import ConfigError, MtaimkgError
+from mtaimkg_jax.eval import runner
 
 _CONFIG = config_flags.DEFINE_config_file(
     'config', None, 'Experiment config file (configs/*.py).',
@@ -38,13 +41,16 @@ _WORKDIR = flags.DEFINE_string('workdir', None,
 _MODE = flags.DEFINE_enum('mode', 'train', ['train', 'eval', 'predict'],
                           'train: train then evaluate; eval: evaluate the '
                           'latest (or initial) checkpoint; predict: answer '
-                          '--query with names.')
+                          '--query / --queries with names.')
 _QUERY = flags.DEFINE_string(
-    'query', None, "predict: 'head|relation|?' (LP), an entity name or id "
-    '(EA), or a mention sentence (EL).')
+    'query', None, "predict: 'head|relation|?' or '?|relation|tail' (LP), "
+    'an entity name or id of graph 1 (EA), or a mention sentence (EL).')
+_QUERIES = flags.DEFINE_string(
+    'queries', None, 'predict: a file of queries, one a line; the answers '
+    'go to stdout as TSV (query, rank, name, id, score, known).')
 _TASK = flags.DEFINE_string('task', None,
-                            'predict: which dataset of config.tasks to ask '
-                            '(default: the first).')
+                            'predict: the dataset (or task kind) to ask '
+                            '(default: the first evaluated dataset).')
 _TOP_K = flags.DEFINE_integer('top_k', 10, 'predict: answers to show.')
 _DISTRIBUTED = flags.DEFINE_bool(
     'distributed', False, 'Initialise JAX multi-process with cluster '
@@ -59,11 +65,45 @@ _PROCESS_ID = flags.DEFINE_integer('process_id', 0,
 
 
 class _QuietLibraries(std_logging.Filter):
-  """Keeps library chatter (Orbax logs every save step by step) out of INFO."""
+  """Keeps library chatter out of INFO: Orbax logs every save step by step,
+  JAX every accelerator backend this machine lacks."""
 
   def filter(self, record: std_logging.LogRecord) -> bool:
-    return (record.levelno >= std_logging.WARNING or
-            '/orbax/' not in record.pathname)
+    return record.levelno >= std_logging.WARNING or not any(
+        part in record.pathname for part in ('/orbax/', 'xla_bridge'))
+
+
+def _queries() -> list[tuple[str, str]]:
+  """(where, query) of `--query` and each line of `--queries`."""
+  if _QUERIES.value:
+    try:
+      with open(_QUERIES.value, encoding='utf-8-sig') as f:
+        lines = f.read().splitlines()
+    except OSError as e:
+      raise ConfigError('queries', f'cannot read {_QUERIES.value!r}: {e}')
+    return [(f'{_QUERIES.value}:{i}', line.strip())
+            for i, line in enumerate(lines, start=1) if line.strip()]
+  if not _QUERY.value:
+    raise ConfigError('query', 'predict needs --query or --queries')
+  return [('--query', _QUERY.value)]
+
+
+def _predict(config, overridden) -> None:
+  queries = _queries()
+  predictor = api.Predictor.from_config(config, _WORKDIR.value, overridden)
+  for where, query in queries:  # every query checked before the model loads
+    try:
+      predictor.parse(query, _TASK.value)
+    except ConfigError as e:
+      raise ConfigError(e.key, f'{where}: {e.reason}') from None
+  for where, query in queries:
+    answers = predictor.predict(query, _TASK.value, _TOP_K.value)
+    if _QUERIES.value:
+      for a in answers:
+        print('\t'.join([query, str(a['rank']), a['name'], a['id'],
+                         f'{a["score"]:.4f}', str(a['known']).lower()]))
+    else:
+      print(api.table(query, answers))
 
 
 def main(argv):
@@ -76,19 +116,27 @@ def main(argv):
   if jax.process_index() != 0:
     logging.set_verbosity(logging.WARNING)  # process 0 logs the run
   config = _CONFIG.value
+  overridden = tuple(
+      config_flags.get_override_values(flags.FLAGS['config']))
   try:
     if _MODE.value == 'train':
       train.train_and_evaluate(config, _WORKDIR.value)
     elif _MODE.value == 'eval':
-      train.evaluate(config, _WORKDIR.value)
+      runner.evaluate_checkpoint(config, _WORKDIR.value, overridden)
     else:
-      answers = train.predict(config, _WORKDIR.value, _QUERY.value,
-                              task=_TASK.value, top_k=_TOP_K.value)
-      print(json.dumps(answers, indent=2, ensure_ascii=False))
+      _predict(config, overridden)
   except MtaimkgError as e:
-    logging.error('%s', e)
-    print(f'error: {e}', file=sys.stderr)
-    sys.exit(2)
+    _fail(str(e))
+  except OSError as e:
+    if e.errno not in (errno.ENOSPC, errno.EROFS, errno.EACCES, errno.EDQUOT):
+      raise
+    _fail(f'cannot write {e.filename or "the workdir"}: {e.strerror}')
+
+
+def _fail(message: str) -> None:
+  logging.error('%s', message)
+  print(f'error: {message}', file=sys.stderr)
+  sys.exit(2)
 
 
 if __name__ == '__main__':

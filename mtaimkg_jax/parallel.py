@@ -4,7 +4,8 @@
 Queries (and everything per query) are sharded along the mesh axis `data`;
 the graph and the train state are replicated. The same code runs on one
 device, on 8 fake CPU devices, and across processes: each process passes its
-local slice of a batch and `global_batch` assembles the global array.
+local slice of a batch (`device_batch`) and gets whole results back
+(`gather`).
 """
 
 from __future__ import annotations
@@ -16,8 +17,6 @@ from typing import Any
 import jax
 import numpy as np
 from jax.sharding import Mesh, NamedSharding, PartitionSpec
-
-from mtaimkg_jax.errors import ConfigError
 
 DATA_AXIS = 'data'
 
@@ -42,7 +41,9 @@ def initialize_distributed(coordinator: str = '', num_processes: int = 0,
 
 
 def make_mesh() -> Mesh:
-  return Mesh(np.asarray(jax.devices()), (DATA_AXIS,))
+  """Every device of every process on the one axis `data`."""
+  return jax.make_mesh((jax.device_count(),), (DATA_AXIS,),
+                       axis_types=(jax.sharding.AxisType.Auto,))
 
 
 def replicated(mesh: Mesh) -> NamedSharding:
@@ -52,13 +53,6 @@ def replicated(mesh: Mesh) -> NamedSharding:
 def sharded(mesh: Mesh) -> NamedSharding:
   """Leading axis split over `data`."""
   return NamedSharding(mesh, PartitionSpec(DATA_AXIS))
-
-
-def check_batch_size(batch_size: int, mesh: Mesh, key: str) -> None:
-  devices = mesh.shape[DATA_AXIS]
-  if batch_size % devices:
-    raise ConfigError(key, f'{batch_size} is not divisible by the {devices} '
-                      'devices of the data axis')
 
 
 def process_slice(batch_size: int) -> slice:
@@ -89,3 +83,28 @@ def replicate(tree: Any, mesh: Mesh) -> Any:
     return jax.make_array_from_process_local_data(sharding, x, x.shape)
 
   return jax.tree_util.tree_map(put, tree)
+
+
+def device_batch(batch: Any, mesh: Mesh, batch_size: int,
+                 replicated_fields: tuple[str, ...] = ()) -> Any:
+  """A host batch (a NamedTuple, identical on every process) → global
+  arrays: this process's rows sharded on `data`, `replicated_fields`
+  replicated whole."""
+  rows = process_slice(batch_size)
+  fields = {}
+  for name, value in batch._asdict().items():
+    if name in replicated_fields:
+      fields[name] = replicate(value, mesh)
+    else:
+      local = jax.tree_util.tree_map(lambda x: np.asarray(x)[rows], value)
+      fields[name] = global_batch(local, mesh, batch_size)
+  return type(batch)(**fields)
+
+
+def gather(x: Any) -> Any:
+  """Sharded global arrays → the full host arrays on every process."""
+  if jax.process_count() == 1:
+    return jax.tree_util.tree_map(np.asarray, x)
+  from jax.experimental import multihost_utils  # pylint: disable=g-import-not-at-top
+  return jax.tree_util.tree_map(
+      np.asarray, multihost_utils.process_allgather(x, tiled=True))

@@ -19,9 +19,8 @@ import optax
 from jax.sharding import Mesh
 
 from mtaimkg_jax import metrics, parallel
-from mtaimkg_jax.data.batches import EvalBatch, TrainBatch
-from mtaimkg_jax.data.graph import TASK_IDS
-from mtaimkg_jax.data.padding import GraphArrays
+from mtaimkg_jax.data.tasks import KINDS
+from mtaimkg_jax.types import TASKS, EvalBatch, GraphArrays, TrainBatch
 
 
 @flax.struct.dataclass
@@ -77,24 +76,28 @@ def _masked_mean(values: jax.Array, mask: jax.Array) -> jax.Array:
   return jnp.sum(values * mask) / jnp.maximum(jnp.sum(mask), 1.0)
 
 
-def make_optimizer(config: ml_collections.ConfigDict,
-                   params: Any) -> optax.GradientTransformation:
-  """AdamW with warmup + cosine decay and global-norm clipping; the backbone
-  gets no updates when `config.model.freeze_backbone`."""
+def learning_rate(config: ml_collections.ConfigDict) -> optax.Schedule:
+  """Warmup, then cosine decay to `final_lr_fraction` of the peak."""
   train = config.train
   warmup = min(train.warmup_steps, max(train.num_steps - 1, 0))
   if warmup:
-    schedule = optax.warmup_cosine_decay_schedule(
+    return optax.warmup_cosine_decay_schedule(
         init_value=0.0, peak_value=train.learning_rate, warmup_steps=warmup,
         decay_steps=max(train.num_steps, warmup + 1),
         end_value=train.learning_rate * train.final_lr_fraction)
-  else:
-    schedule = optax.cosine_decay_schedule(
-        train.learning_rate, max(train.num_steps, 1),
-        alpha=train.final_lr_fraction)
+  return optax.cosine_decay_schedule(
+      train.learning_rate, max(train.num_steps, 1),
+      alpha=train.final_lr_fraction)
+
+
+def make_optimizer(config: ml_collections.ConfigDict,
+                   params: Any) -> optax.GradientTransformation:
+  """AdamW on `learning_rate` with global-norm clipping; the backbone gets
+  no updates when `config.model.freeze_backbone`."""
+  train = config.train
   optimizer = optax.chain(
       optax.clip_by_global_norm(train.grad_clip),
-      optax.adamw(schedule, weight_decay=train.weight_decay))
+      optax.adamw(learning_rate(config), weight_decay=train.weight_decay))
   if not config.model.freeze_backbone:
     return optimizer
   labels = flax.traverse_util.path_aware_map(
@@ -108,7 +111,7 @@ class StepFns(NamedTuple):
   train: Callable[[TrainState, GraphArrays, TrainBatch],
                   tuple[TrainState, dict]]
   eval: Callable[[Any, GraphArrays, EvalBatch, jax.Array],
-                 tuple[jax.Array, jax.Array]]
+                 tuple[jax.Array, jax.Array, jax.Array, dict]]
 
 
 def make_steps(model: nn.Module, optimizer: optax.GradientTransformation,
@@ -125,9 +128,11 @@ def make_steps(model: nn.Module, optimizer: optax.GradientTransformation,
     token_mask = batch.candidate_valid & queries.valid[:, None]
     output = model.apply({'params': params}, graph, queries,
                          batch.candidates, batch.edge_weight, token_mask)
-    is_lp = queries.task[0] == TASK_IDS['lp']
+    # A batch holds queries of one task; its kind names the loss.
+    adversarial = jnp.asarray([KINDS[t].loss == 'adversarial'
+                               for t in TASKS])[queries.task[0]]
     task_loss = jax.lax.cond(
-        is_lp,
+        adversarial,
         lambda: self_adversarial_bce(output.logits, batch.candidate_valid,
                                      queries.valid,
                                      train.adversarial_temperature),
@@ -154,9 +159,10 @@ def make_steps(model: nn.Module, optimizer: optax.GradientTransformation,
 
   def eval_step(params, graph: GraphArrays, batch: EvalBatch,
                 candidate_index: jax.Array):
-    """Ranks [B, A] of each row's answers, routing weights [B, M] and the
+    """Ranks [B, A] of each row's answers, routing weights [B, M], and the
     scores [B, C] of the nodes `candidate_index` (`padding.candidate_index`;
-    for one-to-one matching); only the answers and those are scored."""
+    for one-to-one matching) with each of their logit terms ({name: [B,
+    C]}); only the answers and those nodes are scored."""
     queries = batch.queries
     scored = jnp.concatenate([
         batch.answers,
@@ -169,13 +175,15 @@ def make_steps(model: nn.Module, optimizer: optax.GradientTransformation,
         output.logits, batch.answers, batch.exclude, candidate_index,
         candidates, config.eval.ties)
     width = batch.answers.shape[1]
-    return ranks, output.routing, output.logits[:, width:]
+    return (ranks, output.routing, output.logits[:, width:],
+            {name: term[:, width:] for name, term in output.terms.items()})
 
   train_batch_sharding = TrainBatch(
       queries=sharded, candidates=sharded, candidate_valid=sharded,
       edge_weight=replicated)
   eval_batch_sharding = EvalBatch(queries=sharded, answers=sharded,
-                                  answer_valid=sharded, exclude=sharded)
+                                  answer_valid=sharded, exclude=sharded,
+                                  query_ids=sharded)
   return StepFns(
       train=jax.jit(train_step,
                     in_shardings=(replicated, replicated,
@@ -185,4 +193,4 @@ def make_steps(model: nn.Module, optimizer: optax.GradientTransformation,
       eval=jax.jit(eval_step,
                    in_shardings=(replicated, replicated, eval_batch_sharding,
                                  replicated),
-                   out_shardings=(sharded, sharded, sharded)))
+                   out_shardings=sharded))

@@ -1,4 +1,4 @@
-"""calibration.py and `eval.calibrate_learned_scale`: the prior is the
+"""eval/calibration.py and `eval.calibrate_learned_scale`: the prior is the
 model's cosine term exactly (EA and EL), the scale is chosen on the
 held-out queries (EA seed pairs ranked among their own and the test
 counterparts), and the calibrated test ranks are `prior + scale × learned`
@@ -15,15 +15,14 @@ import numpy as np
 import pytest
 
 from conftest import ea_el_run_config
-from mtaimkg_jax import calibration, checkpoint, config_check, evaluation
-from mtaimkg_jax import metrics, train
+from mtaimkg_jax import checkpoint, config_check, metrics, train
 from mtaimkg_jax.data import loading
-from mtaimkg_jax.data.batches import Queries
-from mtaimkg_jax.data.graph import TASK_IDS
 from mtaimkg_jax.data.padding import choose_budget, graph_arrays
 from mtaimkg_jax.errors import ConfigError
-from mtaimkg_jax.evaluation import ONE_TO_ONE
-from mtaimkg_jax.models.model import build_model
+from mtaimkg_jax.eval import calibration, ranking, runner
+from mtaimkg_jax.eval.matching import ONE_TO_ONE, matrix_ranks
+from mtaimkg_jax.experiment import build_model
+from mtaimkg_jax.types import TASK_IDS, Queries
 
 
 @pytest.fixture(scope='module')
@@ -35,17 +34,27 @@ def run(ea_el_run):
 
 
 def _saved(workdir, dataset, split):
-  return np.load(evaluation.saved_ranks_path(workdir, dataset, split))
+  return np.load(ranking.saved_ranks_path(workdir, dataset, split))
 
 
-def _parts(config, graph, params, split, scores):
-  return calibration.score_parts(graph.for_split(split),
-                                 build_model(config).modalities, params, split,
-                                 scores)
+def _cosine_prior(graph, modalities, gates, nodes, candidates):
+  """[Q, C] Σ_m gates[m] · cosine of the unified features of `nodes` and
+  `candidates` (absent rows and modalities give 0), in numpy."""
+  total = np.zeros((len(nodes), len(candidates)), np.float32)
+  for modality, gate in zip(modalities, gates):
+    feature = graph.features.get(modality)
+    if feature is None:
+      continue
+    x = np.where(feature.present[:, None], feature.values, 0)
+    unit = x / np.maximum(np.linalg.norm(x, axis=1, keepdims=True), 1e-9)
+    total += gate * (unit[nodes] @ unit[candidates].T)
+  return total
 
 
 @pytest.mark.parametrize('dataset', ['ea/synthetic', 'el/synthetic'])
-def test_prior_is_the_model_logits_without_head_and_structure(run, dataset):
+def test_prior_term_is_the_gated_feature_cosine(run, dataset):
+  """The model's 'prior' term is the numpy cosine prior; with the head and
+  the structure gate silenced, it is the whole logit."""
   config, _, _, graphs, params = run
   graph = graphs[dataset]
   task = TASK_IDS[graph.task]
@@ -61,12 +70,14 @@ def test_prior_is_the_model_logits_without_head_and_structure(run, dataset):
                     valid=np.ones(8, bool))
   candidates = np.flatnonzero(graph.candidates)
   arrays = graph_arrays(graph, choose_budget(graph), config.features.k)
-  logits = model.apply({'params': silent}, arrays, queries,
-                       np.broadcast_to(candidates, (8, len(candidates))
-                                       ).astype(np.int32)).logits
-  prior = calibration.cosine_prior(
-      graph, model.modalities,
-      np.asarray(params['cosine_gate'])[task], nodes, candidates)
+  index = np.broadcast_to(candidates, (8, len(candidates))).astype(np.int32)
+  prior = _cosine_prior(graph, model.modalities,
+                        np.asarray(params['cosine_gate'])[task], nodes,
+                        candidates)
+  output = model.apply({'params': params}, arrays, queries, index)
+  np.testing.assert_allclose(np.asarray(output.terms['prior']), prior,
+                             rtol=1e-4, atol=1e-4)
+  logits = model.apply({'params': silent}, arrays, queries, index).logits
   np.testing.assert_allclose(np.asarray(logits), prior, rtol=1e-4, atol=1e-4)
 
 
@@ -95,7 +106,7 @@ def test_scale_is_the_best_on_the_held_out_queries(run, dataset):
   chosen = json.load(open(os.path.join(workdir, 'calibration.json')))
   entry = chosen[dataset]
   saved = _saved(workdir, dataset, 'valid')
-  prior, learned = _parts(config, graph, params, 'valid', saved['scores'])
+  prior, learned = calibration.parts(saved)
   scale, mrr = calibration.choose_scale(prior, learned, saved['columns'])
   assert entry['learned_scale'] == scale in calibration.SCALES
   assert entry['valid_pairs'] == len(graph.queries['valid'].nodes)
@@ -127,14 +138,24 @@ def test_calibrated_ranks_are_the_rescaled_saved_scores(run, dataset):
   saved = _saved(workdir, dataset, 'test')
   scores, columns = saved['scores'], saved['columns']
   # At scale 1 the split scores are the model's: its plain ranks back.
-  np.testing.assert_allclose(evaluation.matrix_ranks(scores, columns),
-                             saved['ranks'])
-  prior, learned = _parts(config, graph, params, 'test', scores)
+  np.testing.assert_allclose(matrix_ranks(scores, columns), saved['ranks'])
+  prior, learned = calibration.parts(saved)
+  # The kept prior term is the numpy cosine prior of the same pairs.
+  test = graph.for_split('test')
+  rows = saved['query_ids'][np.r_[0, np.cumsum(
+      (saved['columns'] >= 0).sum(axis=1))[:-1]]]
+  expected = _cosine_prior(
+      test, build_model(config).modalities,
+      np.asarray(params['cosine_gate'])[TASK_IDS[graph.task]],
+      test.queries['test'].nodes[rows], np.flatnonzero(test.candidates))
+  finite = np.isfinite(prior)
+  np.testing.assert_allclose(prior[finite], expected[finite], rtol=1e-4,
+                             atol=1e-4)
   np.testing.assert_allclose(calibration.scaled(prior, learned, 1.0), scores,
                              rtol=1e-5, atol=1e-5)
   scale = json.load(open(os.path.join(workdir, 'calibration.json'))
                     )[dataset]['learned_scale']
-  expected = metrics.summarize(evaluation.matrix_ranks(
+  expected = metrics.summarize(matrix_ranks(
       calibration.scaled(prior, learned, scale), columns))
   got = results[dataset + calibration.CALIBRATED]
   assert got['mrr'] == pytest.approx(expected['mrr'])
@@ -151,7 +172,9 @@ def test_choose_scale_follows_the_held_out_ranking():
   assert calibration.choose_scale(right, wrong, columns)[0] == 0.0
   assert calibration.choose_scale(right * 0, right, columns)[0] == 0.1
   masked = np.where(np.eye(3, k=1) > 0, -np.inf, right).astype(np.float32)
-  prior, learned = calibration.split_scores(masked, np.zeros_like(masked))
+  prior, learned = calibration.parts({'scores': masked,
+                                      'prior': np.where(np.isfinite(masked), 0,
+                                                        -np.inf)})
   assert np.isneginf(calibration.scaled(prior, learned, 0.5)).sum() == 2
 
 
@@ -167,15 +190,15 @@ def test_bad_settings_name_their_key():
   graph = loading.load_graphs(ea_el_run_config())[0][1]
   assert graph.task == 'ea'
   with pytest.raises(ConfigError, match='ea.valid_fraction > 0'):
-    train._calibrates(ea_el_run_config(),
+    calibration.calibrates(ea_el_run_config(),
                       dataclasses.replace(graph, queries={}))
   config = ea_el_run_config()
   config.eval.calibration_min_queries = len(graph.queries['valid'])
-  assert train._calibrates(config, graph)
+  assert calibration.calibrates(config, graph)
   config.eval.calibration_min_queries += 1
   with pytest.raises(ConfigError, match=r'eval.calibration_min_queries.*'
                      r'ea/synthetic holds out \d+ queries'):
-    train._calibrates(config, graph)
+    calibration.calibrates(config, graph)
 
 
 def test_too_few_held_out_queries_stop_a_run_before_it_trains(tmp_path):
@@ -195,7 +218,7 @@ def test_an_eval_of_another_workdir_calibrates_on_its_own_held_out_queries(
   config = ea_el_run_config()  # a fresh one: the fixture's is shared
   config.init_workdir = workdir
   transfer = str(tmp_path / 'transfer')
-  assert train.evaluate(config, transfer) == results
+  assert runner.evaluate_checkpoint(config, transfer) == results
   with open(os.path.join(workdir, 'calibration.json')) as f:
     chosen = json.load(f)
   with open(os.path.join(transfer, 'calibration.json')) as f:

@@ -1,6 +1,7 @@
 """Faults, each driving real `python -m mtaimkg_jax.main` processes:
 SIGKILL then resume, SIGTERM (preemption), a corrupted latest checkpoint, a
-non-finite loss, and several processes against one."""
+non-finite loss, two runs on one workdir, and several processes against
+one."""
 
 import json
 import os
@@ -37,10 +38,12 @@ def _start(workdir, *overrides, mode='train', env=None):
                           env={**os.environ, **(env or {})})
 
 
-def _run(workdir, *overrides, mode='train', timeout=600):
+def _run(workdir, *overrides, mode='train', timeout=600, check_results=True):
   process = _start(workdir, *overrides, mode=mode)
   assert process.wait(timeout=timeout) == 0, _log(workdir)
-  return json.loads((pathlib.Path(workdir) / 'results.json').read_text())
+  if check_results:
+    return json.loads((pathlib.Path(workdir) / 'results.json').read_text())
+  return None
 
 
 def _log(workdir) -> str:
@@ -112,6 +115,39 @@ def test_corrupted_latest_checkpoint_falls_back_to_the_previous(
   log = _log(workdir)
   assert f'checkpoints/{STEPS} is unreadable' in log
   assert f'at step {STEPS - EVERY}' in log
+  # A run that saves here sets the unreadable step aside, then retrains it.
+  assert _run(workdir) == uninterrupted[1]
+  assert f'moved the unreadable step {STEPS}' in _log(workdir)
+  assert (workdir / 'checkpoints.unreadable' / str(STEPS)).is_dir()
+  assert _steps(workdir)[-1] == STEPS
+
+
+def test_a_second_run_on_a_locked_workdir_fails_and_a_stale_lock_is_taken(
+    uninterrupted, tmp_path):
+  workdir = tmp_path / 'locked'
+  first = _start(workdir, '--config.train.num_steps=1000')
+  _wait_for(lambda: _steps(workdir), first)
+  second = subprocess.run(_command(workdir), cwd=PROJECT, capture_output=True,
+                          text=True, timeout=600, check=False)
+  assert second.returncode == 2
+  assert f'is in use by process {first.pid}' in second.stderr
+  first.kill()
+  first.wait()
+  assert (workdir / '.lock').exists()  # SIGKILL leaves it behind
+  _run(workdir, '--config.train.num_steps=1000', '--config.train.stop_at_step'
+       f'={_steps(workdir)[-1] + EVERY}', check_results=False)
+  assert 'taking over the lock of process' in _log(workdir)
+  assert not (workdir / '.lock').exists()
+
+
+def test_an_unwritable_workdir_is_a_clear_error(tmp_path):
+  blocker = tmp_path / 'a_file'
+  blocker.write_text('')
+  out = subprocess.run(_command(blocker / 'run'), cwd=PROJECT,
+                       capture_output=True, text=True, timeout=600,
+                       check=False)
+  assert out.returncode == 2
+  assert f"config.workdir: cannot create '{blocker / 'run'}'" in out.stderr
 
 
 def test_non_finite_loss_stops_naming_the_step(tmp_path):
@@ -155,7 +191,10 @@ def test_two_processes_match_one_and_share_checkpoints(uninterrupted,
 
 
 def _assert_close(a, b):
+  """Equal keys and metrics (breakdowns included), up to float noise."""
   assert set(a) == set(b)
   for key in a:
-    for metric in a[key]:
-      np.testing.assert_allclose(a[key][metric], b[key][metric], atol=1e-5)
+    if isinstance(a[key], dict):
+      _assert_close(a[key], b[key])
+    else:
+      np.testing.assert_allclose(a[key], b[key], atol=1e-5)

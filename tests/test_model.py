@@ -6,13 +6,13 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from mtaimkg_jax.data.batches import Queries
-from mtaimkg_jax.data.graph import TASK_IDS, build_lp
+from mtaimkg_jax.data.graph import build_lp
 from mtaimkg_jax.data.mmkg import Features, LPTask, MMKG, Vocab
 from mtaimkg_jax.data.padding import Budget, choose_budget, graph_arrays
 from mtaimkg_jax.models import moe, routing
 from mtaimkg_jax.models.layers import FeatureAdapter
 from mtaimkg_jax.models.model import MtaIMKG
+from mtaimkg_jax.types import TASK_IDS, Queries
 
 K = 6
 
@@ -117,7 +117,8 @@ def test_text_cosine_prior_starts_ea_and_el_from_names_alone(setup):
   a large prior makes the EA ranking the text cosine ranking."""
   graph, _, arrays, _, _ = setup
   model = MtaIMKG(dim=8, num_layers=2, task_dim=4, router_hidden=8,
-                  num_experts=3, expert_hidden=8, text_prior=1e4)
+                  num_experts=3, expert_hidden=8, text_prior=1e4,
+                  name_prior_tasks=(TASK_IDS['ea'], TASK_IDS['el']))
   params = model.init(jax.random.PRNGKey(0), arrays, _queries('lp'),
                       np.zeros((4, 2), np.int32))['params']
   gate = np.asarray(params['cosine_gate'])

@@ -170,11 +170,14 @@ def test_group_answers_rows_follow_first_occurrence_and_split_large_groups():
   queries = QuerySet(nodes=np.array([5, 1, 5, 5, 1, 2, 5]),
                      relations=np.array([0, 0, 0, 0, 0, 1, 0]),
                      answers=np.array([10, 11, 12, 13, 14, 15, 16]))
-  rows, answers = group_answers(queries, 3)
+  rows, answers, ids = group_answers(queries, 3)
   np.testing.assert_array_equal(rows.nodes, [5, 5, 1, 2])
   np.testing.assert_array_equal(rows.answers, [10, 16, 11, 15])
   np.testing.assert_array_equal(answers, [[10, 12, 13], [16, -1, -1],
                                           [11, 14, -1], [15, -1, -1]])
+  # Each answer keeps the index of its query.
+  np.testing.assert_array_equal(ids, [[0, 2, 3], [6, -1, -1], [1, 4, -1],
+                                      [5, -1, -1]])
 
 
 def test_grouped_eval_ranks_equal_one_query_per_row():

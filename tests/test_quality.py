@@ -5,6 +5,7 @@ of the real tables parses into a valid config."""
 
 import json
 import math
+import pathlib
 import shlex
 import shutil
 import sys
@@ -24,13 +25,21 @@ import quality  # pylint: disable=g-import-not-at-top,wrong-import-position
 def test_scale(tmp_path_factory):
   runs = tmp_path_factory.mktemp('quality')
   out = runs / 'out'
-  status = quality.main(['--scale', 'test', '--runs', str(runs), '--out',
-                         str(out)])
-  return status, runs, out
+  argv = ['--scale', 'test', '--runs', str(runs), '--out', str(out)]
+  return quality.main(argv), runs, out, argv
+
+
+def _tables(results: pathlib.Path, argv: list[str]) -> str:
+  """RESULTS.md without its header, which must name the command."""
+  text = results.read_text()
+  header = quality.results_header(argv)
+  assert text.startswith(header)
+  assert '`python benchmarks/quality.py --scale test --runs ' in header
+  return text.removeprefix(header)
 
 
 def test_pipeline_runs_and_tabulates_every_row(test_scale):
-  status, runs, out = test_scale
+  status, runs, out, argv = test_scale
   assert status == 0
   collected = json.loads((out / 'quality.json').read_text())
   plan = quality.test_plan()
@@ -44,7 +53,9 @@ def test_pipeline_runs_and_tabulates_every_row(test_scale):
     assert row['command'].startswith('python -m mtaimkg_jax.main --config')
     # Each row names the commit it started from (quality._code_version).
     assert row['code'] == quality._code_version()
-  table = (out / 'quality.md').read_text()
+  # The full tables go to RESULTS.md beside the output directory.
+  assert not (out / 'quality.md').exists()
+  table = _tables(out.parent / 'RESULTS.md', argv)
   assert '| dataset | method | mrr | hits@1 | hits@10 | queries | run |' in table
   for run in plan.runs:
     assert f'--workdir {runs}/{run.name}' in table
@@ -56,7 +67,8 @@ def test_pipeline_runs_and_tabulates_every_row(test_scale):
   assert (runs / 'transfer' / 'results.json').exists()
   assert not (runs / 'transfer' / 'checkpoints').exists()
   # Routing: every dataset of both runs has weights summing to 1, and the
-  # model run's plot is copied next to the tables and linked from them.
+  # model run's plot is copied to the output directory and linked from
+  # RESULTS.md, relative to it.
   assert set(collected['routing']) == {'model', 'transfer'}
   for by_dataset in collected['routing'].values():
     assert set(by_dataset) == {'lp/synthetic', 'ea/synthetic', 'el/synthetic'}
@@ -65,7 +77,7 @@ def test_pipeline_runs_and_tabulates_every_row(test_scale):
   figure = out / 'routing_model.png'
   assert figure.read_bytes()[:8] == b'\x89PNG\r\n\x1a\n'
   assert f'({collected["routing_figure"]})' in table
-  assert (quality.PROJECT / collected['routing_figure']).resolve() == (
+  assert (out.parent / collected['routing_figure']).resolve() == (
       figure.resolve())
   assert '| `transfer` | `el/synthetic` |' in table
   # A calibrated row names the scale its run chose on the held-out queries.
@@ -79,29 +91,51 @@ def test_pipeline_runs_and_tabulates_every_row(test_scale):
             ) in table
 
 
-def test_collect_only_reuses_runs_and_rewrites_readme(test_scale, tmp_path):
-  _, runs, out = test_scale
+def test_collect_only_reuses_runs_and_writes_the_readme_headline(
+    test_scale, tmp_path, monkeypatch):
+  _, runs, out, argv = test_scale
+  monkeypatch.setattr(quality, 'PROJECT', tmp_path)
   readme = tmp_path / 'README.md'
   readme.write_text(f'# x\n{quality.BEGIN}\nold\n{quality.END}\ntail\n')
-  again = tmp_path / 'again'
-  status = quality.main(['--scale', 'test', '--runs', str(runs), '--out',
-                         str(again), '--collect-only'])
-  assert status == 0
+  again = tmp_path / 'benchmarks' / 'results'
+  again_argv = ['--scale', 'test', '--runs', str(runs), '--out', str(again),
+                '--collect-only', '--readme']
+  assert quality.main(again_argv) == 0
   # The same tables; only the copied figure's location differs.
   figure = json.loads((again / 'quality.json').read_text())['routing_figure']
   first = json.loads((out / 'quality.json').read_text())['routing_figure']
-  assert (again / 'quality.md').read_text() == (
-      (out / 'quality.md').read_text().replace(first, figure))
-  quality.update_readme(readme, 'new table')
-  assert readme.read_text() == (f'# x\n{quality.BEGIN}\nnew table\n'
-                                f'{quality.END}\ntail\n')
+  assert _tables(again.parent / 'RESULTS.md', again_argv) == (
+      _tables(out.parent / 'RESULTS.md', argv).replace(first, figure))
+  # The README gets the headline table, not the full tables, between its
+  # markers; what is outside them stays.
+  head, rest = readme.read_text().split(quality.BEGIN + '\n')
+  text, tail = rest.split('\n' + quality.END)
+  assert (head, tail) == ('# x\n', '\ntail\n')
+  collected = json.loads((again / 'quality.json').read_text())
+  plan = quality.test_plan()
+  assert text == quality.headline(plan, collected, 'benchmarks/RESULTS.md')
+  assert text.endswith('[benchmarks/RESULTS.md](benchmarks/RESULTS.md).')
+  table = [line for line in text.splitlines() if line.startswith('| ')]
+  assert len(table) - 1 == len(plan.headline) <= quality.MAX_HEADLINE_ROWS
+  assert table[0].startswith('| task | dataset | metric | queries |')
+  by = {(r['dataset'], r['run'], r['setting']): r['metrics']
+        for r in collected['rows']}
+  model = by[('lp/synthetic', 'model', '')]
+  floor = by[('lp/synthetic', 'baseline', '')]
+  assert table[1].startswith(
+      f'| LP | `lp/synthetic` | mrr | {model["count"]:.0f} | '
+      f'{floor["mrr"]:.3f} | — | {model["mrr"]:.3f} | ')
+  # Each run the table reads has its command under it.
+  for run in ('baseline', 'model'):
+    assert f'--workdir {runs}/{run}' in text
+  assert '| dataset | method |' not in text
 
 
 def test_a_run_directory_gone_keeps_its_last_collected_rows(test_scale,
                                                             tmp_path):
   """Run directories do not outlive their machine, and a rerun in progress
   has no results yet; the tables keep the last measured rows."""
-  _, runs, out = test_scale
+  _, runs, out, _ = test_scale
   plan = quality.test_plan()
   previous = json.loads((out / 'quality.json').read_text())
   aside = tmp_path / 'model'
@@ -127,6 +161,35 @@ def test_a_run_directory_gone_keeps_its_last_collected_rows(test_scale,
   finally:
     shutil.rmtree(runs / 'model', ignore_errors=True)
     aside.rename(runs / 'model')
+
+
+def test_the_real_headline_reads_measured_rows_of_the_committed_tables(
+    tmp_path, monkeypatch):
+  """Collected with no run directory (as on a fresh machine), the committed
+  quality.json gives every headline row its floor, mixture and best cell."""
+  plan = quality.real_plan(steps=800)
+  assert len(plan.headline) <= quality.MAX_HEADLINE_ROWS
+  previous = json.loads(
+      (PROJECT / 'benchmarks' / 'results' / 'quality.json').read_text())
+  monkeypatch.chdir(tmp_path)  # where workdir/quality does not exist
+  collected = quality.collect(plan, 'workdir/quality', None, previous)
+  assert collected['rows'] == previous['rows']
+  text = quality.headline(plan, collected, 'benchmarks/RESULTS.md')
+  rows = [line.split(' | ') for line in text.splitlines()
+          if line.startswith('| ')][1:]
+  assert len(rows) == len(plan.headline)
+  for entry, cells in zip(plan.headline, rows):
+    floor, ultra, mixture, best = cells[4:8]
+    assert '—' not in floor + mixture + best, cells
+    assert (ultra == '—') == (not entry.ultra or entry.one_to_one), cells
+
+
+def test_more_headline_rows_than_a_glance_is_an_error():
+  plan = quality.Plan([], [], {}, {}, {}, headline=(
+      quality.Headline('d', 'mrr', 'floor', '', 'mixture'),) * (
+          quality.MAX_HEADLINE_ROWS + 1))
+  with pytest.raises(ValueError, match='MAX_HEADLINE_ROWS = 12'):
+    quality.headline(plan, {'rows': []}, 'RESULTS.md')
 
 
 def _parse(command: list[str]):

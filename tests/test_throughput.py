@@ -7,14 +7,12 @@ step once per padding budget."""
 import json
 import sys
 
-import jax.numpy as jnp
 import numpy as np
 import pytest
 
 from configs import test as test_config
 from mtaimkg_jax import parallel, steps, train
-from mtaimkg_jax.data import loading
-from mtaimkg_jax.models.model import build_model
+from mtaimkg_jax.experiment import Experiment
 
 sys.path.insert(0, str(__import__('pathlib').Path(__file__).parents[1]))
 from benchmarks import throughput  # pylint: disable=g-import-not-at-top
@@ -43,26 +41,24 @@ def test_benchmark_on_a_tiny_graph(tmp_path):
 def test_train_step_compiles_once_per_budget():
   config = test_config.get_config()
   config.tasks = (('lp', 'lp/synthetic', 1.0), ('el', 'el/synthetic', 1.0))
-  mesh = parallel.make_mesh()
-  prepared = train._prepare(config, loading.load_graphs(config), mesh)
+  experiment = Experiment(config)
+  mesh = experiment.mesh
+  prepared = [experiment.prepare(spec) for spec in experiment.train_specs]
   assert prepared[0].budget != prepared[1].budget
-  model = build_model(config)
-  params = train._init_params(model, config, prepared[0])
-  optimizer = steps.make_optimizer(config, params)
-  state = parallel.replicate(steps.TrainState(jnp.zeros((), jnp.int32),
-                                              params, optimizer.init(params)),
-                             mesh)
-  fns = steps.make_steps(model, optimizer, config, mesh)
-  mixture = train.Mixture([train._sampler(config, p) for p in prepared],
+  params = experiment.init_params(prepared[0])
+  state = experiment.state(params)
+  fns = steps.make_steps(experiment.model, experiment.optimizer(params),
+                         config, mesh)
+  mixture = train.Mixture([train.sampler(config, p) for p in prepared],
                           [1.0, 1.0], config.seed, 12)
   seen = set()
   for step in range(12):
     task, batch = mixture.batch(step)
     seen.add(task)
     state, _ = fns.train(state, prepared[task].arrays,
-                         train._device_batch(batch, mesh,
-                                             config.train.batch_size,
-                                             ('edge_weight',)))
+                         parallel.device_batch(batch, mesh,
+                                               config.train.batch_size,
+                                               ('edge_weight',)))
   assert seen == {0, 1}
   assert fns.train._cache_size() == 2
   assert int(np.asarray(state.step)) == 12

@@ -1,5 +1,5 @@
 """The training system end to end on configs/test.py: sharding, resumption,
-checkpoints, outputs, predict."""
+checkpoints, a checkpoint's config, outputs."""
 # Tests reach into private helpers on purpose.
 # pylint: disable=protected-access
 
@@ -15,13 +15,13 @@ import pytest
 from jax.sharding import Mesh
 
 from configs import test as test_config
-from mtaimkg_jax import (checkpoint, evaluation, metrics, parallel, steps,
-                         train)
+from mtaimkg_jax import checkpoint, metrics, parallel, steps, summary, train
 from mtaimkg_jax.data import loading, padding
 from mtaimkg_jax.data.batches import (answers_per_row, eval_batches,
                                       pad_queries)
 from mtaimkg_jax.errors import ConfigError, TrainingError
-from mtaimkg_jax.models.model import build_model
+from mtaimkg_jax.eval import matching, runner
+from mtaimkg_jax.experiment import Experiment
 
 
 def _config(**overrides):
@@ -54,9 +54,80 @@ def test_outputs_of_a_run(trained):
   for weights in routing.values():
     assert sum(weights.values()) == pytest.approx(1.0, abs=1e-5)
   assert os.path.getsize(os.path.join(workdir, 'routing.png')) > 1000
-  events = list(pathlib.Path(workdir, 'tensorboard').glob('events.out.*'))
-  assert events and events[0].stat().st_size > 100
   assert checkpoint.Checkpoints(workdir, 1, 3).latest_step() == 12
+  assert checkpoint.read_config(workdir) == _config()
+
+
+def test_tensorboard_holds_train_and_eval_scalars(trained):
+  """Read back with TensorBoard's own reader."""
+  from tensorboard.backend.event_processing import event_accumulator  # pylint: disable=g-import-not-at-top
+  workdir, results = trained
+  tags = set()
+  for path in pathlib.Path(workdir, 'tensorboard').glob('events.out.*'):
+    events = event_accumulator.EventAccumulator(str(path))
+    events.Reload()
+    tags |= set(events.Tags()['scalars'])
+  assert {'train/learning_rate', 'train/steps_per_second',
+          'train/lp/synthetic/loss', 'eval/lp/synthetic/mrr',
+          'eval/el/synthetic/hits@1'} <= tags
+
+
+def test_results_break_down_by_direction_and_keep_query_ids(trained):
+  workdir, results = trained
+  lp = results['lp/synthetic']
+  directions = lp['by_direction']
+  assert directions['head']['count'] + directions['tail']['count'] == (
+      lp['count'])
+  assert 'by_direction' not in results['ea/synthetic']
+  saved = np.load(os.path.join(workdir, 'eval', 'lp_synthetic.test.npz'))
+  assert sorted(saved['query_ids']) == list(range(lp['count']))
+
+
+def test_graphs_are_built_once_per_run(tmp_path, monkeypatch):
+  built = []
+  load = loading.load_graph
+
+  def counting(config, spec):
+    built.append(spec.dataset)
+    return load(config, spec)
+
+  monkeypatch.setattr(loading, 'load_graph', counting)
+  config = _config(**{'train.num_steps': 2})
+  train.train_and_evaluate(config, str(tmp_path))
+  assert sorted(built) == ['ea/synthetic', 'el/synthetic', 'lp/synthetic']
+
+
+def test_another_configs_workdir_is_refused_and_its_checkpoint_kept(
+    trained, tmp_path):
+  """A run on a workdir of another model fails naming the keys, before it
+  writes anything; the old run's checkpoint stays."""
+  workdir = str(tmp_path / 'run')
+  train.train_and_evaluate(_config(**{'train.num_steps': 4}), workdir)
+  before = sorted(os.listdir(os.path.join(workdir, 'checkpoints')))
+  other = _config(**{'train.num_steps': 4, 'model.num_experts': 3})
+  with pytest.raises(ConfigError, match=r'model\.num_experts: 2 in the run, '
+                     r'3 here'):
+    train.train_and_evaluate(other, workdir)
+  assert sorted(os.listdir(os.path.join(workdir, 'checkpoints'))) == before
+  assert checkpoint.read_config(workdir).model.num_experts == 2
+  # Without the run's config.json, the saved parameter shapes tell.
+  os.remove(os.path.join(workdir, checkpoint.CONFIG_FILE))
+  with pytest.raises(ConfigError, match='other parameter shapes'):
+    train.train_and_evaluate(other, workdir)
+  assert sorted(os.listdir(os.path.join(workdir, 'checkpoints'))) == before
+
+
+def test_eval_rebuilds_the_model_of_the_checkpoints_run(trained, tmp_path):
+  """Evaluation takes the model keys from the run's config.json (here a
+  transfer config with other experts and views), except overridden ones."""
+  full_dir, full = trained
+  config = _config(**{'model.num_experts': 3})
+  config.features.views = ('surface',)
+  config.init_workdir = full_dir
+  assert runner.evaluate_checkpoint(config, str(tmp_path / 'a')) == full
+  with pytest.raises(ConfigError, match='other parameter shapes'):
+    runner.evaluate_checkpoint(config, str(tmp_path / 'b'),
+                               overridden=('model.num_experts',))
 
 
 def test_a_save_that_did_not_reach_disk_is_an_error(tmp_path):
@@ -93,7 +164,7 @@ class _SignalMidStep:
 
 def test_a_sigterm_at_any_point_of_a_step_saves_that_step(tmp_path,
                                                            monkeypatch):
-  monkeypatch.setattr(train, '_Preemption', _SignalMidStep)
+  monkeypatch.setattr(checkpoint, 'Preemption', _SignalMidStep)
   workdir = str(tmp_path)
   with pytest.raises(SystemExit) as exit_info:
     train.train_and_evaluate(_config(**{'train.checkpoint_every': 100}),
@@ -121,10 +192,7 @@ def test_stop_and_resume_equals_uninterrupted(trained, tmp_path):
 
 
 def _latest_params(workdir):
-  config = _config()
-  mesh = parallel.make_mesh()
-  model = build_model(config)
-  return jax.device_get(train._restore_params(config, workdir, model, mesh))
+  return jax.device_get(Experiment(_config()).checkpoint_params(workdir))
 
 
 def _fail_if_called(*args, **kwargs):
@@ -135,7 +203,7 @@ def test_eval_mode_reproduces_results(trained, tmp_path):
   full_dir, full = trained
   config = _config()
   config.init_workdir = full_dir
-  assert train.evaluate(config, str(tmp_path)) == full
+  assert runner.evaluate_checkpoint(config, str(tmp_path)) == full
 
 
 def test_eval_without_a_readable_checkpoint_is_an_error(
@@ -151,29 +219,29 @@ def test_eval_without_a_readable_checkpoint_is_an_error(
   config.model.init_checkpoint = backbone
   config.init_workdir = str(tmp_path / 'unfinished_run')
   with monkeypatch.context() as patch:
-    patch.setattr(loading, 'load_graphs', _fail_if_called)
+    patch.setattr(loading, 'load_graph', _fail_if_called)
     with pytest.raises(ConfigError,
                        match='init_workdir.*no readable checkpoint'):
-      train.evaluate(config, str(tmp_path / 'transfer'))
+      runner.evaluate_checkpoint(config, str(tmp_path / 'transfer'))
   os.makedirs(tmp_path / 'unfinished_run' / 'checkpoints' / '5')
   with pytest.raises(ConfigError, match='init_workdir.*no readable checkpoint'):
-    train.evaluate(config, str(tmp_path / 'transfer'))
+    runner.evaluate_checkpoint(config, str(tmp_path / 'transfer'))
   config.init_workdir = trained[0]
   os.makedirs(tmp_path / 'corrupted_run' / 'checkpoints' / '7')
   with pytest.raises(ConfigError,
                      match='workdir.*corrupted_run.*no readable checkpoint'):
-    train.evaluate(config, str(tmp_path / 'corrupted_run'))
+    runner.evaluate_checkpoint(config, str(tmp_path / 'corrupted_run'))
   config.init_workdir = ''
   with pytest.raises(ConfigError,
                      match='workdir.*corrupted_run.*no readable checkpoint'):
-    train.evaluate(config, str(tmp_path / 'corrupted_run'))
-  assert set(train.evaluate(config, str(tmp_path / 'backbone_only'))) == set(
+    runner.evaluate_checkpoint(config, str(tmp_path / 'corrupted_run'))
+  assert set(runner.evaluate_checkpoint(config, str(tmp_path / 'backbone_only'))) == set(
       trained[1])
   config.model.init_checkpoint = ''
   with monkeypatch.context() as patch:
-    patch.setattr(loading, 'load_graphs', _fail_if_called)
+    patch.setattr(loading, 'load_graph', _fail_if_called)
     with pytest.raises(ConfigError, match='neither config.init_workdir nor'):
-      train.evaluate(config, str(tmp_path / 'nothing_to_evaluate'))
+      runner.evaluate_checkpoint(config, str(tmp_path / 'nothing_to_evaluate'))
 
 
 @pytest.mark.parametrize('sinkhorn', [0.0, 1.0])
@@ -189,76 +257,77 @@ def test_preempted_evaluation_resumes_and_matches(trained, tmp_path,
   expected = full
   if sinkhorn:
     # Matching adds the EA ranks after Sinkhorn and leaves the rest alone.
-    expected = train.evaluate(config, str(tmp_path / 'uninterrupted'))
-    key = 'ea/synthetic' + evaluation.ONE_TO_ONE
+    expected = runner.evaluate_checkpoint(config, str(tmp_path / 'uninterrupted'))
+    key = 'ea/synthetic' + matching.ONE_TO_ONE
     assert expected[key]['count'] == full['ea/synthetic']['count']
     assert {k: v for k, v in expected.items() if k != key} == full
   config.eval.save_every_seconds = 1e9
   ranked = []
-  update = evaluation.Progress.update
+  progress = summary.progress
 
-  def counting_update(self, queries):
-    ranked.append(queries)
-    update(self, queries)
-    if len(ranked) == 3 and interrupt:
-      os.kill(os.getpid(), signal.SIGTERM)
+  def counting_progress(*args, **kwargs):
+    bar = progress(*args, **kwargs)
+    update = bar.update
 
-  monkeypatch.setattr(evaluation.Progress, 'update', counting_update)
+    def counting_update(queries):
+      ranked.append(queries)
+      update(queries)
+      if len(ranked) == 3 and interrupt:
+        os.kill(os.getpid(), signal.SIGTERM)
+
+    bar.update = counting_update
+    return bar
+
+  monkeypatch.setattr(summary, 'progress', counting_progress)
   interrupt = True
   with pytest.raises(SystemExit):
-    train.evaluate(config, str(tmp_path))
+    runner.evaluate_checkpoint(config, str(tmp_path))
   assert not os.path.exists(tmp_path / 'results.json')
   first = sum(ranked)
   ranked.clear()
   interrupt = False
-  assert train.evaluate(config, str(tmp_path)) == expected
+  assert runner.evaluate_checkpoint(config, str(tmp_path)) == expected
   assert sum(ranked) == sum(v['count'] for v in full.values()) - first
   ranked.clear()
-  assert train.evaluate(config, str(tmp_path)) == expected
+  assert runner.evaluate_checkpoint(config, str(tmp_path)) == expected
   assert not ranked
 
 
 def test_baseline_one_to_one_ranks_the_same_ea_queries(tmp_path):
   config = _config(**{'model.name': 'baseline',
                       'eval.sinkhorn_temperature': 0.05})
-  results = train.evaluate(config, str(tmp_path))
-  matched = results.pop('ea/synthetic' + evaluation.ONE_TO_ONE)
+  results = runner.evaluate_checkpoint(config, str(tmp_path))
+  matched = results.pop('ea/synthetic' + matching.ONE_TO_ONE)
   assert matched['count'] == results['ea/synthetic']['count']
   assert matched != results['ea/synthetic']
   assert set(results) == {'lp/synthetic', 'ea/synthetic', 'el/synthetic'}
 
 
-def _trainer(config, mesh, graphs=None):
+def _trainer(config, mesh):
   """(initial params, train state, step fns, EL sampler, EL graph arrays) of
-  `config` on `mesh`, as train.train_and_evaluate sets them up (`graphs`:
-  `config`'s loaded graphs, loaded here when None)."""
-  if graphs is None:
-    graphs = loading.load_graphs(config)
-  prepared = train._prepare(config, graphs, mesh)
-  model = build_model(config)
-  params = train._init_params(model, config, prepared[0])
-  optimizer = steps.make_optimizer(config, params)
-  state = parallel.replicate(
-      steps.TrainState(jnp.zeros((), jnp.int32), params,
-                       optimizer.init(params)), mesh)
-  fns = steps.make_steps(model, optimizer, config, mesh)
-  sampler = train._sampler(config, prepared[2])
-  return params, state, fns, sampler, prepared[2].arrays
+  `config` on `mesh`, as train.train_and_evaluate sets them up."""
+  experiment = Experiment(config, mesh)
+  prepared = [experiment.prepare(spec) for spec in experiment.train_specs]
+  params = experiment.init_params(prepared[0])
+  state = experiment.state(params)
+  fns = steps.make_steps(experiment.model, experiment.optimizer(params),
+                         config, mesh)
+  return params, state, fns, train.sampler(config, prepared[2]), (
+      prepared[2].arrays)
 
 
 def _train_step(config, mesh, fns, state, sampler, arrays, step):
-  batch = train._device_batch(sampler.batch(step), mesh,
-                              config.train.batch_size, ('edge_weight',))
+  batch = parallel.device_batch(sampler.batch(step), mesh,
+                                config.train.batch_size, ('edge_weight',))
   return fns.train(state, arrays, batch)
 
 
 def test_sharded_step_equals_single_device():
   config = _config()
-  graphs = loading.load_graphs(config)
   results = {}
   for devices in (1, 8):
     mesh = Mesh(np.asarray(jax.devices()[:devices]), (parallel.DATA_AXIS,))
-    _, state, fns, sampler, arrays = _trainer(config, mesh, graphs)
+    _, state, fns, sampler, arrays = _trainer(config, mesh)
     state, scalars = _train_step(config, mesh, fns, state, sampler, arrays, 0)
     results[devices] = (jax.device_get(scalars), jax.device_get(state.params))
   np.testing.assert_allclose(results[1][0]['loss'], results[8][0]['loss'],
@@ -286,14 +355,11 @@ def test_a_frozen_backbone_stays_as_loaded_and_the_rest_trains():
 
 def test_eval_step_compiles_once_per_budget_candidates_and_answers():
   config = _config()
-  mesh = parallel.make_mesh()
-  graphs = loading.load_graphs(config)
-  prepared = train._prepare(config, graphs, mesh)
-  model = build_model(config)
-  params = parallel.replicate(
-      train._init_params(model, config, prepared[0]), mesh)
-  fns = steps.make_steps(model, steps.make_optimizer(config, params), config,
-                         mesh)
+  experiment = Experiment(config)
+  mesh, model = experiment.mesh, experiment.model
+  prepared = [experiment.prepare(spec) for spec in experiment.train_specs]
+  params = parallel.replicate(experiment.init_params(prepared[0]), mesh)
+  fns = steps.make_steps(model, experiment.optimizer(params), config, mesh)
   budgets = set()
   for item in prepared:
     index = padding.candidate_index(item.graph)
@@ -302,9 +368,11 @@ def test_eval_step_compiles_once_per_budget_candidates_and_answers():
                  answers_per_row(item.graph, 'test')))
     for batch in eval_batches(item.graph, 'test', config.eval.batch_size,
                               item.budget):
-      device = train._device_batch(batch, mesh, config.eval.batch_size)
-      ranks, _, _ = fns.eval(params, item.arrays, device,
-                          parallel.replicate(index, mesh))
+      device = parallel.device_batch(batch, mesh, config.eval.batch_size)
+      ranks, _, scores, terms = fns.eval(params, item.arrays, device,
+                                         parallel.replicate(index, mesh))
+      np.testing.assert_allclose(sum(terms.values()), scores, rtol=1e-5,
+                                 atol=1e-5)
       # Scoring only the candidates ranks exactly as scoring every node.
       every_node = model.apply({'params': params}, item.arrays,
                                device.queries).logits
@@ -320,14 +388,14 @@ def test_edgeless_el_queries_share_one_entity_gnn_run():
   """EL mentions have no edges, so one entity-GNN run serves a whole batch;
   logits and gradients equal running it per query (LP and EA do not)."""
   config = _config()
-  mesh = parallel.make_mesh()
-  prepared = train._prepare(config, loading.load_graphs(config), mesh)
+  experiment = Experiment(config)
+  prepared = [experiment.prepare(spec) for spec in experiment.train_specs]
   flags = {p.graph.task: p.arrays.isolated_queries.shape for p in prepared}
   assert flags == {'lp': (0,), 'ea': (0,), 'el': (1,)}
   item = next(p for p in prepared if p.graph.task == 'el')
-  model = build_model(config)
-  params = train._init_params(model, config, item)
-  batch = train._sampler(config, item).batch(0)
+  model = experiment.model
+  params = experiment.init_params(item)
+  batch = train.sampler(config, item).batch(0)
   arrays = jax.tree_util.tree_map(np.asarray, item.arrays)
   per_query = arrays._replace(isolated_queries=np.zeros((0,), bool))
 
@@ -375,38 +443,6 @@ def test_bad_task_entry_names_the_key(tmp_path):
   config.tasks = (('lp', 'lp/synthetic', 1.0), ('xx', 'lp/synthetic', 1.0))
   with pytest.raises(ConfigError, match=r'tasks\[1\]'):
     train.train_and_evaluate(config, str(tmp_path))
-
-
-@pytest.mark.parametrize('task,query,expect', [
-    ('lp/synthetic', None, 'lp'), ('ea/synthetic', None, 'ea'),
-    ('el/synthetic', None, 'el')])
-def test_predict_gives_names_and_scores(trained, task, query, expect):
-  workdir, _ = trained
-  config = _config()
-  graphs = dict((s.dataset, g) for s, g in loading.load_graphs(config))
-  graph = graphs[task]
-  if expect == 'lp':
-    q = graph.queries['test']
-    query = (f'{graph.node_names[q.nodes[0]]}|'
-             f'{graph.relation_names[q.relations[0]]}|?')
-  elif expect == 'ea':
-    query = graph.node_names[graph.queries['test'].nodes[0]]
-  else:
-    query = graph.node_names[graph.queries['test'].nodes[0]][len('mention: '):]
-  out = train.predict(config, workdir, query, task=task, top_k=5)
-  assert out['dataset'] == task
-  assert len(out['answers']) == 5
-  scores = [a['score'] for a in out['answers']]
-  assert scores == sorted(scores, reverse=True)
-  assert all(a['name'] for a in out['answers'])
-  assert sum(out['routing'].values()) == pytest.approx(1.0, abs=1e-5)
-
-
-def test_predict_unknown_entity_is_a_clear_error(trained):
-  workdir, _ = trained
-  with pytest.raises(ConfigError, match='unknown entity'):
-    train.predict(_config(), workdir, 'no_such_thing|rel_0|?',
-                  task='lp/synthetic')
 
 
 def test_task_schedule_is_fixed_by_the_seed_and_follows_the_weights():

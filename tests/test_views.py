@@ -14,15 +14,14 @@ import numpy as np
 import pytest
 
 from configs import test as test_config
-from mtaimkg_jax import config_check, prediction, train
+from mtaimkg_jax import api, config_check, train
 from mtaimkg_jax.data import loading, views
-from mtaimkg_jax.data.batches import Queries
-from mtaimkg_jax.data.graph import TASK_IDS
 from mtaimkg_jax.data.mmkg import Features
 from mtaimkg_jax.data.padding import choose_budget, graph_arrays
 from mtaimkg_jax.errors import ConfigError
 from mtaimkg_jax.models import routing
 from mtaimkg_jax.models.model import MtaIMKG
+from mtaimkg_jax.types import TASK_IDS, Queries
 
 
 def _config(**features):
@@ -122,7 +121,8 @@ def test_no_neighbours_view_where_every_relation_is_queried(graphs):
 def test_model_routes_over_the_view_and_drops_it_where_absent(graphs):
   model = MtaIMKG(dim=8, num_layers=1, task_dim=4, router_hidden=8,
                   num_experts=2, expert_hidden=8,
-                  modalities=('text', 'image', 'neighbours', 'surface'))
+                  modalities=('text', 'image', 'neighbours', 'surface'),
+                  name_prior_tasks=(TASK_IDS['ea'], TASK_IDS['el']))
   assert model.routed == ('structure', 'text', 'image', 'neighbours',
                           'surface', 'text_cross', 'image_cross',
                           'neighbours_cross', 'surface_cross')
@@ -214,10 +214,11 @@ def test_a_run_with_the_view_trains_and_reports_its_routing(tmp_path,
   (_, el), = loading.load_graphs(config, loading.parse_tasks(
       (('el', 'el/synthetic', 1.0),)))
   dim = el.unifiers['text'][-1].mean.shape[0]
-  monkeypatch.setattr(prediction, 'make_text_encoder', lambda _: None)
-  monkeypatch.setattr(prediction, 'encode_texts', encode)
-  out = train.predict(config, str(tmp_path), 'Zyxwv Qrstu', task='el/synthetic',
-                      top_k=3)
-  assert len(out['answers']) == 3
-  assert out['routing']['surface_cross'] > 0  # the query has the view
-  assert out['routing']['neighbours_cross'] == 0  # an edgeless mention
+  monkeypatch.setattr(api, 'make_text_encoder', lambda _: None)
+  monkeypatch.setattr(api, 'encode_texts', encode)
+  predictor = api.Predictor.from_workdir(str(tmp_path))
+  assert len(predictor.predict('Zyxwv Qrstu', task='el/synthetic',
+                               top_k=3)) == 3
+  weights = predictor.routing('Zyxwv Qrstu', task='el/synthetic')
+  assert weights['surface_cross'] > 0  # the query has the view
+  assert weights['neighbours_cross'] == 0  # an edgeless mention

@@ -13,40 +13,19 @@ step), so a resumed run sees exactly the same data.
 from __future__ import annotations
 
 import dataclasses
-from typing import Iterator, NamedTuple
+from typing import Iterator
 
 import numpy as np
 
-from mtaimkg_jax.data.graph import (TASK_IDS, KnownAnswers, QueryGraph,
-                                    QuerySet, removal_edges, with_inverses)
+from mtaimkg_jax.data.graph import (KnownAnswers, QueryGraph, QuerySet,
+                                    removal_edges, with_inverses)
 from mtaimkg_jax.data.padding import Budget
+from mtaimkg_jax.types import TASK_IDS, EvalBatch, Queries, TrainBatch
 
 # Rejection rounds for strict negatives; leftovers are masked, not kept.
 _RESAMPLE_ROUNDS = 8
 # Most answers one evaluation row ranks; a larger group takes several rows.
 MAX_ANSWERS_PER_ROW = 8
-
-
-class Queries(NamedTuple):
-  nodes: np.ndarray  # int32 [B]
-  relations: np.ndarray  # int32 [B]
-  answers: np.ndarray  # int32 [B]
-  task: np.ndarray  # int32 [B]
-  valid: np.ndarray  # bool [B]: False on padding queries
-
-
-class TrainBatch(NamedTuple):
-  queries: Queries
-  candidates: np.ndarray  # int32 [B, C]; column 0 is the answer
-  candidate_valid: np.ndarray  # bool [B, C]
-  edge_weight: np.ndarray  # float32 [E_pad]: 0 on padding / removed edges
-
-
-class EvalBatch(NamedTuple):
-  queries: Queries  # one row per (node, relation) group; answers: the first
-  answers: np.ndarray  # int32 [B, A]: the row's answers, padded
-  answer_valid: np.ndarray  # bool [B, A]: False on padding answers and rows
-  exclude: np.ndarray  # bool [B, N_pad]: every known answer (filtered)
 
 
 def pad_queries(queries: QuerySet, task: str, batch_size: int) -> Queries:
@@ -75,17 +54,19 @@ def known_mask(known: KnownAnswers, queries: Queries,
 
 
 def group_answers(queries: QuerySet, max_answers: int
-                  ) -> tuple[QuerySet, np.ndarray]:
+                  ) -> tuple[QuerySet, np.ndarray, np.ndarray]:
   """Queries sharing `(node, relation)` → one row with up to `max_answers`
   answers (more take further rows). Rows follow the first occurrence of
   their group, answers their query order.
 
-  Returns the rows (`answers` = each row's first answer) and int64
-  [rows, max_answers] answers, -1 where a row has fewer.
+  Returns the rows (`answers` = each row's first answer), int64
+  [rows, max_answers] answers and the index of each answer's query in
+  `queries`, both -1 where a row has fewer.
   """
   count = len(queries)
   if not count:
-    return queries, np.zeros((0, max_answers), np.int64)
+    empty = np.zeros((0, max_answers), np.int64)
+    return queries, empty, empty
   _, first, inverse = np.unique(_pair_keys(queries), return_index=True,
                                 return_inverse=True)
   rank_of_group = np.empty_like(first)
@@ -100,8 +81,10 @@ def group_answers(queries: QuerySet, max_answers: int
   new_row = np.r_[True, (group[1:] != group[:-1]) | (chunk[1:] != chunk[:-1])]
   row = np.cumsum(new_row) - 1
   answers = np.full((int(row[-1]) + 1, max_answers), -1, np.int64)
+  ids = np.full_like(answers, -1)
   answers[row, position % max_answers] = queries.answers[order]
-  return queries.take(order[new_row]), answers
+  ids[row, position % max_answers] = order
+  return queries.take(order[new_row]), answers, ids
 
 
 def answers_per_row(graph: QueryGraph, split: str) -> int:
@@ -133,7 +116,7 @@ def eval_batches(graph: QueryGraph, split: str, batch_size: int,
   if every < 1:
     raise ValueError(f'every must be a positive integer, got {every!r}')
   width = answers_per_row(graph, split)
-  rows, answers = group_answers(graph.queries[split], width)
+  rows, answers, ids = group_answers(graph.queries[split], width)
   index, count = shard
   per_shard = -(-len(rows) // count)
   mine = np.arange(index * per_shard, min(len(rows), (index + 1) * per_shard))
@@ -143,11 +126,14 @@ def eval_batches(graph: QueryGraph, split: str, batch_size: int,
     padded = pad_queries(rows.take(chunk), graph.task, batch_size)
     row_answers = np.full((batch_size, width), -1, np.int64)
     row_answers[:len(chunk)] = answers[chunk]
+    query_ids = np.full((batch_size, width), -1, np.int32)
+    query_ids[:len(chunk)] = ids[chunk]
     answer_valid = row_answers >= 0
     row_answers = np.where(answer_valid, row_answers, padded.answers[:, None])
     yield EvalBatch(queries=padded, answers=row_answers.astype(np.int32),
                     answer_valid=answer_valid,
-                    exclude=known_mask(graph.known, padded, budget.nodes))
+                    exclude=known_mask(graph.known, padded, budget.nodes),
+                    query_ids=query_ids)
 
 
 @dataclasses.dataclass

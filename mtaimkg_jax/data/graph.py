@@ -15,15 +15,13 @@ stored with its inverse, as ULTRA does. `edges[:, 0]` is ULTRA's
 from __future__ import annotations
 
 import dataclasses
-from typing import Callable, Mapping
+from typing import Callable
 
 import numpy as np
 
 from mtaimkg_jax.data.features import Unifier, fit_unifier
-from mtaimkg_jax.data.mmkg import (EATask, ELTask, Features, LPTask, MMKG,
-                                   MODALITIES)
-
-TASK_IDS = {'lp': 0, 'ea': 1, 'el': 2}
+from mtaimkg_jax.data.mmkg import EATask, ELTask, Features, LPTask, MMKG
+from mtaimkg_jax.types import MODALITIES
 
 # Meta-relations of the relation graph (ULTRA's order).
 HEAD_TO_HEAD, TAIL_TO_TAIL, HEAD_TO_TAIL, TAIL_TO_HEAD = 0, 1, 2, 3
@@ -95,6 +93,13 @@ class QueryGraph:
   # the counterparts of the validation and the test pairs).
   split_candidates: dict[str, np.ndarray] = dataclasses.field(
       default_factory=dict)
+  # int64 [S, 2] the training seed pairs (node, counterpart) of an
+  # alignment graph, the `same_as` edges; None where queries are no
+  # identity pairs (data/views.py `anchors`).
+  seed_pairs: np.ndarray | None = None
+  # {check: count} of suspicious but legal data in the files the graph was
+  # built from (data/hygiene.py); written to the workdir's data_report.json.
+  hygiene: dict[str, int] = dataclasses.field(default_factory=dict)
 
   def for_split(self, split: str) -> QueryGraph:
     """This graph with `split`'s evaluation candidates."""
@@ -337,7 +342,10 @@ def build_ea(task: EATask, k: int,
       relation_names=rel_names + [f'inverse of {r}' for r in rel_names],
       candidates=candidates, negative_pool=negative_pool, queries=queries,
       known=known, split_candidates=split_candidates,
-      node_tokens=list(kg1.entities.tokens) + list(kg2.entities.tokens))
+      node_tokens=list(kg1.entities.tokens) + list(kg2.entities.tokens),
+      seed_pairs=np.stack([task.train_pairs[:, 0],
+                           task.train_pairs[:, 1] + n1], axis=1).astype(
+                               np.int64))
 
 
 def build_el(task: ELTask, k: int,
@@ -390,20 +398,6 @@ def build_el(task: ELTask, k: int,
       [f'mention:{i}' for i in range(num_nodes - n_kb)])
 
 
-def build_query_graph(task: LPTask | EATask | ELTask, k: int,
-                      featurize_text: TextFeaturizer | None = None,
-                      **options) -> QueryGraph:
-  """The query graph of any task; `options` go to its builder (e.g.
-  `unification='none'`, the ablation of `fit_unifier`)."""
-  if isinstance(task, LPTask):
-    return build_lp(task, k, featurize_text, **options)
-  if isinstance(task, EATask):
-    return build_ea(task, k, featurize_text, **options)
-  if isinstance(task, ELTask):
-    return build_el(task, k, featurize_text, **options)
-  raise TypeError(f'not a task: {type(task).__name__}')
-
-
 def removal_edges(graph: QueryGraph, queries: QuerySet) -> np.ndarray:
   """Edge ids of each query's own fact and its inverse (ULTRA removes them
   from the graph while training on that query)."""
@@ -422,8 +416,3 @@ def removal_edges(graph: QueryGraph, queries: QuerySet) -> np.ndarray:
   counts = hi - lo
   offsets = np.repeat(lo - np.cumsum(counts) + counts, counts)
   return order[offsets + np.arange(counts.sum())]
-
-
-def modality_summary(graph: QueryGraph) -> Mapping[str, float]:
-  """Fraction of nodes with each modality (for logs)."""
-  return {m: float(f.present.mean()) for m, f in graph.features.items()}

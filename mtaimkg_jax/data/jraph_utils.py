@@ -3,7 +3,7 @@
 jraph is archived; its `jax.tree_map`-era helpers break on current JAX. This
 module pins down the handful of helpers the project uses, on numpy inputs
 (host side) or jnp inputs (device side), and is tested on its own
-(`tests/test_jraph_utils.py`). Nothing else imports jraph.
+(in `tests/test_padding.py`). Nothing else imports jraph.
 """
 
 from __future__ import annotations

@@ -15,11 +15,12 @@ from typing import Sequence
 
 import ml_collections
 
-from mtaimkg_jax.data import datasets, synthetic, views
+from mtaimkg_jax.data import hygiene, synthetic, views
 from mtaimkg_jax.data.features import (default_cache_dir, encode_texts,
                                        make_text_encoder)
-from mtaimkg_jax.data.graph import TASK_IDS, QueryGraph, build_query_graph
+from mtaimkg_jax.data.graph import QueryGraph
 from mtaimkg_jax.data.mmkg import EATask, ELTask, LPTask
+from mtaimkg_jax.data.tasks import KINDS, TaskKind
 from mtaimkg_jax.errors import ConfigError
 
 
@@ -30,8 +31,8 @@ class TaskSpec:
   weight: float
 
   @property
-  def key(self) -> str:
-    return self.dataset
+  def kind(self) -> TaskKind:
+    return KINDS[self.task]
 
 
 def parse_tasks(tasks: Sequence, key: str = 'tasks') -> list[TaskSpec]:
@@ -44,9 +45,9 @@ def parse_tasks(tasks: Sequence, key: str = 'tasks') -> list[TaskSpec]:
       raise ConfigError(f'{key}[{i}]', f'expected (task, dataset, weight), '
                         f'got {entry!r}')
     task, dataset, weight = entry
-    if task not in TASK_IDS:
+    if task not in KINDS:
       raise ConfigError(f'{key}[{i}]', f'unknown task {task!r}; one of '
-                        f'{sorted(TASK_IDS)}')
+                        f'{sorted(KINDS)}')
     if not isinstance(dataset, str) or not dataset.startswith(f'{task}/'):
       raise ConfigError(f'{key}[{i}]', f'dataset {dataset!r} must be a path '
                         f'under the data root starting with "{task}/"')
@@ -80,16 +81,7 @@ def load_task(config: ml_collections.ConfigDict,
   root = config.data.root
   if not root or not os.path.isdir(root):
     raise ConfigError('data.root', f'data root {root!r} is not a directory')
-  if spec.task == 'lp':
-    return datasets.load_lp_task(root, name)
-  if spec.task == 'ea':
-    return datasets.load_ea_task(
-        root, name, train_ratio=config.ea.train_ratio, seed=config.seed,
-        candidates=config.ea.candidates,
-        valid_fraction=config.ea.valid_fraction)
-  return datasets.load_el_task(root, name,
-                               valid_fraction=config.el.valid_fraction,
-                               seed=config.seed)
+  return spec.kind.load(root, name, config)
 
 
 def _featurizer(config: ml_collections.ConfigDict):
@@ -112,28 +104,33 @@ def views_of(config: ml_collections.ConfigDict, task: str) -> tuple[str, ...]:
                if task in config.features.view_tasks[v])
 
 
+def load_graph(config: ml_collections.ConfigDict,
+               spec: TaskSpec) -> QueryGraph:
+  """One dataset's query graph: loaded, built, features unified, views
+  added."""
+  k = config.features.k
+  # Structure-only models read no features: skip encoding text.
+  featurize = _featurizer(config) if config.model.name != 'ultra' else None
+  task = load_task(config, spec)
+  counts = hygiene.counts(task)
+  hygiene.enforce({spec.dataset: counts}, config.data.strict)
+  graph = views.add_views(
+      spec.kind.build(task, k, featurize,
+                      unification=config.features.unification),
+      views_of(config, spec.task), k, config.features.unification)
+  graph = dataclasses.replace(graph, hygiene=counts)
+  logging.info('%s: %d nodes, %d edges (with inverses), %d relations, '
+               'queries %s, features %s', graph.key, graph.num_nodes,
+               graph.num_edges, graph.num_relations,
+               {s: len(q) for s, q in graph.queries.items()},
+               {m: round(float(f.present.mean()), 3)
+                for m, f in graph.features.items()})
+  return graph
+
+
 def load_graphs(config: ml_collections.ConfigDict,
                 tasks: Sequence[TaskSpec] | None = None
                 ) -> list[tuple[TaskSpec, QueryGraph]]:
   """All task graphs of `config.tasks` (or `tasks`), features unified."""
   specs = list(tasks) if tasks is not None else parse_tasks(config.tasks)
-  k = config.features.k
-  if not isinstance(k, int) or k <= 0:
-    raise ConfigError('features.k', f'must be a positive integer, got {k!r}')
-  # Structure-only models read no features: skip encoding text.
-  featurize = _featurizer(config) if config.model.name != 'ultra' else None
-  out = []
-  for spec in specs:
-    task = load_task(config, spec)
-    graph = views.add_views(
-        build_query_graph(task, k, featurize,
-                          unification=config.features.unification),
-        views_of(config, spec.task), k, config.features.unification)
-    logging.info('%s: %d nodes, %d edges (with inverses), %d relations, '
-                 'queries %s, features %s', graph.key, graph.num_nodes,
-                 graph.num_edges, graph.num_relations,
-                 {s: len(q) for s, q in graph.queries.items()},
-                 {m: round(float(f.present.mean()), 3)
-                  for m, f in graph.features.items()})
-    out.append((spec, graph))
-  return out
+  return [(spec, load_graph(config, spec)) for spec in specs]

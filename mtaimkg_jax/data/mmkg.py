@@ -15,9 +15,6 @@ import numpy as np
 
 from mtaimkg_jax.errors import DataError
 
-MODALITIES = ('text', 'image')
-TASKS = ('lp', 'ea', 'el')
-
 
 @dataclasses.dataclass(frozen=True)
 class Features:
@@ -60,7 +57,10 @@ class Vocab:
     self.tokens = list(tokens)
     self._index = {t: i for i, t in enumerate(self.tokens)}
     if len(self._index) != len(self.tokens):
-      raise ValueError('vocabulary has duplicate tokens')
+      i, token = next((i, t) for i, t in enumerate(self.tokens)
+                      if self._index[t] != i)
+      raise ValueError(f'vocabulary has duplicate tokens: {token[:200]!r} at '
+                       f'{i} and {self._index[token]}')
 
   def __len__(self) -> int:
     return len(self.tokens)
@@ -185,6 +185,8 @@ class EATask:
   valid_pairs: np.ndarray = dataclasses.field(
       default_factory=lambda: np.zeros((0, 2), np.int64))
   candidates: str = 'test'  # 'test': kg2 entities of the test pairs; 'all'
+  # Pairs the source listed more than once, dropped before the split.
+  source_duplicates: int = 0
 
 
 @dataclasses.dataclass

@@ -10,14 +10,15 @@ from __future__ import annotations
 
 import dataclasses
 import math
-from typing import NamedTuple, Sequence
+from typing import Sequence
 
 import numpy as np
 
 from mtaimkg_jax.data import jraph_utils
 from mtaimkg_jax.data.graph import QueryGraph
-from mtaimkg_jax.data.views import ALL_MODALITIES
+from mtaimkg_jax.data.tasks import KINDS
 from mtaimkg_jax.errors import BudgetError
+from mtaimkg_jax.types import ALL_MODALITIES, GraphArrays
 
 # Bucket sizes are m * 2**e for these mantissas: at most 25% padding waste.
 _MANTISSAS = (1.0, 1.25, 1.5, 1.75)
@@ -75,26 +76,6 @@ def choose_budget(graph: QueryGraph,
         f'the largest configured is ({max(budgets)}). Add a budget to '
         'config.padding.budgets or leave it empty for automatic buckets.')
   return fitting[0]
-
-
-class GraphArrays(NamedTuple):
-  """A padded graph as device-ready arrays (a pytree; one per budget shape).
-
-  `entity.senders → entity.receivers` is the direction messages flow:
-  receivers are ULTRA's `edge_index[0]` (the aggregating node).
-  """
-  entity: jraph_utils.GraphsTuple
-  relation: jraph_utils.GraphsTuple
-  num_base_relations: np.ndarray  # int32 scalar
-  modality_available: np.ndarray  # bool [M]: has views.ALL_MODALITIES[m]
-  # int32 [1]: the relation every query of this graph conditions on (EA:
-  # same_as, EL: refers_to), so the relation GNN runs once, not per query;
-  # int32 [0] when queries differ (LP). Its shape is static per graph.
-  shared_condition: np.ndarray
-  # bool [1] when, besides sharing the condition, no query node has an edge
-  # (EL: mentions are edgeless), so every other node's state is the same
-  # for all queries and one entity-GNN run serves the batch; [0] otherwise.
-  isolated_queries: np.ndarray
 
 
 def candidate_index(graph: QueryGraph) -> np.ndarray:
@@ -167,6 +148,6 @@ def shared_condition(graph: QueryGraph) -> np.ndarray:
   """[1] the one condition relation of all queries, or [0] if they differ."""
   relations = np.concatenate([q.relations for q in graph.queries.values()])
   conditions = np.unique(relations % graph.num_base_relations)
-  if len(conditions) == 1 and graph.task != 'lp':
+  if len(conditions) == 1 and KINDS[graph.task].shares_condition:
     return conditions.astype(np.int32)
   return np.zeros((0,), np.int32)

@@ -22,12 +22,14 @@ from __future__ import annotations
 import dataclasses
 import os
 
+import ml_collections
 import numpy as np
 import tensorflow_datasets as tfds
 
-from mtaimkg_jax.data import datasets, synthetic
+from mtaimkg_jax.data import datasets, synthetic, tasks
 from mtaimkg_jax.data.mmkg import (EATask, ELTask, Features, LPTask, MMKG,
-                                   MODALITIES, Mentions, Vocab)
+                                   Mentions, Vocab)
+from mtaimkg_jax.types import MODALITIES
 
 _EMPTY = np.zeros((0,), np.float32)
 _NO_IDS = np.zeros((0,), np.int64)
@@ -103,15 +105,18 @@ def _kg_rows(kg: MMKG, prefix: str,
   return splits
 
 
-def task_rows(task: LPTask | EATask | ELTask) -> dict[str, list[dict]]:
-  """A task container as rows per split."""
-  if isinstance(task, LPTask):
-    return _kg_rows(task.kg, '')
-  if isinstance(task, EATask):
-    rows = {**_kg_rows(task.kg1, 'kg1_'), **_kg_rows(task.kg2, 'kg2_')}
-    for split in ('train', 'valid', 'test'):
-      rows[f'pairs_{split}'] = _chunks(getattr(task, f'{split}_pairs'))
-    return rows
+def _lp_rows(task: LPTask) -> dict[str, list[dict]]:
+  return _kg_rows(task.kg, '')
+
+
+def _ea_rows(task: EATask) -> dict[str, list[dict]]:
+  rows = {**_kg_rows(task.kg1, 'kg1_'), **_kg_rows(task.kg2, 'kg2_')}
+  for split in ('train', 'valid', 'test'):
+    rows[f'pairs_{split}'] = _chunks(getattr(task, f'{split}_pairs'))
+  return rows
+
+
+def _el_rows(task: ELTask) -> dict[str, list[dict]]:
   rows = _kg_rows(task.kb, 'kb_', task.candidates)
   for split, mentions in task.mentions.items():
     rows[f'mentions_{split}'] = [
@@ -121,17 +126,22 @@ def task_rows(task: LPTask | EATask | ELTask) -> dict[str, list[dict]]:
   return rows
 
 
+def task_rows(task: LPTask | EATask | ELTask) -> dict[str, list[dict]]:
+  """A task container as rows per split."""
+  return _CODECS[tasks.kind_of(task).name][0](task)
+
+
 def _load_source(config: MmkgConfig, root: str) -> LPTask | EATask | ELTask:
-  task, rest = config.dataset.split('/', 1)
+  kind, rest = config.dataset.split('/', 1)
   if rest == 'synthetic':
     return synthetic.make_synthetic(synthetic.SyntheticSpec(
         seed=config.seed))[config.dataset]
-  if task == 'lp':
-    return datasets.load_lp_task(root, config.dataset)
-  if task == 'ea':
-    return datasets.load_ea_task(root, config.dataset, config.train_ratio,
-                                 config.seed)
-  return datasets.load_el_task(root, config.dataset)
+  options = ml_collections.ConfigDict({
+      'seed': config.seed,
+      'ea': {'train_ratio': config.train_ratio, 'candidates': 'test',
+             'valid_fraction': 0.0},
+      'el': {'valid_fraction': 0.0}})
+  return tasks.KINDS[kind].load(root, config.dataset, options)
 
 
 class Mmkg(tfds.core.GeneratorBasedBuilder):
@@ -231,24 +241,24 @@ def _features_of(rows: list[dict]) -> dict[str, Features]:
   return features
 
 
-def load_task(builder: Mmkg) -> LPTask | EATask | ELTask:
-  """Reads a prepared dataset back into the task container."""
-  source = builder.as_data_source()
-  dataset = builder.builder_config.dataset
-  task, rest = dataset.split('/', 1)
-  lp_splits = ('train', 'valid', 'test')
-  if task == 'lp':
-    kg, _ = _kg_from(source, '', rest, lp_splits)
-    return datasets.lp_task(kg, dataset)
-  if task == 'ea':
-    graphs = [_kg_from(source, f'kg{side}_',
-                       f'{os.path.basename(rest)}_{side}')[0]
-              for side in (1, 2)]
-    pairs = {s: _ids(source, f'pairs_{s}', 2) for s in lp_splits}
-    return EATask(key=dataset, kg1=graphs[0], kg2=graphs[1],
-                  train_pairs=pairs['train'], valid_pairs=pairs['valid'],
-                  test_pairs=pairs['test'])
-  kb, candidates = _kg_from(source, 'kb_', rest)
+def _lp_from(source, dataset: str) -> LPTask:
+  kg, _ = _kg_from(source, '', dataset.split('/', 1)[1], _LP_SPLITS)
+  return datasets.lp_task(kg, dataset)
+
+
+def _ea_from(source, dataset: str) -> EATask:
+  rest = dataset.split('/', 1)[1]
+  graphs = [_kg_from(source, f'kg{side}_',
+                     f'{os.path.basename(rest)}_{side}')[0]
+            for side in (1, 2)]
+  pairs = {s: _ids(source, f'pairs_{s}', 2) for s in _LP_SPLITS}
+  return EATask(key=dataset, kg1=graphs[0], kg2=graphs[1],
+                train_pairs=pairs['train'], valid_pairs=pairs['valid'],
+                test_pairs=pairs['test'])
+
+
+def _el_from(source, dataset: str) -> ELTask:
+  kb, candidates = _kg_from(source, 'kb_', dataset.split('/', 1)[1])
   mentions = {}
   for split in source:
     if split.startswith('mentions_'):
@@ -258,3 +268,16 @@ def load_task(builder: Mmkg) -> LPTask | EATask | ELTask:
           answers=np.array([r['tail'] for r in rows], np.int64),
           features=_features_of(rows))
   return ELTask(key=dataset, kb=kb, mentions=mentions, candidates=candidates)
+
+
+_LP_SPLITS = ('train', 'valid', 'test')
+# Per task kind: (container → rows per split, stored splits → container).
+_CODECS = {'lp': (_lp_rows, _lp_from), 'ea': (_ea_rows, _ea_from),
+           'el': (_el_rows, _el_from)}
+
+
+def load_task(builder: Mmkg) -> LPTask | EATask | ELTask:
+  """Reads a prepared dataset back into the task container."""
+  dataset = builder.builder_config.dataset
+  return _CODECS[dataset.split('/', 1)[0]][1](builder.as_data_source(),
+                                              dataset)

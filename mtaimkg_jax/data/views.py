@@ -30,11 +30,8 @@ import numpy as np
 
 from mtaimkg_jax.data.features import HashingEncoder, fit_unifier
 from mtaimkg_jax.data.graph import QueryGraph, inverse_relation
-from mtaimkg_jax.data.mmkg import MODALITIES, Features
-
-VIEWS = ('neighbours', 'surface', 'anchors')
-# Every modality a padded graph carries arrays for, in this order.
-ALL_MODALITIES = MODALITIES + VIEWS
+from mtaimkg_jax.data.mmkg import Features
+from mtaimkg_jax.types import VIEWS
 
 
 def queried_relations(graph: QueryGraph) -> np.ndarray:
@@ -97,12 +94,11 @@ def anchor_codes(graph: QueryGraph, dim: int = ANCHOR_DIM) -> Features | None:
   """Σ over each node's distinct neighbours (edges of relations no query
   asks) that belong to a seed pair of that pair's Gaussian code (seed 0,
   variance 1/dim, so inner products estimate shared-pair counts); present
-  where any. Seeds are the `train` query pairs of an EA graph; None for
-  other tasks (their queries are not identity pairs)."""
-  if graph.task != 'ea' or 'train' not in graph.queries:
+  where any. Seeds are an alignment graph's `seed_pairs`; None for other
+  graphs (their queries are not identity pairs)."""
+  if graph.seed_pairs is None or not len(graph.seed_pairs):
     return None
-  train = graph.queries['train']
-  seeds = np.unique(np.stack([train.nodes, train.answers], axis=1), axis=0)
+  seeds = np.unique(graph.seed_pairs, axis=0)
   pair_of = np.full((graph.num_nodes,), -1, np.int64)
   pair_of[seeds[:, 0]] = np.arange(len(seeds))
   pair_of[seeds[:, 1]] = np.arange(len(seeds))

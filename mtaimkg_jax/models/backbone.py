@@ -29,8 +29,7 @@ import flax.linen as nn
 import jax
 import jax.numpy as jnp
 
-from mtaimkg_jax.data import jraph_utils
-from mtaimkg_jax.data.padding import GraphArrays
+from mtaimkg_jax.types import GraphArrays, GraphsTuple
 
 # torch.nn.LayerNorm's default, which the ULTRA checkpoints were trained with.
 LAYER_NORM_EPSILON = 1e-5
@@ -182,7 +181,7 @@ class RelationGNN(nn.Module):
   remat: bool = False
 
   @nn.compact
-  def __call__(self, relation_graph: jraph_utils.GraphsTuple,
+  def __call__(self, relation_graph: GraphsTuple,
                condition: jax.Array) -> jax.Array:
     """Returns [R_pad, B, D] for query relations `condition` [B]."""
     num_nodes = relation_graph.nodes['real'].shape[0]
@@ -220,7 +219,7 @@ class EntityGNN(nn.Module):
   remat: bool = False
 
   @nn.compact
-  def __call__(self, graph: jraph_utils.GraphsTuple, relations: jax.Array,
+  def __call__(self, graph: GraphsTuple, relations: jax.Array,
                nodes: jax.Array, query_relations: jax.Array,
                edge_weight: jax.Array) -> tuple[jax.Array, jax.Array]:
     """Returns (states [N_pad, B, D], query vectors [B, D]).

@@ -23,17 +23,13 @@ import chex
 import flax.linen as nn
 import jax
 import jax.numpy as jnp
-import ml_collections
 
-from mtaimkg_jax.data.batches import Queries
-from mtaimkg_jax.data.graph import TASK_IDS
-from mtaimkg_jax.data.mmkg import MODALITIES
-from mtaimkg_jax.data.padding import GraphArrays
-from mtaimkg_jax.data.views import ALL_MODALITIES
 from mtaimkg_jax.models import moe as moe_lib
 from mtaimkg_jax.models.backbone import Ultra
 from mtaimkg_jax.models.layers import MLP, FeatureAdapter
 from mtaimkg_jax.models.routing import ROUTED, TaskRouter, mix, routed_names
+from mtaimkg_jax.types import (ALL_MODALITIES, MODALITIES, TASKS, GraphArrays,
+                               Queries)
 
 # Modalities whose cosine prior for EA and EL starts at this multiple of
 # `text_prior`: the names, the neighbours' names, the name trigrams and the
@@ -48,6 +44,10 @@ class ModelOutput(NamedTuple):
   logits: jax.Array  # [B, C] (C = all padded nodes when no candidates given)
   routing: jax.Array  # [B, M] weights over the model's `routed`
   balance_loss: jax.Array  # scalar
+  # The additive terms of `logits`, each [B, C], by name: 'head' (the
+  # routed MoE head), 'structure' (the gated backbone score) and 'prior'
+  # (the gated feature cosines), so calibration and analysis read them.
+  terms: dict[str, jax.Array]
 
 
 class MtaIMKG(nn.Module):
@@ -68,6 +68,9 @@ class MtaIMKG(nn.Module):
   freeze_backbone: bool = False
   # Raw modalities and derived views (data/views.py) the model reads.
   modalities: tuple[str, ...] = MODALITIES
+  # Ids of the tasks whose queries name their answer (EA, EL): their
+  # cosine prior starts at `text_prior` (data/tasks.py `names_prior`).
+  name_prior_tasks: tuple[int, ...] = ()
 
   @property
   def routed(self) -> tuple[str, ...]:
@@ -75,7 +78,7 @@ class MtaIMKG(nn.Module):
 
   def setup(self):
     self.backbone = Ultra(self.dim, self.num_layers, remat=self.remat)
-    self.task_embedding = nn.Embed(len(TASK_IDS), self.task_dim)
+    self.task_embedding = nn.Embed(len(TASKS), self.task_dim)
     self.adapters = {m: FeatureAdapter(self.dim, name=f'adapter_{m}')
                      for m in self.modalities}
     self.cross_projections = {m: nn.Dense(self.dim, name=f'cross_{m}')
@@ -87,18 +90,18 @@ class MtaIMKG(nn.Module):
                                 self.top_k)
     self.head = MLP((self.dim, 1))
     self.structure_gate = self.param('structure_gate', nn.initializers.ones,
-                                     (len(TASK_IDS),))
+                                     (len(TASKS),))
     self.cosine_gate = self.param('cosine_gate', self._cosine_gate_init,
-                                  (len(TASK_IDS), len(self.modalities)))
+                                  (len(TASKS), len(self.modalities)))
 
   def _cosine_gate_init(self, _, shape) -> jax.Array:
     """`text_prior` (times `_NAME_PRIORS`) on the name modalities for the
-    tasks that match an entity to itself (EA, EL), 0 elsewhere: the other
-    weights start at no prior."""
+    tasks that match an entity to itself (`name_prior_tasks`), 0
+    elsewhere: the other weights start at no prior."""
     gate = jnp.zeros(shape, jnp.float32)
     for i, modality in enumerate(self.modalities):
-      for task in ('ea', 'el'):
-        gate = gate.at[TASK_IDS[task], i].set(
+      for task in self.name_prior_tasks:
+        gate = gate.at[task, i].set(
             self.text_prior * _NAME_PRIORS.get(modality, 0.0))
     return gate
 
@@ -138,7 +141,8 @@ class MtaIMKG(nn.Module):
     cosine_gate = self.cosine_gate[task]
     unit = {m: _unit_rows(entity[m]) for m in modalities}
 
-    def score(index: jax.Array) -> tuple[jax.Array, moe_lib.MoEOutput]:
+    def score(index: jax.Array
+              ) -> tuple[dict[str, jax.Array], moe_lib.MoEOutput]:
       states = jnp.take_along_axis(h, index[:, :, None], axis=1)
       structural_score = self._frozen(
           self.backbone.score_states(states, query))
@@ -152,23 +156,26 @@ class MtaIMKG(nn.Module):
       cosines = jnp.stack([
           jnp.einsum('bk,bck->bc', unit[m][nodes], unit[m][index])
           for m in modalities], axis=-1)
-      logits = (self.head(mixture.output)[..., 0] + gate * structural_score +
-                jnp.einsum('bcm,bm->bc', cosines, cosine_gate))
-      return logits, mixture
+      terms = {'head': self.head(mixture.output)[..., 0],
+               'structure': gate * structural_score,
+               'prior': jnp.einsum('bcm,bm->bc', cosines, cosine_gate)}
+      return terms, mixture
 
     if candidates is None:
       candidates = jnp.broadcast_to(jnp.arange(h.shape[1]),
                                     (nodes.shape[0], h.shape[1]))
     if token_mask is not None:
-      logits, mixture = score(candidates)
+      terms, mixture = score(candidates)
       balance = moe_lib.balance_loss(mixture.gates, mixture.probabilities,
                                      token_mask)
-      return ModelOutput(logits, weights, balance)
+      return ModelOutput(sum(terms.values()), weights, balance, terms)
     num_candidates = candidates.shape[1]
     chunks = [score(candidates[:, start:start + self.chunk_size])[0]
               for start in range(0, num_candidates, self.chunk_size)]
-    return ModelOutput(jnp.concatenate(chunks, axis=1), weights,
-                       jnp.zeros((), jnp.float32))
+    terms = {name: jnp.concatenate([chunk[name] for chunk in chunks], axis=1)
+             for name in chunks[0]}
+    return ModelOutput(sum(terms.values()), weights,
+                       jnp.zeros((), jnp.float32), terms)
 
   def _frozen(self, x: jax.Array) -> jax.Array:
     return jax.lax.stop_gradient(x) if self.freeze_backbone else x
@@ -205,26 +212,5 @@ class StructureOnly(nn.Module):
                            candidates, edge_weight)
     routing = jax.nn.one_hot(jnp.zeros(queries.nodes.shape, jnp.int32),
                              len(ROUTED))
-    return ModelOutput(logits, routing, jnp.zeros((), jnp.float32))
-
-
-def build_model(config: ml_collections.ConfigDict) -> nn.Module:
-  """`config.model` → a module with the `ModelOutput` interface."""
-  model = config.model
-  if model.name == 'ultra':
-    return StructureOnly(model.dim, model.num_layers, model.remat)
-  return MtaIMKG(
-      dim=model.dim, num_layers=model.num_layers, task_dim=model.task_dim,
-      router_hidden=model.router_hidden, num_experts=model.num_experts,
-      expert_hidden=model.expert_hidden, top_k=model.top_k,
-      uniform_routing=not model.routing, remat=model.remat,
-      chunk_size=model.chunk_size, text_prior=model.text_prior,
-      freeze_backbone=model.freeze_backbone,
-      modalities=MODALITIES + tuple(config.features.views))
-
-
-def routed_of(config: ml_collections.ConfigDict) -> tuple[str, ...]:
-  """Names of the routing weights the configured model returns."""
-  if config.model.name == 'ultra':
-    return ROUTED
-  return routed_names(MODALITIES + tuple(config.features.views))
+    return ModelOutput(logits, routing, jnp.zeros((), jnp.float32),
+                       {'structure': logits})

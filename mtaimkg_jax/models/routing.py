@@ -17,7 +17,7 @@ import jax
 import jax.numpy as jnp
 
 from mtaimkg_jax.models.layers import MLP
-
+from mtaimkg_jax.types import MODALITIES
 
 
 def routed_names(modalities: Sequence[str]) -> tuple[str, ...]:
@@ -27,8 +27,8 @@ def routed_names(modalities: Sequence[str]) -> tuple[str, ...]:
           tuple(f'{m}_cross' for m in modalities))
 
 
-# The representations of the default model (text and image).
-ROUTED = routed_names(('text', 'image'))
+# The representations of the default model (the raw modalities).
+ROUTED = routed_names(MODALITIES)
 
 
 class TaskRouter(nn.Module):

@@ -1,0 +1,196 @@
+"""Python API: a trained model that answers queries by name.
+
+  from mtaimkg_jax import api
+  p = api.Predictor.from_workdir('workdir/default')
+  p.relations('lp/synthetic')[:3]
+  p.predict('e3|rel_2|?', task='lp/synthetic', top_k=5)
+  # → [{'rank': 1, 'name': ..., 'id': ..., 'score': ..., 'known': False},...]
+
+A `Predictor` loads each graph once, restores the parameters once (on the
+first query, after the query is validated) and compiles one scoring
+function per graph, so later queries cost one forward pass. Queries take
+the task kind's form (`data/tasks.py`): LP `head|relation|?` or
+`?|relation|tail`, EA an entity of graph 1, EL a mention sentence (a new
+mention is encoded, unified with the graph's fitted unifier and placed on
+a padding node).
+"""
+
+from __future__ import annotations
+
+from typing import Any, Iterable, Mapping
+
+import jax
+import ml_collections
+import numpy as np
+
+from mtaimkg_jax import checkpoint, parallel
+from mtaimkg_jax.data import loading, views
+from mtaimkg_jax.data.batches import pad_queries
+from mtaimkg_jax.data.features import (default_cache_dir, encode_texts,
+                                       make_text_encoder)
+from mtaimkg_jax.data.graph import QuerySet
+from mtaimkg_jax.data.tasks import ParsedQuery
+from mtaimkg_jax.errors import ConfigError
+from mtaimkg_jax.experiment import (Experiment, Prepared, checkpoint_source,
+                                    for_checkpoint)
+
+
+class Predictor:
+  """See the module docstring; build it with `from_workdir` or
+  `from_config`."""
+
+  def __init__(self, experiment: Experiment, workdir: str | None):
+    self.experiment = experiment
+    self.workdir = workdir
+    self._params = None
+    self._encoder = None
+    model = experiment.model
+    self._score = jax.jit(lambda p, g, q: model.apply({'params': p}, g, q))
+
+  @classmethod
+  def from_workdir(cls, workdir: str,
+                   overrides: Mapping[str, Any] | None = None) -> Predictor:
+    """The model trained in `workdir`, with the config it saved there;
+    `overrides` ({'eval.tasks': ..., 'data.root': ...}) change keys of
+    it, e.g. to ask a dataset it was not trained on."""
+    config = checkpoint.read_config(workdir)
+    if config is None:
+      raise ConfigError('workdir', f'{workdir!r} holds no '
+                        f'{checkpoint.CONFIG_FILE} of a training run')
+    config.update_from_flattened_dict(dict(overrides or {}))
+    return cls(Experiment(config), workdir)
+
+  @classmethod
+  def from_config(cls, config: ml_collections.ConfigDict, workdir: str,
+                  overridden: Iterable[str] = ()) -> Predictor:
+    """A command line's config: the model of the checkpoint it names
+    (`experiment.checkpoint_source`), except the keys it `overridden`."""
+    config = for_checkpoint(config, checkpoint_source(config, workdir),
+                            overridden)
+    return cls(Experiment(config), workdir)
+
+  def datasets(self) -> list[str]:
+    """The datasets this predictor answers on (`config.eval.tasks`, else
+    `config.tasks`)."""
+    return [spec.dataset for spec in self.experiment.eval_specs]
+
+  def _spec(self, task: str | None) -> loading.TaskSpec:
+    """The dataset `task` names (a dataset or a task kind), else the
+    first."""
+    specs = self.experiment.eval_specs
+    if task is not None:
+      specs = [s for s in specs if task in (s.dataset, s.task)]
+      if not specs:
+        raise ConfigError('task', f'{task!r} is none of the datasets '
+                          f'{self.datasets()} nor their task kinds')
+    return specs[0]
+
+  def _prepared(self, task: str | None) -> Prepared:
+    return self.experiment.prepare(self._spec(task))
+
+  def entities(self, task: str | None = None) -> list[str]:
+    """The entity names queries and answers use."""
+    graph = self._prepared(task).graph
+    return [graph.node_names[i] for i in range(graph.num_nodes)
+            if not graph.node_names[i].startswith('mention: ')]
+
+  def relations(self, task: str | None = None) -> list[str]:
+    """The relation names LP queries may ask (inverses included)."""
+    return list(self._prepared(task).graph.relation_names)
+
+  def parse(self, query: str, task: str | None = None) -> ParsedQuery:
+    """The query on its graph, or a `ConfigError` naming what is wrong;
+    nothing is restored or compiled."""
+    self._spec(task).kind.check_query(query)
+    prepared = self._prepared(task)
+    return prepared.kind.parse_query(prepared.graph, query)
+
+  def _params_once(self) -> Any:
+    if self._params is None:
+      self._params = self.experiment.checkpoint_params(self.workdir)
+    return self._params
+
+  def _forward(self, query: str, task: str | None
+               ) -> tuple[Prepared, ParsedQuery, Any]:
+    prepared = self._prepared(task)
+    graph = prepared.graph
+    parsed = prepared.kind.parse_query(graph, query)
+    arrays = prepared.arrays
+    if parsed.new_text is not None:
+      arrays = self._with_new_mention(prepared, parsed.new_text)
+    batch_size = self.experiment.config.eval.batch_size
+    queries = pad_queries(
+        QuerySet(np.array([parsed.node]), np.array([parsed.relation]),
+                 np.array([0])), graph.task, batch_size)
+    output = self._score(self._params_once(), arrays,
+                         parallel.replicate(queries, self.experiment.mesh))
+    return prepared, parsed, output
+
+  def routing(self, query: str, task: str | None = None) -> dict[str, float]:
+    """The query's routing weights over the model's representations."""
+    _, _, output = self._forward(query, task)
+    return dict(zip(self.experiment.routed,
+                    map(float, np.asarray(output.routing)[0])))
+
+  def predict(self, query: str, task: str | None = None,
+              top_k: int = 10) -> list[dict[str, Any]]:
+    """The `top_k` best candidates of `query`: rank, name, id, score, and
+    whether the pair is already a known true fact of the graph."""
+    prepared, parsed, output = self._forward(query, task)
+    graph = prepared.graph
+    scores = np.asarray(output.logits)[0, :graph.num_nodes]
+    scores = np.where(graph.candidates, scores, -np.inf)
+    top = np.argsort(-scores, kind='stable')[:top_k]
+    _, known = graph.known.lookup(np.array([parsed.node]),
+                                  np.array([parsed.relation]))
+    return [{'rank': i + 1, 'name': graph.node_names[c],
+             'id': graph.node_tokens[c], 'score': float(scores[c]),
+             'known': bool(np.isin(c, known))}
+            for i, c in enumerate(top) if np.isfinite(scores[c])]
+
+  def _with_new_mention(self, prepared: Prepared, text: str) -> Any:
+    """`prepared`'s arrays with a new mention's unified features on the
+    first padding node (the only rows that change)."""
+    graph, config = prepared.graph, self.experiment.config
+    unifiers = graph.unifiers.get('text')
+    if not unifiers or graph.features.get('text') is None:
+      raise ConfigError('query', f'{graph.key} has no text features to place '
+                        'a new mention; quote an existing mention instead')
+    if self._encoder is None:
+      self._encoder = make_text_encoder(config.features.text_encoder)
+    raw = encode_texts(self._encoder, [text],
+                       config.data.cache_dir or default_cache_dir())
+    unifier = unifiers[-1]
+    if raw.values.shape[1] != unifier.mean.shape[0]:
+      raise ConfigError('features.text_encoder', 'the encoder differs from '
+                        "the one the graph's text features came from")
+    rows = {'text': unifier.apply(raw.values)[0]}
+    if graph.unifiers.get('surface'):
+      # The name-trigram view, if the model reads it (the neighbours view
+      # stays absent: the new mention has no edges).
+      surface = views.surface_features([f'mention: {text}'])
+      rows['surface'] = graph.unifiers['surface'][0].apply(surface.values)[0]
+    nodes = dict(prepared.arrays.entity.nodes)
+    for modality, row in rows.items():
+      values = np.array(nodes[modality])
+      present = np.array(nodes[f'{modality}_present'])
+      values[graph.num_nodes], present[graph.num_nodes] = row, True
+      nodes.update(parallel.replicate(
+          {modality: values, f'{modality}_present': present},
+          self.experiment.mesh))
+    entity = prepared.arrays.entity._replace(nodes=nodes)
+    return prepared.arrays._replace(entity=entity)
+
+
+def table(query: str, answers: list[dict[str, Any]]) -> str:
+  """A readable table of `Predictor.predict`'s answers; known true facts
+  are starred."""
+  width = max([len(a['name']) for a in answers] + [6])
+  lines = [f'{query}', f'{"rank":>4}  {"score":>9}  {"answer":<{width}}  id']
+  for a in answers:
+    star = ' *' if a['known'] else ''
+    lines.append(f'{a["rank"]:>4}  {a["score"]:>9.4f}  '
+                 f'{a["name"]:<{width}}  {a["id"]}{star}')
+  if any(a['known'] for a in answers):
+    lines.append('* already a known fact of the graph')
+  return '\n'.join(lines)

@@ -1,0 +1,62 @@
+"""Metrics of ranked splits, their breakdowns, and `results.json`.
+
+A split's ranks come with the id of the query each belongs to, so the
+metrics can be broken down as PyKEEN's evaluator does: by direction (LP:
+tail prediction `(h, r, ?)` vs head prediction `(t, r⁻¹, ?)`) and by
+query relation. The breakdowns sit under each dataset's metrics.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+from typing import Any, Sequence
+
+import numpy as np
+
+from mtaimkg_jax import metrics
+from mtaimkg_jax.data.graph import QueryGraph
+
+RESULT_KEYS = ('mrr', 'hits@1', 'hits@3', 'hits@5', 'hits@10', 'mr', 'count')
+
+
+def summary(ranks: np.ndarray) -> dict[str, float]:
+  summarised = metrics.summarize(ranks)
+  return {k: summarised[k] for k in RESULT_KEYS}
+
+
+def breakdown(ranks: np.ndarray, query_ids: np.ndarray, graph: QueryGraph,
+              split: str, by: Sequence[str]) -> dict[str, dict]:
+  """{'by_direction': {'tail': ..., 'head': ...}, 'by_relation': {name:
+  ...}} of the ranks of `graph`'s `split` queries `query_ids`, for the
+  breakdowns `by` names; a direction breakdown only where the split asks
+  both ways (LP)."""
+  relations = graph.queries[split].relations[query_ids]
+  base = graph.num_base_relations
+  out = {}
+  head = relations >= base
+  if 'direction' in by and head.any() and not head.all():
+    out['by_direction'] = {'tail': summary(ranks[~head]),
+                           'head': summary(ranks[head])}
+  if 'relation' in by:
+    names = graph.relation_names
+    out['by_relation'] = {names[r]: summary(ranks[relations % base == r])
+                          for r in np.unique(relations % base)}
+  return out
+
+
+def log(results: dict[str, dict[str, Any]]) -> None:
+  for key, values in results.items():
+    logging.info('%s: %s', key, ', '.join(
+        f'{k}={values[k]:.4f}' for k in RESULT_KEYS))
+
+
+def write(path: str, results: dict[str, dict[str, Any]]) -> None:
+  """Writes `results.json` atomically, keys sorted."""
+  os.makedirs(os.path.dirname(path) or '.', exist_ok=True)
+  tmp = f'{path}.tmp'
+  with open(tmp, 'w') as f:
+    json.dump(results, f, indent=2, sort_keys=True)
+    f.write('\n')
+  os.replace(tmp, path)

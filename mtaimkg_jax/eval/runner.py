@@ -1,0 +1,170 @@
+"""Runs the evaluators on every evaluated dataset of an experiment.
+
+For each dataset of `config.eval.tasks` (default: the training tasks): rank
+`config.eval.split` (`ranking`), then, where its task kind asks, rank after
+one-to-one matching (`matching`) and at the learned-term scale chosen on
+the held-out split (`calibration`); write `results.json` (with the
+breakdowns of `config.eval.breakdown`), the routing files, and with
+calibration `calibration.json`. Everything a dataset needs is checked
+before the first query is ranked.
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Any, Iterable
+
+import jax
+import ml_collections
+import numpy as np
+
+from mtaimkg_jax import checkpoint, steps, summary
+from mtaimkg_jax.data.graph import QueryGraph
+from mtaimkg_jax.errors import ConfigError
+from mtaimkg_jax.eval import (baselines, calibration, matching, ranking,
+                              results as results_lib, routing)
+from mtaimkg_jax.experiment import (Experiment, checkpoint_source,
+                                    for_checkpoint)
+
+Results = dict[str, dict[str, Any]]
+
+
+def eval_split(config, graph: QueryGraph) -> str:
+  """`config.eval.split`, which `graph` must have queries of."""
+  split = config.eval.split
+  if split not in graph.queries:
+    raise ConfigError('eval.split', f'{graph.key} has no {split!r} queries '
+                      f'(it has {sorted(graph.queries)})')
+  if not len(graph.queries[split]):
+    raise ConfigError('eval.split', f'{graph.key} has no {split!r} queries '
+                      '(the split is empty)')
+  return split
+
+
+def check(experiment: Experiment) -> None:
+  """What evaluation will read, checked before any training: every
+  evaluated dataset loads, has the split, and (when calibrating) enough
+  held-out queries."""
+  for spec in experiment.eval_specs:
+    graph = experiment.graph(spec)
+    eval_split(experiment.config, graph)
+    calibration.calibrates(experiment.config, graph)
+
+
+def _summaries(experiment: Experiment, split: str,
+               ranked: dict[str, tuple[QueryGraph, np.ndarray, np.ndarray]]
+               ) -> Results:
+  """{key: metrics and breakdowns} of {key: (graph, ranks, query ids)};
+  query ids may be None (rankings after matching or calibration carry
+  the plain ranking's order, and no breakdown)."""
+  out = {}
+  for key, (graph, ranks, query_ids) in ranked.items():
+    out[key] = results_lib.summary(ranks)
+    if query_ids is not None:
+      out[key].update(results_lib.breakdown(
+          ranks, query_ids, graph, split, experiment.config.eval.breakdown))
+  results_lib.log(out)
+  return out
+
+
+def _finish(experiment: Experiment, workdir: str, results: Results,
+            step: int | None) -> Results:
+  if jax.process_index() == 0:
+    results_lib.write(os.path.join(workdir, 'results.json'), results)
+    writer = summary.MetricWriter(os.path.join(workdir, 'tensorboard'))
+    writer.write_scalars(step or 0, {
+        f'eval/{key}/{metric}': value for key, values in results.items()
+        for metric, value in values.items() if isinstance(value, float)})
+    writer.close()
+  return results
+
+
+def evaluate(experiment: Experiment, params: Any, workdir: str,
+             step: int | None = None) -> Results:
+  """Ranks every query of each evaluated dataset with the model `params`
+  (resumable, `ranking.SplitRanker`) and writes the results."""
+  config = experiment.config
+  fns = steps.make_steps(experiment.model, experiment.optimizer(params),
+                         config, experiment.mesh)
+  check(experiment)
+  ranked, weights, scales = {}, {}, {}
+  with checkpoint.Preemption() as preemption:
+    ranker = ranking.SplitRanker(config, workdir, fns, params,
+                                 experiment.mesh, preemption)
+    for spec in experiment.eval_specs:
+      split = eval_split(config, experiment.graph(spec))
+      item = experiment.prepare(spec, split)
+      graph, kind = item.graph, item.kind
+      calibrating = calibration.calibrates(config, graph)
+      if calibrating:
+        held_out = ranker.rank(experiment.prepare(spec, 'valid'), 'valid',
+                               keep_scores=True)
+        scales[graph.key] = calibration.choose(config, graph.key, held_out)
+      matched = matching.matches(config, kind)
+      result = ranker.rank(item, split, keep_scores=matched or calibrating)
+      ranked[graph.key] = (graph, result['ranks'], result['query_ids'])
+      weights[graph.key] = (graph.task, result['weights'].mean(axis=0))
+      if matched:
+        ranked[graph.key + matching.ONE_TO_ONE] = (
+            graph, matching.matched_ranks(config, result['scores'],
+                                          result['columns']), None)
+      if calibrating:
+        for key, ranks in calibration.calibrated_ranks(
+            config, graph, result,
+            scales[graph.key]['learned_scale']).items():
+          ranked[key] = (graph, ranks, None)
+  results = _summaries(experiment, config.eval.split, ranked)
+  if jax.process_index() == 0:
+    routing.write(workdir, weights, experiment.routed)
+    if scales:
+      routing.write_json(os.path.join(workdir, 'calibration.json'), scales)
+  return _finish(experiment, workdir, results, step)
+
+
+def evaluate_baselines(experiment: Experiment, workdir: str) -> Results:
+  """Each evaluated dataset's parameter-free floor (`baselines`) on the
+  same queries the model ranks."""
+  config = experiment.config
+  check(experiment)
+  ranked = {}
+  for spec in experiment.eval_specs:
+    split = eval_split(config, experiment.graph(spec))
+    item = experiment.prepare(spec, split)
+    graph, kind = item.graph, item.kind
+    score = baselines.BASELINES[kind.baseline](graph, item.budget.nodes)
+    rows = []
+    if matching.matches(config, kind):
+      score = matching.keeping_candidate_scores(
+          score, np.flatnonzero(graph.candidates), rows)
+    ranks, ids = baselines.evaluate_split(
+        graph, split, item.budget, config.eval.batch_size,
+        baselines.host_scorer(score, item.arrays, config.eval.ties))
+    ranked[graph.key] = (graph, ranks, ids)
+    if rows:
+      ranked[graph.key + matching.ONE_TO_ONE] = (
+          graph, matching.matched_ranks(
+              config, *(np.concatenate(parts) for parts in zip(*rows))), None)
+  return _finish(experiment, workdir,
+                 _summaries(experiment, config.eval.split, ranked), None)
+
+
+def evaluate_checkpoint(config: ml_collections.ConfigDict, workdir: str,
+                        overridden: Iterable[str] = ()) -> Results:
+  """Evaluates a checkpoint on `config.eval.tasks` (default `config.tasks`):
+  this workdir's, else `config.init_workdir`'s, else the backbone of
+  `config.model.init_checkpoint` (`experiment.checkpoint_source`). The
+  model is the one the checkpoint's run saved in its config.json, but for
+  the keys the command line `overridden`."""
+  if not workdir:
+    raise ConfigError('workdir', 'a --workdir is required')
+  if config.model.name != 'baseline':
+    config = for_checkpoint(config, checkpoint_source(config, workdir),
+                            overridden)
+  experiment = Experiment(config)
+  with checkpoint.WorkdirLock(workdir):
+    if config.model.name == 'baseline':
+      return evaluate_baselines(experiment, workdir)
+    check(experiment)
+    experiment.write_data_report(workdir)
+    return evaluate(experiment, experiment.checkpoint_params(workdir),
+                    workdir)

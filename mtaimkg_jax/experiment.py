@@ -1,0 +1,298 @@
+"""One run's config, mesh, model, graphs and parameters.
+
+An `Experiment` is shared by training, evaluation and prediction. It
+validates the config once, builds each dataset's graph once (text
+encoding, views, relation graph) and pads it once per candidate set,
+builds the model, and owns where parameters come from: a fresh init with
+ULTRA's weights imported, this workdir's checkpoint, or another run's
+(`config.init_workdir`).
+
+A checkpoint knows its config: training writes `<workdir>/config.json`
+(`checkpoint.write_config`); `for_checkpoint` rebuilds the model a saved
+run holds; `check_resumable` refuses to train a workdir whose run
+differs, before anything is written.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import logging
+import os
+from typing import Any, Iterable
+
+import flax.linen as nn
+import jax
+import jax.numpy as jnp
+import ml_collections
+import numpy as np
+
+from mtaimkg_jax import checkpoint, config_check, parallel, steps
+from mtaimkg_jax.data import loading, padding
+from mtaimkg_jax.data.batches import pad_queries
+from mtaimkg_jax.data.graph import QueryGraph
+from mtaimkg_jax.data.tasks import KINDS, TaskKind
+from mtaimkg_jax.errors import ConfigError
+from mtaimkg_jax.models import ultra_import
+from mtaimkg_jax.models.model import MtaIMKG, StructureOnly
+from mtaimkg_jax.models.routing import ROUTED, routed_names
+from mtaimkg_jax.types import MODALITIES, TASKS
+
+
+@dataclasses.dataclass
+class Prepared:
+  """One graph ready for the device: its budget and padded arrays, which
+  are replicated on the mesh."""
+  spec: loading.TaskSpec
+  graph: QueryGraph
+  budget: padding.Budget
+  arrays: Any
+
+  @property
+  def kind(self) -> TaskKind:
+    return self.spec.kind
+
+
+def build_model(config: ml_collections.ConfigDict) -> nn.Module:
+  """`config.model` → a module with the `ModelOutput` interface."""
+  model = config.model
+  if model.name == 'ultra':
+    return StructureOnly(model.dim, model.num_layers, model.remat)
+  return MtaIMKG(
+      dim=model.dim, num_layers=model.num_layers, task_dim=model.task_dim,
+      router_hidden=model.router_hidden, num_experts=model.num_experts,
+      expert_hidden=model.expert_hidden, top_k=model.top_k,
+      uniform_routing=not model.routing, remat=model.remat,
+      chunk_size=model.chunk_size, text_prior=model.text_prior,
+      freeze_backbone=model.freeze_backbone,
+      modalities=MODALITIES + tuple(config.features.views),
+      name_prior_tasks=tuple(KINDS[t].id for t in TASKS
+                             if KINDS[t].names_prior))
+
+
+def routed_of(config: ml_collections.ConfigDict) -> tuple[str, ...]:
+  """Names of the routing weights the configured model returns."""
+  if config.model.name == 'ultra':
+    return ROUTED
+  return routed_names(MODALITIES + tuple(config.features.views))
+
+
+def budgets(config: ml_collections.ConfigDict) -> list[padding.Budget]:
+  out = []
+  for i, entry in enumerate(config.padding.budgets):
+    try:
+      out.append(padding.Budget(**dict(entry)))
+    except (TypeError, ValueError) as e:
+      raise ConfigError(f'padding.budgets[{i}]', f'{e}; expected keys nodes, '
+                        'edges, relations, relation_edges') from None
+  return out
+
+
+def eval_specs(config: ml_collections.ConfigDict) -> list[loading.TaskSpec]:
+  """The datasets evaluated: `config.eval.tasks`, else `config.tasks`."""
+  if config.eval.tasks:
+    return loading.parse_tasks(config.eval.tasks, key='eval.tasks')
+  return loading.parse_tasks(config.tasks)
+
+
+def checkpoint_source(config: ml_collections.ConfigDict,
+                      workdir: str | None) -> str | None:
+  """Where evaluation and prediction take parameters from: this workdir if
+  it holds a saved step, else `config.init_workdir` (which must), else
+  None (the backbone of `config.model.init_checkpoint`); nothing at all
+  is an error, raised before any graph loads."""
+  if workdir and checkpoint.has_saved_step(workdir):
+    return workdir
+  if config.init_workdir:
+    if not checkpoint.has_saved_step(config.init_workdir):
+      raise _no_readable_checkpoint('init_workdir', config.init_workdir)
+    return config.init_workdir
+  if config.model.init_checkpoint:
+    return None
+  raise ConfigError('init_workdir', f'no checkpoint in {workdir!r}, and '
+                    'neither config.init_workdir nor '
+                    'config.model.init_checkpoint is set')
+
+
+def for_checkpoint(config: ml_collections.ConfigDict, source: str | None,
+                   overridden: Iterable[str] = ()
+                   ) -> ml_collections.ConfigDict:
+  """`config` with the model of the run saved in `source` (its
+  `config.json`), except what the command line `overridden`."""
+  saved = checkpoint.read_config(source) if source else None
+  if saved is None:
+    return config
+  resolved = config_check.with_saved_model(config, saved, overridden)
+  changed = config_check.differences(config, resolved,
+                                     config_check.MODEL_SECTIONS)
+  if changed:
+    logging.info('the model of %s, from its config.json: %s', source,
+                 '; '.join(changed))
+  return resolved
+
+
+def check_resumable(config: ml_collections.ConfigDict, workdir: str) -> None:
+  """Raises `ConfigError` naming every key on which `config` differs from
+  the run already in `workdir` (its model, data or seed), before anything
+  is written: such a run cannot resume that run's checkpoints."""
+  saved = checkpoint.read_config(workdir)
+  if saved is None:
+    return
+  changed = config_check.differences(
+      saved, config, config_check.MODEL_SECTIONS + config_check.TRAINING_KEYS)
+  if changed:
+    raise ConfigError('workdir', f'{workdir} holds a run of another config '
+                      f'({"; ".join(changed)}); use another --workdir, or '
+                      'the run\'s own config to resume it')
+
+
+def _no_readable_checkpoint(key: str, directory: str) -> ConfigError:
+  return ConfigError(key, f'{directory!r} holds no readable checkpoint in '
+                     f'{checkpoint.directory_of(directory)} (has its training '
+                     'run finished? are its files whole?)')
+
+
+class Experiment:
+  """See the module docstring."""
+
+  def __init__(self, config: ml_collections.ConfigDict,
+               mesh: jax.sharding.Mesh | None = None):
+    """`mesh`: the devices to run on (default: all, `parallel.make_mesh`)."""
+    self.config = config
+    self.mesh = mesh if mesh is not None else parallel.make_mesh()
+    config_check.validate(config, self.mesh.shape[parallel.DATA_AXIS])
+    self.model = build_model(config)
+    self.routed = routed_of(config)
+    self._budgets = budgets(config)
+    self._graphs: dict[str, QueryGraph] = {}
+    self._prepared: dict[tuple[str, str | None], Prepared] = {}
+
+  @property
+  def train_specs(self) -> list[loading.TaskSpec]:
+    return loading.parse_tasks(self.config.tasks)
+
+  @property
+  def eval_specs(self) -> list[loading.TaskSpec]:
+    return eval_specs(self.config)
+
+  def graph(self, spec: loading.TaskSpec) -> QueryGraph:
+    """`spec`'s query graph, built on first use."""
+    if spec.dataset not in self._graphs:
+      self._graphs[spec.dataset] = loading.load_graph(self.config, spec)
+    return self._graphs[spec.dataset]
+
+  def data_report(self) -> dict[str, dict[str, int]]:
+    """{dataset: {check: count}} of every graph built so far
+    (data/hygiene.py): what `data_report.json` holds."""
+    return {key: graph.hygiene for key, graph in self._graphs.items()}
+
+  def write_data_report(self, workdir: str) -> None:
+    if jax.process_index() == 0:
+      with open(os.path.join(workdir, 'data_report.json'), 'w') as f:
+        json.dump(self.data_report(), f, indent=2, sort_keys=True)
+        f.write('\n')
+
+  def prepare(self, spec: loading.TaskSpec,
+              split: str | None = None) -> Prepared:
+    """`spec`'s graph padded and on the mesh, with the candidates `split`
+    is ranked among (`QueryGraph.for_split`); padded once each."""
+    graph = self.graph(spec)
+    key = (spec.dataset, split if split in graph.split_candidates else None)
+    if key not in self._prepared:
+      graph = graph.for_split(split) if split else graph
+      budget = padding.choose_budget(graph, self._budgets)
+      arrays = padding.graph_arrays(graph, budget, self.config.features.k)
+      self._prepared[key] = Prepared(spec, graph, budget,
+                                     parallel.replicate(arrays, self.mesh))
+    return self._prepared[key]
+
+  def optimizer(self, params: Any):
+    return steps.make_optimizer(self.config, params)
+
+  def init_params(self, prepared: Prepared) -> Any:
+    """Fresh host parameters (shapes from `prepared`'s graph), the backbone
+    replaced by `config.model.init_checkpoint`'s when set."""
+    config = self.config
+    graph = prepared.graph
+    queries = graph.queries[next(iter(graph.queries))]
+    batch = pad_queries(queries.take(np.arange(1)), graph.task,
+                        config.train.batch_size)
+    candidates = np.zeros((config.train.batch_size, 2), np.int32)
+    arrays = jax.tree_util.tree_map(np.asarray, prepared.arrays)
+    variables = jax.jit(self.model.init)(
+        jax.random.PRNGKey(config.seed), arrays, batch, candidates)
+    params = jax.device_get(variables['params'])
+    if config.model.init_checkpoint:
+      params = dict(params)
+      params['backbone'] = self._backbone_params(params['backbone'])
+    return params
+
+  def _backbone_params(self, initial: Any) -> Any:
+    config = self.config
+    path = config.model.init_checkpoint
+    if not os.path.exists(path):
+      raise ConfigError('model.init_checkpoint', f'{path!r} does not exist')
+    if path.endswith('.pth'):
+      loaded = ultra_import.load_ultra(path, config.model.num_layers,
+                                       config.model.dim)
+    else:
+      loaded = checkpoint.load_params(path)
+    got = jax.tree_util.tree_map(np.shape, loaded)
+    want = jax.tree_util.tree_map(np.shape, initial)
+    if got != want:
+      raise ConfigError('model.init_checkpoint', f'{path!r} does not fit a '
+                        f'{config.model.num_layers}-layer, '
+                        f'{config.model.dim}-dim backbone')
+    logging.info('backbone initialised from %s', path)
+    return loaded
+
+  def state(self, params: Any) -> steps.TrainState:
+    """A step-0 train state of `params`, replicated on the mesh."""
+    state = steps.TrainState(step=jnp.zeros((), jnp.int32), params=params,
+                             opt_state=self.optimizer(params).init(params))
+    return parallel.replicate(state, self.mesh)
+
+  def restore(self, ckpts: checkpoint.Checkpoints, abstract: Any,
+              key: str, source: str, set_aside: bool = False
+              ) -> tuple[Any, dict] | None:
+    """The newest readable (state, record) of `ckpts` (the checkpoints of
+    workdir `source`, named by config `key`), or None if it has no step.
+    Parameter shapes that differ from `abstract`'s, or saved steps none
+    of which reads, are a `ConfigError`: never a silent start from
+    scratch over them. `set_aside`: see `Checkpoints.restore`."""
+    saved = ckpts.all_steps()
+    if not saved:
+      return None
+    found = ckpts.param_shapes(saved[-1])
+    want = checkpoint.shapes_of(abstract.params)
+    if found is not None and found != want:
+      differing = sorted(k for k in set(found) | set(want)
+                         if found.get(k) != want.get(k))
+      raise ConfigError(key, f'the checkpoint in {ckpts.directory} has other '
+                        f'parameter shapes than this config\'s model '
+                        f'({", ".join(differing[:8])}'
+                        f'{", ..." if len(differing) > 8 else ""}): it was '
+                        'trained with another config')
+    restored = ckpts.restore(abstract, set_aside)
+    if restored is None:
+      raise _no_readable_checkpoint(key, source)
+    return restored
+
+  def checkpoint_params(self, workdir: str | None) -> Any:
+    """Parameters for evaluation and prediction (`checkpoint_source`),
+    replicated on the mesh."""
+    source = checkpoint_source(self.config, workdir)
+    first = self.prepare(self.eval_specs[0])
+    params = self.init_params(first)
+    if source is None:
+      return parallel.replicate(params, self.mesh)
+    key = 'workdir' if source == workdir else 'init_workdir'
+    ckpts = checkpoint.Checkpoints(source, 1, 1000)
+    try:
+      restored = self.restore(ckpts, self.state(params), key, source)
+    finally:
+      ckpts.close()
+    if restored is None:
+      raise _no_readable_checkpoint(key, source)
+    logging.info('evaluating %s at step %d', source, int(restored[0].step))
+    return restored[0].params

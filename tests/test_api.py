@@ -1,0 +1,125 @@
+"""api.py and `--mode=predict`: a Predictor loads once and answers by name;
+queries are checked before the model loads."""
+
+import os
+import subprocess
+import sys
+
+import pytest
+
+from configs import test as test_config
+from conftest import PROJECT
+from mtaimkg_jax import api, train
+from mtaimkg_jax.data import loading
+from mtaimkg_jax.errors import ConfigError
+from mtaimkg_jax.experiment import Experiment
+
+
+@pytest.fixture(scope='module')
+def workdir(tmp_path_factory):
+  workdir = str(tmp_path_factory.mktemp('api'))
+  config = test_config.get_config()
+  config.train.num_steps = 4
+  train.train_and_evaluate(config, workdir)
+  return workdir
+
+
+def _lp_query(predictor):
+  graph = predictor.experiment.prepare(
+      predictor.experiment.eval_specs[0]).graph
+  test = graph.queries['test']
+  return (f'{graph.node_names[test.nodes[0]]}|'
+          f'{graph.relation_names[test.relations[0]]}|?')
+
+
+def test_two_queries_after_one_load(workdir, monkeypatch):
+  """The second query reloads no graph, restores nothing and compiles
+  nothing."""
+  built, restored = [], []
+  load, restore = loading.load_graph, Experiment.checkpoint_params
+  monkeypatch.setattr(loading, 'load_graph',
+                      lambda *a: built.append(a) or load(*a))
+  monkeypatch.setattr(Experiment, 'checkpoint_params',
+                      lambda *a: restored.append(a) or restore(*a))
+  predictor = api.Predictor.from_workdir(workdir)
+  query = _lp_query(predictor)
+  first = predictor.predict(query, task='lp/synthetic', top_k=5)
+  assert (len(built), len(restored)) == (1, 1)
+  second = predictor.predict(query.replace('|?', '|?'), task='lp', top_k=5)
+  other = predictor.predict('?|' + query.split('|')[1] + '|' +
+                            query.split('|')[0], top_k=3)
+  assert (len(built), len(restored)) == (1, 1)
+  assert predictor._score._cache_size() == 1  # pylint: disable=protected-access
+  assert first == second and len(other) == 3
+  assert [a['rank'] for a in first] == [1, 2, 3, 4, 5]
+  scores = [a['score'] for a in first]
+  assert scores == sorted(scores, reverse=True)
+  assert all(a['name'] and isinstance(a['known'], bool) for a in first)
+
+
+def test_known_answers_are_marked(workdir):
+  predictor = api.Predictor.from_workdir(workdir)
+  graph = predictor.experiment.prepare(
+      predictor.experiment.eval_specs[0]).graph
+  train_queries = graph.queries['train']
+  node, relation = train_queries.nodes[0], train_queries.relations[0]
+  answers = predictor.predict(
+      f'{graph.node_tokens[node]}|{relation}|?', top_k=graph.num_nodes)
+  known = {a['id'] for a in answers if a['known']}
+  assert graph.node_tokens[train_queries.answers[0]] in known
+
+
+def test_names_it_accepts(workdir):
+  predictor = api.Predictor.from_workdir(workdir)
+  assert predictor.datasets() == ['lp/synthetic', 'ea/synthetic',
+                                  'el/synthetic']
+  relations = predictor.relations('lp/synthetic')
+  assert 'rel_0' in relations and 'inverse of rel_0' in relations
+  entities = predictor.entities('el')
+  assert entities and not any(e.startswith('mention: ') for e in entities)
+  with pytest.raises(ConfigError, match='unknown entity'):
+    predictor.predict(f'no_such_thing|{relations[0]}|?')
+  with pytest.raises(ConfigError, match='none of the datasets'):
+    predictor.predict('x', task='lp/other')
+
+
+def test_a_bad_query_fails_before_the_model_loads(workdir, monkeypatch):
+  def fail(*_):
+    raise AssertionError('the model loaded before the query was checked')
+
+  monkeypatch.setattr(Experiment, 'checkpoint_params', fail)
+  predictor = api.Predictor.from_workdir(workdir)
+  with pytest.raises(ConfigError, match=r"'head\|relation\|\?'"):
+    predictor.parse('e1|rel_0', 'lp/synthetic')
+  with pytest.raises(ConfigError, match='unknown relation'):
+    predictor.parse('e1|no_relation|?', 'lp/synthetic')
+
+
+def _main(workdir, *args):
+  env = dict(os.environ, JAX_PLATFORMS='cpu', XLA_FLAGS='')
+  return subprocess.run(
+      [sys.executable, '-m', 'mtaimkg_jax.main', '--config',
+       'configs/test.py', '--workdir', workdir, '--mode=predict', *args],
+      cwd=PROJECT, env=env, capture_output=True, text=True, timeout=600,
+      check=False)
+
+
+def test_cli_prints_a_table_and_answers_a_file_as_tsv(workdir, tmp_path):
+  predictor = api.Predictor.from_workdir(workdir)
+  query = _lp_query(predictor)
+  out = _main(workdir, '--query', query, '--top_k', '3')
+  assert out.returncode == 0, out.stderr[-2000:]
+  lines = out.stdout.strip().splitlines()
+  assert lines[0] == query and lines[1].split() == ['rank', 'score',
+                                                    'answer', 'id']
+  assert [line.split()[0] for line in lines[2:5]] == ['1', '2', '3']
+  queries = tmp_path / 'queries.txt'
+  queries.write_text(f'{query}\n\n{query}\n')
+  out = _main(workdir, '--queries', str(queries), '--top_k', '2')
+  assert out.returncode == 0, out.stderr[-2000:]
+  rows = [line.split('\t') for line in out.stdout.strip().splitlines()]
+  assert len(rows) == 4 and all(len(r) == 6 and r[0] == query for r in rows)
+  queries.write_text(f'{query}\nnot a query\n')
+  out = _main(workdir, '--queries', str(queries))
+  assert out.returncode == 2
+  assert f'{queries}:2' in out.stderr and 'head|relation|?' in out.stderr

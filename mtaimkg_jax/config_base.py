@@ -102,6 +102,9 @@ def base_config() -> ml_collections.ConfigDict:
   # 'pessimistic' (ULTRA: all), 'optimistic' (none). See metrics.py.
   config.eval.ties = 'realistic'
   config.eval.tasks = ()  # () → the training tasks
+  # > 0: rank a fixed, seeded subset of this many queries of the split
+  # (the same subset for every model: quick comparisons while iterating).
+  config.eval.max_queries = 0
   # Metrics also broken down by 'direction' (LP: head / tail prediction)
   # and 'relation' (per query relation), under each dataset's results.
   config.eval.breakdown = ('direction',)

@@ -16,7 +16,7 @@ import ml_collections
 
 from mtaimkg_jax import metrics
 from mtaimkg_jax.data import features, loading
-from mtaimkg_jax.errors import ConfigError
+from mtaimkg_jax.errors import ConfigError, raise_together
 from mtaimkg_jax.types import TASKS, VIEWS
 
 # The sections that define a checkpoint's model: its parameters and what it
@@ -54,6 +54,7 @@ _NUMBERS: dict[str, tuple] = {
     'train.checkpoint_every': ('int', 1),
     'train.keep_checkpoints': ('int', 1),
     'eval.batch_size': ('int', 1),
+    'eval.max_queries': ('int', 0),
     'model.text_prior': ('float', 0),
     'eval.save_every_seconds': ('float', 0),
     'eval.sinkhorn_temperature': ('float', 0),
@@ -112,80 +113,112 @@ def _distinct(key: str, chosen: Any, allowed: tuple[str, ...]) -> None:
                       f'{chosen!r}')
 
 
-def validate(config: ml_collections.ConfigDict,
-             data_devices: int = 1) -> None:
-  """Raises `ConfigError` naming the first invalid key."""
+def _caught(check, *args) -> Iterator[ConfigError]:
+  """The `ConfigError` that `check(*args)` raises, if any."""
+  try:
+    check(*args)
+  except ConfigError as e:
+    yield e
+
+
+def _field_problems(config: ml_collections.ConfigDict
+                    ) -> Iterator[ConfigError]:
+  """Each key whose value has the wrong type or range on its own."""
   for key, (kind, minimum, *rest) in _NUMBERS.items():
-    _number(key, _get(config, key), kind, minimum, bool(rest))
+    yield from _caught(_number, key, _get(config, key), kind, minimum,
+                       bool(rest))
   for key, choices in _CHOICES.items():
     if _get(config, key) not in choices:
-      raise ConfigError(key, f'must be one of {choices}, got '
+      yield ConfigError(key, f'must be one of {choices}, got '
                         f'{_get(config, key)!r}')
   for key in _BOOLS:
     if not isinstance(_get(config, key), bool):
-      raise ConfigError(key, f'must be True or False, got '
+      yield ConfigError(key, f'must be True or False, got '
                         f'{_get(config, key)!r}')
   for key in _STRINGS:
     if not isinstance(_get(config, key), str):
-      raise ConfigError(key, f'must be a string, got {_get(config, key)!r}')
-  if not re.fullmatch(r'minilm|hashing[1-9][0-9]*|hashing',
-                      config.features.text_encoder):
-    raise ConfigError('features.text_encoder', "must be 'minilm' or "
-                      f"'hashing[<dim>]', got {config.features.text_encoder!r}")
-  _distinct('features.views', config.features.views, VIEWS)
-  _distinct('eval.breakdown', config.eval.breakdown, BREAKDOWNS)
-  view_tasks = config.features.view_tasks
-  if set(view_tasks.keys()) != set(VIEWS):
-    raise ConfigError('features.view_tasks', f'must have one entry per view '
-                      f'{VIEWS}, got {sorted(view_tasks.keys())}')
-  for view in VIEWS:
-    _distinct(f'features.view_tasks.{view}', view_tasks[view], TASKS)
-  if config.ea.train_ratio >= 1:
-    raise ConfigError('ea.train_ratio', f'must be < 1, got '
-                      f'{config.ea.train_ratio!r}')
-  for key in ('ea.valid_fraction', 'el.valid_fraction'):
-    if _get(config, key) >= 1:
-      raise ConfigError(key, f'must be < 1, got {_get(config, key)!r}')
-  if config.eval.calibrate_learned_scale and config.model.name != 'mtaimkg':
-    raise ConfigError('eval.calibrate_learned_scale', 'scales the learned '
-                      f'terms of MtaIMKG; model.name is {config.model.name!r}')
-  if config.model.freeze_backbone and config.model.name != 'mtaimkg':
-    raise ConfigError('model.freeze_backbone', 'freezes the backbone of '
-                      'MtaIMKG, whose other parts train; model.name is '
-                      f'{config.model.name!r}, which would train nothing')
-  if config.train.final_lr_fraction > 1:
-    raise ConfigError('train.final_lr_fraction', 'must be ≤ 1')
-  if config.model.top_k > config.model.num_experts:
-    raise ConfigError('model.top_k', f'{config.model.top_k} exceeds '
-                      f'model.num_experts={config.model.num_experts}')
+      yield ConfigError(key, f'must be a string, got {_get(config, key)!r}')
   stop = config.train.stop_at_step
   if (not isinstance(stop, int) or isinstance(stop, bool) or
       (stop != -1 and stop < 1)):
-    raise ConfigError('train.stop_at_step', f'must be -1 (off) or ≥ 1, got '
+    yield ConfigError('train.stop_at_step', f'must be -1 (off) or ≥ 1, got '
                       f'{stop!r}')
-  for key in ('train.batch_size', 'eval.batch_size'):
-    if _get(config, key) % data_devices:
-      raise ConfigError(key, f'{_get(config, key)} is not divisible by the '
-                        f'{data_devices} devices of the data axis')
-  tasks = loading.parse_tasks(config.tasks)
-  if sum(t.weight for t in tasks) <= 0:
-    raise ConfigError('tasks', 'the task weights sum to 0')
+  yield from _caught(_distinct, 'features.views', config.features.views,
+                     VIEWS)
+  yield from _caught(_distinct, 'eval.breakdown', config.eval.breakdown,
+                     BREAKDOWNS)
+  view_tasks = config.features.view_tasks
+  if set(view_tasks.keys()) != set(VIEWS):
+    yield ConfigError('features.view_tasks', f'must have one entry per view '
+                      f'{VIEWS}, got {sorted(view_tasks.keys())}')
+  else:
+    for view in VIEWS:
+      yield from _caught(_distinct, f'features.view_tasks.{view}',
+                         view_tasks[view], TASKS)
+  yield from _caught(loading.parse_tasks, config.tasks)
   if config.eval.tasks:
-    loading.parse_tasks(config.eval.tasks, key='eval.tasks')
-  if any(t.kind.negatives == 'contrastive' for t in tasks):
-    need = config.train.batch_size - 1 + config.train.num_hard_negatives
-    if need > config.train.num_negatives:
-      raise ConfigError(
-          'train.num_negatives', f'{config.train.num_negatives} cannot hold '
-          f'the {config.train.batch_size - 1} in-batch and '
-          f'{config.train.num_hard_negatives} hard negatives of EA/EL tasks')
+    yield from _caught(loading.parse_tasks, config.eval.tasks, 'eval.tasks')
   for i, budget in enumerate(config.padding.budgets):
     if not isinstance(budget, (dict, ml_collections.ConfigDict)) or set(
         budget) != {'nodes', 'edges', 'relations', 'relation_edges'}:
-      raise ConfigError(f'padding.budgets[{i}]', 'expected a dict with keys '
+      yield ConfigError(f'padding.budgets[{i}]', 'expected a dict with keys '
                         'nodes, edges, relations, relation_edges')
+      continue
     for name, value in dict(budget).items():
-      _number(f'padding.budgets[{i}].{name}', value, 'int', 1, False)
+      yield from _caught(_number, f'padding.budgets[{i}].{name}', value,
+                         'int', 1, False)
+
+
+def _relation_problems(config: ml_collections.ConfigDict,
+                       data_devices: int) -> Iterator[ConfigError]:
+  """Keys whose values are fine alone but not together (read only once
+  every key has the right type)."""
+  if not re.fullmatch(r'minilm|hashing[1-9][0-9]*|hashing',
+                      config.features.text_encoder):
+    yield ConfigError('features.text_encoder', "must be 'minilm' or "
+                      f"'hashing[<dim>]', got {config.features.text_encoder!r}")
+  if config.ea.train_ratio >= 1:
+    yield ConfigError('ea.train_ratio', f'must be < 1, got '
+                      f'{config.ea.train_ratio!r}')
+  for key in ('ea.valid_fraction', 'el.valid_fraction'):
+    if _get(config, key) >= 1:
+      yield ConfigError(key, f'must be < 1, got {_get(config, key)!r}')
+  if config.eval.calibrate_learned_scale and config.model.name != 'mtaimkg':
+    yield ConfigError('eval.calibrate_learned_scale', 'scales the learned '
+                      f'terms of MtaIMKG; model.name is {config.model.name!r}')
+  if config.model.freeze_backbone and config.model.name != 'mtaimkg':
+    yield ConfigError('model.freeze_backbone', 'freezes the backbone of '
+                      'MtaIMKG, whose other parts train; model.name is '
+                      f'{config.model.name!r}, which would train nothing')
+  if config.train.final_lr_fraction > 1:
+    yield ConfigError('train.final_lr_fraction', 'must be ≤ 1')
+  if config.model.top_k > config.model.num_experts:
+    yield ConfigError('model.top_k', f'{config.model.top_k} exceeds '
+                      f'model.num_experts={config.model.num_experts}')
+  for key in ('train.batch_size', 'eval.batch_size'):
+    if _get(config, key) % data_devices:
+      yield ConfigError(key, f'{_get(config, key)} is not divisible by the '
+                        f'{data_devices} devices of the data axis')
+  tasks = loading.parse_tasks(config.tasks)
+  if sum(t.weight for t in tasks) <= 0:
+    yield ConfigError('tasks', 'the task weights sum to 0')
+  if any(t.kind.negatives == 'contrastive' for t in tasks):
+    need = config.train.batch_size - 1 + config.train.num_hard_negatives
+    if need > config.train.num_negatives:
+      yield ConfigError(
+          'train.num_negatives', f'{config.train.num_negatives} cannot hold '
+          f'the {config.train.batch_size - 1} in-batch and '
+          f'{config.train.num_hard_negatives} hard negatives of EA/EL tasks')
+
+
+def validate(config: ml_collections.ConfigDict,
+             data_devices: int = 1) -> None:
+  """Raises one `ConfigError` naming every invalid key: all problems of a
+  config at once, not one per attempt."""
+  problems = list(_field_problems(config))
+  if not problems:
+    problems = list(_relation_problems(config, data_devices))
+  raise_together(problems)
 
 
 def flat_items(config: ml_collections.ConfigDict,

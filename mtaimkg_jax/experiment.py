@@ -32,7 +32,7 @@ from mtaimkg_jax.data import loading, padding
 from mtaimkg_jax.data.batches import pad_queries
 from mtaimkg_jax.data.graph import QueryGraph
 from mtaimkg_jax.data.tasks import KINDS, TaskKind
-from mtaimkg_jax.errors import ConfigError
+from mtaimkg_jax.errors import ConfigError, MtaimkgError, raise_together
 from mtaimkg_jax.models import ultra_import
 from mtaimkg_jax.models.model import MtaIMKG, StructureOnly
 from mtaimkg_jax.models.routing import ROUTED, routed_names
@@ -180,6 +180,18 @@ class Experiment:
     if spec.dataset not in self._graphs:
       self._graphs[spec.dataset] = loading.load_graph(self.config, spec)
     return self._graphs[spec.dataset]
+
+  def load_all(self, specs: Iterable[loading.TaskSpec]) -> None:
+    """Builds the graph of every one of `specs`, then raises the problems
+    of all of them together (`errors.InputErrors`), so one run reports
+    every bad dataset, not the first."""
+    problems = []
+    for spec in specs:
+      try:
+        self.graph(spec)
+      except MtaimkgError as e:
+        problems.append(e)
+    raise_together(problems)
 
   def data_report(self) -> dict[str, dict[str, int]]:
     """{dataset: {check: count}} of every graph built so far

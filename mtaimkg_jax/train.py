@@ -111,8 +111,9 @@ def _train_and_evaluate(experiment: Experiment,
                         workdir: str) -> dict[str, dict]:
   config = experiment.config
   check_resumable(config, workdir)
-  prepared = [experiment.prepare(spec) for spec in experiment.train_specs]
+  experiment.load_all(experiment.train_specs + experiment.eval_specs)
   runner.check(experiment)
+  prepared = [experiment.prepare(spec) for spec in experiment.train_specs]
   chief = jax.process_index() == 0
   state = experiment.state(experiment.init_params(prepared[0]))
   ckpts = checkpoint.Checkpoints(workdir, config.train.checkpoint_every,

@@ -19,7 +19,7 @@ from mtaimkg_jax import checkpoint, metrics, parallel, steps, summary, train
 from mtaimkg_jax.data import loading, padding
 from mtaimkg_jax.data.batches import (answers_per_row, eval_batches,
                                       pad_queries)
-from mtaimkg_jax.errors import ConfigError, TrainingError
+from mtaimkg_jax.errors import ConfigError, InputErrors, TrainingError
 from mtaimkg_jax.eval import matching, runner
 from mtaimkg_jax.experiment import Experiment
 
@@ -204,6 +204,17 @@ def test_eval_mode_reproduces_results(trained, tmp_path):
   config = _config()
   config.init_workdir = full_dir
   assert runner.evaluate_checkpoint(config, str(tmp_path)) == full
+
+
+def test_eval_of_a_fixed_subset_of_queries(trained, tmp_path):
+  """`eval.max_queries` ranks the same seeded subset of each split."""
+  full_dir, full = trained
+  config = _config(**{'eval.max_queries': 20})
+  config.init_workdir = full_dir
+  first = runner.evaluate_checkpoint(config, str(tmp_path / 'a'))
+  assert first == runner.evaluate_checkpoint(config, str(tmp_path / 'b'))
+  assert first['lp/synthetic']['count'] == 20
+  assert first['el/synthetic'] == full['el/synthetic']  # 16 queries: all
 
 
 def test_eval_without_a_readable_checkpoint_is_an_error(
@@ -436,6 +447,33 @@ def test_edgeless_el_queries_share_one_entity_gnn_run():
 def test_bad_config_values_name_the_key(tmp_path, key, value, match):
   with pytest.raises(ConfigError, match=match):
     train.train_and_evaluate(_config(**{key: value}), str(tmp_path))
+
+
+@pytest.mark.parametrize('key,value,error,match', [
+    ('eval.split', 'dev', ConfigError, r"eval\.split: must be one of"),
+    ('features.text_encoder', 'bert', ConfigError, 'features.text_encoder'),
+    ('eval.tasks', (('lp', 'lp/nowhere', 1.0), ('el', 'el/nothing', 1.0)),
+     InputErrors, r"2 problems:\n.*'lp/nowhere' not found.*\n.*'el/nothing'"),
+    ('eval.split', 'valid', ConfigError, r"lp/mini_ind has no 'valid'"),
+])
+def test_what_evaluation_reads_fails_before_training(tmp_path, key, value,
+                                                    error, match):
+  """Problems evaluation would meet after training are found before the
+  first step: nothing is trained or saved."""
+  config = _config()
+  config.data.root = str(tmp_path)
+  if value == 'valid':  # an inductive graph: its queries are all 'test'
+    graph = tmp_path / 'lp' / 'mini_ind'
+    graph.mkdir(parents=True)
+    for split in ('train', 'valid', 'test'):
+      (graph / f'{split}.txt').write_text('a\tr\tb\nb\tr\tc\n')
+    config.eval.tasks = (('lp', 'lp/mini_ind', 1.0),)
+  section, name = key.split('.')
+  config[section][name] = value
+  workdir = tmp_path / 'run'
+  with pytest.raises(error, match=match):
+    train.train_and_evaluate(config, str(workdir))
+  assert not checkpoint.has_saved_step(str(workdir))
 
 
 def test_bad_task_entry_names_the_key(tmp_path):

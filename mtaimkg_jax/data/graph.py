@@ -101,6 +101,16 @@ class QueryGraph:
   # built from (data/hygiene.py); written to the workdir's data_report.json.
   hygiene: dict[str, int] = dataclasses.field(default_factory=dict)
 
+  def with_subset(self, split: str, size: int) -> QueryGraph:
+    """This graph with a fixed, seeded subset of `size` of `split`'s
+    queries (all of them when there are fewer), in query order."""
+    queries = self.queries[split]
+    if len(queries) <= size:
+      return self
+    kept = np.sort(np.random.default_rng(0).permutation(len(queries))[:size])
+    return dataclasses.replace(
+        self, queries={**self.queries, split: queries.take(kept)})
+
   def for_split(self, split: str) -> QueryGraph:
     """This graph with `split`'s evaluation candidates."""
     if split not in self.split_candidates:

@@ -11,6 +11,7 @@ before the first query is ranked.
 
 from __future__ import annotations
 
+import dataclasses
 import os
 from typing import Any, Iterable
 
@@ -20,13 +21,22 @@ import numpy as np
 
 from mtaimkg_jax import checkpoint, steps, summary
 from mtaimkg_jax.data.graph import QueryGraph
-from mtaimkg_jax.errors import ConfigError
+from mtaimkg_jax.errors import ConfigError, raise_together
 from mtaimkg_jax.eval import (baselines, calibration, matching, ranking,
                               results as results_lib, routing)
-from mtaimkg_jax.experiment import (Experiment, checkpoint_source,
+from mtaimkg_jax.experiment import (Experiment, Prepared, checkpoint_source,
                                     for_checkpoint)
 
 Results = dict[str, dict[str, Any]]
+
+
+def _subset(config, item: Prepared, split: str) -> Prepared:
+  """`item` with `config.eval.max_queries` of `split`'s queries (all of
+  them when 0); the padded arrays do not change."""
+  if not config.eval.max_queries:
+    return item
+  return dataclasses.replace(item, graph=item.graph.with_subset(
+      split, config.eval.max_queries))
 
 
 def eval_split(config, graph: QueryGraph) -> str:
@@ -44,11 +54,17 @@ def eval_split(config, graph: QueryGraph) -> str:
 def check(experiment: Experiment) -> None:
   """What evaluation will read, checked before any training: every
   evaluated dataset loads, has the split, and (when calibrating) enough
-  held-out queries."""
+  held-out queries; the problems of all datasets are raised together."""
+  experiment.load_all(experiment.eval_specs)
+  problems = []
   for spec in experiment.eval_specs:
     graph = experiment.graph(spec)
-    eval_split(experiment.config, graph)
-    calibration.calibrates(experiment.config, graph)
+    for test in (eval_split, calibration.calibrates):
+      try:
+        test(experiment.config, graph)
+      except ConfigError as e:
+        problems.append(e)
+  raise_together(problems)
 
 
 def _summaries(experiment: Experiment, split: str,
@@ -93,7 +109,7 @@ def evaluate(experiment: Experiment, params: Any, workdir: str,
                                  experiment.mesh, preemption)
     for spec in experiment.eval_specs:
       split = eval_split(config, experiment.graph(spec))
-      item = experiment.prepare(spec, split)
+      item = _subset(config, experiment.prepare(spec, split), split)
       graph, kind = item.graph, item.kind
       calibrating = calibration.calibrates(config, graph)
       if calibrating:
@@ -129,7 +145,7 @@ def evaluate_baselines(experiment: Experiment, workdir: str) -> Results:
   ranked = {}
   for spec in experiment.eval_specs:
     split = eval_split(config, experiment.graph(spec))
-    item = experiment.prepare(spec, split)
+    item = _subset(config, experiment.prepare(spec, split), split)
     graph, kind = item.graph, item.kind
     score = baselines.BASELINES[kind.baseline](graph, item.budget.nodes)
     rows = []

@@ -1,0 +1,61 @@
+"""checkpoint.py: a run's saved config and the lock that gives a workdir to
+one run."""
+
+import errno
+import os
+import socket
+
+import pytest
+
+from configs import test as test_config
+from mtaimkg_jax import checkpoint
+from mtaimkg_jax.errors import ConfigError
+
+
+def test_config_round_trips_with_its_tuples(tmp_path):
+  config = test_config.get_config()
+  config.features.views = ('neighbours', 'surface')
+  checkpoint.write_config(str(tmp_path), config)
+  assert checkpoint.read_config(str(tmp_path)) == config
+  assert checkpoint.read_config(str(tmp_path / 'none')) is None
+
+
+def test_a_held_lock_refuses_a_second_run_and_is_released(tmp_path):
+  workdir = str(tmp_path / 'run')
+  with checkpoint.WorkdirLock(workdir):
+    held = (tmp_path / 'run' / '.lock').read_text().split()
+    assert held == [str(os.getpid()), socket.gethostname()]
+    with pytest.raises(ConfigError, match=f'in use by process {os.getpid()}'):
+      with checkpoint.WorkdirLock(workdir):
+        pass
+  assert not (tmp_path / 'run' / '.lock').exists()
+  with checkpoint.WorkdirLock(workdir):
+    pass
+
+
+def test_a_dead_processs_lock_is_taken_over(tmp_path, caplog):
+  lock = tmp_path / '.lock'
+  lock.write_text(f'{2**22 + 12345} {socket.gethostname()}\n')
+  with checkpoint.WorkdirLock(str(tmp_path)):
+    assert lock.read_text().split()[0] == str(os.getpid())
+  assert 'taking over the lock' in caplog.text
+
+
+def test_another_hosts_lock_is_not_taken(tmp_path):
+  (tmp_path / '.lock').write_text('1 some-other-host\n')
+  with pytest.raises(ConfigError, match='process 1 on some-other-host'):
+    with checkpoint.WorkdirLock(str(tmp_path)):
+      pass
+
+
+@pytest.mark.parametrize('code', [errno.ENOSPC, errno.EROFS])
+def test_a_full_or_read_only_disk_is_a_clear_error(tmp_path, monkeypatch,
+                                                   code):
+  def refuse(*_):
+    raise OSError(code, os.strerror(code))
+
+  monkeypatch.setattr(os, 'open', refuse)
+  with pytest.raises(ConfigError, match=f'cannot write in .*'
+                     f'{os.strerror(code)}'):
+    with checkpoint.WorkdirLock(str(tmp_path)):
+      pass

@@ -106,8 +106,9 @@ def decompose(config, workdir: str) -> dict[str, dict[str, dict]]:
                   for a in LEARNED_SCALES})
     out[graph.key] = {name: _summary(value, columns, matched, eval_cfg)
                       for name, value in parts.items()}
-    gates = np.asarray(params['cosine_gate'])[KINDS[graph.task].id]
-    out[graph.key]['gates'] = dict(zip(modalities, map(float, gates)))
+    base = np.asarray(params['router']['base'])[KINDS[graph.task].id]
+    out[graph.key]['gates'] = dict(zip(modalities, map(float, base[1:1 + len(
+        modalities)])))
   return out
 
 

@@ -22,7 +22,7 @@ def get_config():
   config.model.dim = 16
   config.model.num_layers = 2
   config.model.task_dim = 8
-  config.model.router_hidden = 16
+  config.model.gate_hidden = 4
   config.model.num_experts = 2
   config.model.expert_hidden = 16
   config.model.chunk_size = 128

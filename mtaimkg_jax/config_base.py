@@ -62,15 +62,21 @@ def base_config() -> ml_collections.ConfigDict:
   config.model.dim = 64
   config.model.num_layers = 6
   config.model.task_dim = 16
-  config.model.router_hidden = 64
-  config.model.routing = True  # False: uniform weights (ablation)
+  # False: the per-task base weights of the logit terms only, no router
+  # (ablation).
+  config.model.routing = True
   config.model.num_experts = 4  # 1: no mixture (ablation)
-  config.model.expert_hidden = 128
+  config.model.expert_hidden = 64
   config.model.top_k = 0  # 0: dense softmax gate
+  # Width of the MLP that turns each edge's similarities into its gates.
+  config.model.gate_hidden = 16
+  # Ablation at evaluation, no parameter changes: 'modalities' (the
+  # backbone alone) and/or modality names, e.g. "('text',)".
+  config.model.without = ()
   config.model.remat = False
   config.model.chunk_size = 8192  # candidates scored per chunk in ranking
-  # Initial weight of the text-feature cosine in EA/EL logits (learned per
-  # task and modality; 0 starts every task without the names-alone prior).
+  # Initial weight of the names' cosine in EA/EL logits (learned per task
+  # and modality; 0 starts every task without the names-alone prior).
   config.model.text_prior = 10.0
   config.model.init_checkpoint = ''  # ULTRA .pth or Orbax params directory
   config.model.freeze_backbone = False

@@ -17,7 +17,7 @@ import ml_collections
 from mtaimkg_jax import metrics
 from mtaimkg_jax.data import features, loading
 from mtaimkg_jax.errors import ConfigError, raise_together
-from mtaimkg_jax.types import TASKS, VIEWS
+from mtaimkg_jax.types import ALL_MODALITIES, TASKS, VIEWS
 
 # The sections that define a checkpoint's model: its parameters and what it
 # reads. Evaluation and prediction take them from the run's saved config.
@@ -40,9 +40,9 @@ _NUMBERS: dict[str, tuple] = {
     'model.dim': ('int', 1),
     'model.num_layers': ('int', 1),
     'model.task_dim': ('int', 1),
-    'model.router_hidden': ('int', 1),
     'model.num_experts': ('int', 1),
     'model.expert_hidden': ('int', 1),
+    'model.gate_hidden': ('int', 1),
     'model.top_k': ('int', 0),
     'model.chunk_size': ('int', 1),
     'train.num_steps': ('int', 0),
@@ -147,6 +147,8 @@ def _field_problems(config: ml_collections.ConfigDict
                      VIEWS)
   yield from _caught(_distinct, 'eval.breakdown', config.eval.breakdown,
                      BREAKDOWNS)
+  yield from _caught(_distinct, 'model.without', config.model.without,
+                     ('modalities',) + ALL_MODALITIES)
   view_tasks = config.features.view_tasks
   if set(view_tasks.keys()) != set(VIEWS):
     yield ConfigError('features.view_tasks', f'must have one entry per view '

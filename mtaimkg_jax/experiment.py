@@ -35,7 +35,7 @@ from mtaimkg_jax.data.tasks import KINDS, TaskKind
 from mtaimkg_jax.errors import ConfigError, MtaimkgError, raise_together
 from mtaimkg_jax.models import ultra_import
 from mtaimkg_jax.models.model import MtaIMKG, StructureOnly
-from mtaimkg_jax.models.routing import ROUTED, routed_names
+from mtaimkg_jax.models.routing import ROUTED, term_names
 from mtaimkg_jax.types import MODALITIES, TASKS
 
 
@@ -60,21 +60,21 @@ def build_model(config: ml_collections.ConfigDict) -> nn.Module:
     return StructureOnly(model.dim, model.num_layers, model.remat)
   return MtaIMKG(
       dim=model.dim, num_layers=model.num_layers, task_dim=model.task_dim,
-      router_hidden=model.router_hidden, num_experts=model.num_experts,
-      expert_hidden=model.expert_hidden, top_k=model.top_k,
-      uniform_routing=not model.routing, remat=model.remat,
-      chunk_size=model.chunk_size, text_prior=model.text_prior,
-      freeze_backbone=model.freeze_backbone,
+      expert_hidden=model.expert_hidden, num_experts=model.num_experts,
+      top_k=model.top_k, uniform_routing=not model.routing,
+      remat=model.remat, chunk_size=model.chunk_size,
+      text_prior=model.text_prior, gate_hidden=model.gate_hidden,
       modalities=MODALITIES + tuple(config.features.views),
       name_prior_tasks=tuple(KINDS[t].id for t in TASKS
-                             if KINDS[t].names_prior))
+                             if KINDS[t].names_prior),
+      without=tuple(model.without))
 
 
 def routed_of(config: ml_collections.ConfigDict) -> tuple[str, ...]:
   """Names of the routing weights the configured model returns."""
   if config.model.name == 'ultra':
     return ROUTED
-  return routed_names(MODALITIES + tuple(config.features.views))
+  return term_names(MODALITIES + tuple(config.features.views))
 
 
 def budgets(config: ml_collections.ConfigDict) -> list[padding.Budget]:

@@ -54,6 +54,23 @@ class MetricWriter:
     self.close()
 
 
+class _Lines:
+  """A log file's view of a bar: each redraw on a line of its own, so log
+  records never land on the end of a bar (tqdm redraws with a carriage
+  return)."""
+
+  def __init__(self, stream):
+    self._stream = stream
+
+  def write(self, text: str) -> None:
+    text = text.replace('\r', '')
+    if text.strip():
+      self._stream.write(text.rstrip('\n') + '\n')
+
+  def flush(self) -> None:
+    self._stream.flush()
+
+
 def progress(total: int, desc: str, unit: str = 'it', initial: int = 0,
              enabled: bool = True) -> tqdm.tqdm:
   """A progress bar with rate and ETA on stderr, shown by process 0 only.
@@ -65,7 +82,8 @@ def progress(total: int, desc: str, unit: str = 'it', initial: int = 0,
   interactive = sys.stderr.isatty()
   interval = 1.0 if interactive else 30.0
   return tqdm.tqdm(
-      total=total, desc=desc, unit=unit, initial=initial, file=sys.stderr,
+      total=total, desc=desc, unit=unit, initial=initial,
+      file=sys.stderr if interactive else _Lines(sys.stderr),
       mininterval=interval, maxinterval=max(interval, 10.0),
       dynamic_ncols=interactive, ascii=not interactive,
       disable=not enabled or jax.process_index() != 0)

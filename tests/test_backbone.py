@@ -208,3 +208,16 @@ def test_fused_propagate_matches_plain_scatter(shared, chunk):
                         for f in (fused, plain))):
     np.testing.assert_allclose(fn_grads[0], fn_grads[1], rtol=1e-5,
                                atol=1e-5)
+  # Learned edge gates: the weights get the gradient of the plain scatter.
+  weights = jnp.asarray(weight * rng.random(e), jnp.float32)
+
+  def gated(h, relation, w, learned):
+    if learned:
+      return propagate(h, relation, types, senders, receivers, w, chunk, True)
+    messages = h[senders] * relation[types] * w[:, None, None]
+    return jax.ops.segment_sum(messages, receivers, n)
+
+  for pair in zip(*(jax.grad(
+      lambda h, r, w, f=f: jnp.sum(gated(h, r, w, f) * probe),
+      argnums=(0, 1, 2))(h, relation, weights) for f in (True, False))):
+    np.testing.assert_allclose(pair[0], pair[1], rtol=1e-5, atol=1e-5)

@@ -22,6 +22,7 @@ from mtaimkg_jax.errors import ConfigError
 from mtaimkg_jax.eval import calibration, ranking, runner
 from mtaimkg_jax.eval.matching import ONE_TO_ONE, matrix_ranks
 from mtaimkg_jax.experiment import build_model
+from mtaimkg_jax.models.model import names_prior
 from mtaimkg_jax.types import TASK_IDS, Queries
 
 
@@ -37,48 +38,67 @@ def _saved(workdir, dataset, split):
   return np.load(ranking.saved_ranks_path(workdir, dataset, split))
 
 
-def _cosine_prior(graph, modalities, gates, nodes, candidates):
-  """[Q, C] Σ_m gates[m] · cosine of the unified features of `nodes` and
-  `candidates` (absent rows and modalities give 0), in numpy."""
+def _queries(graph, split, rows):
+  """Queries of `split` at `rows`, as the model reads them."""
+  chosen = graph.queries[split].take(rows)
+  return Queries(nodes=chosen.nodes.astype(np.int32),
+                 relations=chosen.relations.astype(np.int32),
+                 answers=chosen.answers.astype(np.int32),
+                 task=np.full(len(rows), TASK_IDS[graph.task], np.int32),
+                 valid=np.ones(len(rows), bool))
+
+
+def _cosine_prior(graph, modalities, weights, nodes, candidates):
+  """[Q, C] Σ_m weights[q, m] · cosine of the unified features of `nodes`
+  and `candidates` (absent rows and modalities give 0), in numpy."""
   total = np.zeros((len(nodes), len(candidates)), np.float32)
-  for modality, gate in zip(modalities, gates):
+  for i, modality in enumerate(modalities):
     feature = graph.features.get(modality)
     if feature is None:
       continue
     x = np.where(feature.present[:, None], feature.values, 0)
     unit = x / np.maximum(np.linalg.norm(x, axis=1, keepdims=True), 1e-9)
-    total += gate * (unit[nodes] @ unit[candidates].T)
+    total += weights[:, i:i + 1] * (unit[nodes] @ unit[candidates].T)
   return total
 
 
 @pytest.mark.parametrize('dataset', ['ea/synthetic', 'el/synthetic'])
-def test_prior_term_is_the_gated_feature_cosine(run, dataset):
-  """The model's 'prior' term is the numpy cosine prior; with the head and
-  the structure gate silenced, it is the whole logit."""
+def test_prior_is_the_routed_name_cosines(run, dataset):
+  """The names prior (the model's name terms) is the numpy cosine prior
+  with the routed weights; with every other weight silenced, it is the
+  whole logit."""
   config, _, _, graphs, params = run
   graph = graphs[dataset]
-  task = TASK_IDS[graph.task]
-  silent = jax.tree_util.tree_map(np.array, params)
-  silent['head'] = jax.tree_util.tree_map(np.zeros_like, silent['head'])
-  silent['structure_gate'] = np.zeros_like(silent['structure_gate'])
   model = build_model(config)
-  test = graph.queries['test']
-  nodes = test.nodes[:8].astype(np.int32)
-  queries = Queries(nodes=nodes, relations=test.relations[:8].astype(np.int32),
-                    answers=test.answers[:8].astype(np.int32),
-                    task=np.full(8, task, np.int32),
-                    valid=np.ones(8, bool))
+  silent = jax.tree_util.tree_map(np.array, params)
+  names = [1 + i for i in range(len(model.modalities))]
+  others = [k for k in range(len(model.routed)) if k not in names]
+  silent['router']['base'][:, others] = 0
+  silent['router']['moe']['w_out'][..., others] = 0
+  silent['router']['moe']['b_out'][..., others] = 0
+  queries = _queries(graph, 'test', np.arange(8))
+  nodes = queries.nodes
   candidates = np.flatnonzero(graph.candidates)
   arrays = graph_arrays(graph, choose_budget(graph), config.features.k)
   index = np.broadcast_to(candidates, (8, len(candidates))).astype(np.int32)
-  prior = _cosine_prior(graph, model.modalities,
-                        np.asarray(params['cosine_gate'])[task], nodes,
-                        candidates)
   output = model.apply({'params': params}, arrays, queries, index)
-  np.testing.assert_allclose(np.asarray(output.terms['prior']), prior,
+  weights = _name_weights(model, params, arrays, queries)
+  prior = _cosine_prior(graph, model.modalities, weights, nodes, candidates)
+  np.testing.assert_allclose(np.asarray(names_prior(output.terms)), prior,
                              rtol=1e-4, atol=1e-4)
   logits = model.apply({'params': silent}, arrays, queries, index).logits
   np.testing.assert_allclose(np.asarray(logits), prior, rtol=1e-4, atol=1e-4)
+
+
+def _name_weights(model, params, arrays, queries):
+  """[B, M] each query's routed weights of the name terms, read from the
+  terms' ratio to the plain cosines of a candidate set where they are 1."""
+  rows = np.arange(len(queries.nodes))
+  self_index = np.asarray(queries.nodes)[:, None].astype(np.int32)
+  terms = model.apply({'params': params}, arrays, queries, self_index).terms
+  # A node's cosine with itself is 1 where it has the modality, 0 else.
+  return np.stack([np.asarray(terms[m])[rows, 0] for m in model.modalities],
+                  axis=1)
 
 
 def test_held_out_pairs_rank_among_their_and_the_test_counterparts(run):
@@ -140,16 +160,20 @@ def test_calibrated_ranks_are_the_rescaled_saved_scores(run, dataset):
   # At scale 1 the split scores are the model's: its plain ranks back.
   np.testing.assert_allclose(matrix_ranks(scores, columns), saved['ranks'])
   prior, learned = calibration.parts(saved)
-  # The kept prior term is the numpy cosine prior of the same pairs.
+  # The kept prior is the model's names prior of the same pairs.
   test = graph.for_split('test')
   rows = saved['query_ids'][np.r_[0, np.cumsum(
-      (saved['columns'] >= 0).sum(axis=1))[:-1]]]
-  expected = _cosine_prior(
-      test, build_model(config).modalities,
-      np.asarray(params['cosine_gate'])[TASK_IDS[graph.task]],
-      test.queries['test'].nodes[rows], np.flatnonzero(test.candidates))
-  finite = np.isfinite(prior)
-  np.testing.assert_allclose(prior[finite], expected[finite], rtol=1e-4,
+      (saved['columns'] >= 0).sum(axis=1))[:-1]]][:8]
+  model = build_model(config)
+  queries = _queries(test, 'test', rows)
+  candidates = np.flatnonzero(test.candidates)
+  index = np.broadcast_to(candidates, (8, len(candidates))).astype(np.int32)
+  terms = model.apply({'params': params}, graph_arrays(
+      test, choose_budget(test), config.features.k), queries, index).terms
+  expected = np.asarray(names_prior(terms))
+  kept = prior[:8]
+  finite = np.isfinite(kept)
+  np.testing.assert_allclose(kept[finite], expected[finite], rtol=1e-4,
                              atol=1e-4)
   np.testing.assert_allclose(calibration.scaled(prior, learned, 1.0), scores,
                              rtol=1e-5, atol=1e-5)

@@ -1,4 +1,5 @@
-"""MtaIMKG modules: shapes, masks, routing, MoE balance, padding invariance."""
+"""MtaIMKG: shapes, padding invariance, ULTRA at initialisation, routed
+terms and their shares, ablations, the MoE and its balance loss."""
 
 import chex
 import jax
@@ -10,8 +11,7 @@ from mtaimkg_jax.data.graph import build_lp
 from mtaimkg_jax.data.mmkg import Features, LPTask, MMKG, Vocab
 from mtaimkg_jax.data.padding import Budget, choose_budget, graph_arrays
 from mtaimkg_jax.models import moe, routing
-from mtaimkg_jax.models.layers import FeatureAdapter
-from mtaimkg_jax.models.model import MtaIMKG
+from mtaimkg_jax.models.model import MtaIMKG, StructureOnly
 from mtaimkg_jax.types import TASK_IDS, Queries
 
 K = 6
@@ -41,16 +41,41 @@ def _queries(task, batch=4):
                  valid=np.ones(batch, bool))
 
 
+NAMES = (TASK_IDS['ea'], TASK_IDS['el'])
+
+
+def _model(**overrides):
+  options = dict(dim=8, num_layers=2, task_dim=4, num_experts=3,
+                 expert_hidden=8, chunk_size=8, gate_hidden=4,
+                 name_prior_tasks=NAMES)
+  return MtaIMKG(**{**options, **overrides})
+
+
+def _init(model, arrays, seed=0):
+  return model.init(jax.random.PRNGKey(seed), arrays, _queries('lp'),
+                    np.zeros((4, 2), np.int32))['params']
+
+
+def _perturbed(params, seed=1, scale=1.0):
+  """`params` with the zero-initialised paths (edge gates, MoE experts)
+  moved, as training moves them."""
+  rng = np.random.default_rng(seed)
+  out = jax.tree_util.tree_map(np.array, params)
+  out['gates']['out']['kernel'] = scale * rng.normal(
+      size=out['gates']['out']['kernel'].shape).astype(np.float32)
+  moe_params = out['router']['moe']
+  moe_params['w_out'] = scale * rng.normal(
+      size=moe_params['w_out'].shape).astype(np.float32)
+  return out
+
+
 @pytest.fixture(scope='module')
 def setup():
   graph = _graph()
   budget = choose_budget(graph)
   arrays = graph_arrays(graph, budget, K)
-  model = MtaIMKG(dim=8, num_layers=2, task_dim=4, router_hidden=8,
-                  num_experts=3, expert_hidden=8, chunk_size=8)
-  params = model.init(jax.random.PRNGKey(0), arrays, _queries('lp'),
-                      np.zeros((4, 2), np.int32))['params']
-  return graph, budget, arrays, model, params
+  model = _model()
+  return graph, budget, arrays, model, _perturbed(_init(model, arrays))
 
 
 def test_shapes_and_routing_sums_to_one(setup):
@@ -62,6 +87,10 @@ def test_shapes_and_routing_sums_to_one(setup):
   chex.assert_shape(out.routing, (4, len(routing.ROUTED)))
   np.testing.assert_allclose(out.routing.sum(-1), 1.0, rtol=1e-6)
   assert np.isfinite(out.balance_loss) and out.balance_loss >= 1.0 - 1e-5
+  # The terms add up to the logits.
+  assert tuple(out.terms) == routing.ROUTED
+  np.testing.assert_allclose(sum(out.terms.values()), out.logits, rtol=1e-5,
+                             atol=1e-6)
   full = model.apply({'params': params}, arrays, _queries('lp'))
   chex.assert_shape(full.logits, (4, budget.nodes))
   # Scoring all nodes (in chunks) equals scoring them as candidates.
@@ -69,7 +98,22 @@ def test_shapes_and_routing_sums_to_one(setup):
                              rtol=1e-5, atol=1e-5)
 
 
-def test_routing_changes_with_the_task_only(setup):
+def test_at_initialisation_lp_logits_are_ultras(setup):
+  """Edge gates start at 1 and every non-structure weight of LP at 0:
+  the logits are the backbone's own, bit for bit."""
+  _, _, arrays, model, _ = setup
+  params = _init(model, arrays)
+  ultra = StructureOnly(dim=8, num_layers=2)
+  want = ultra.apply({'params': {'backbone': params['backbone']}}, arrays,
+                     _queries('lp')).logits
+  got = model.apply({'params': params}, arrays, _queries('lp'))
+  np.testing.assert_array_equal(got.logits, want)
+  assert not np.array_equal(
+      model.apply({'params': _perturbed(params)}, arrays,
+                  _queries('lp')).logits, want)
+
+
+def test_routing_changes_with_the_task(setup):
   _, _, arrays, model, params = setup
   weights = {t: np.asarray(model.apply({'params': params}, arrays,
                                        _queries(t)).routing)
@@ -78,25 +122,67 @@ def test_routing_changes_with_the_task_only(setup):
   assert not np.allclose(weights['ea'], weights['el'])
 
 
-def test_absent_modality_gets_zero_weight():
+def test_absent_modality_gets_zero_share():
   graph = _graph(with_image=False)
   arrays = graph_arrays(graph, choose_budget(graph), K)
-  model = MtaIMKG(dim=8, num_layers=1, task_dim=4, router_hidden=8,
-                  num_experts=2, expert_hidden=8)
-  params = model.init(jax.random.PRNGKey(1), arrays, _queries('lp'),
-                      np.zeros((4, 2), np.int32))['params']
-  weights = np.asarray(model.apply({'params': params}, arrays,
-                                   _queries('el')).routing)
-  image = [routing.ROUTED.index('image'), routing.ROUTED.index('image_cross')]
-  assert (weights[:, image] == 0).all()
-  np.testing.assert_allclose(weights.sum(-1), 1.0, rtol=1e-6)
+  model = _model(num_layers=1)
+  params = _perturbed(_init(model, arrays, seed=1))
+  shares = np.asarray(model.apply({'params': params}, arrays,
+                                  _queries('el')).routing)
+  image = [routing.ROUTED.index('image'),
+           routing.ROUTED.index('image_relation')]
+  assert (shares[:, image] == 0).all()
+  np.testing.assert_allclose(shares.sum(-1), 1.0, rtol=1e-6)
 
 
-def test_uniform_routing_ablation():
-  r = routing.TaskRouter(hidden=4, uniform=True)
-  available = np.array([[True, True, False, True, False]])
-  w = r.apply({}, jnp.ones((1, 2)), jnp.ones((1, 3)), available)
-  np.testing.assert_allclose(w, [[1 / 3, 1 / 3, 0, 1 / 3, 0]], rtol=1e-6)
+def test_the_term_that_decides_dominates_the_shares(setup):
+  """With the text weights far above the others, text makes the logits:
+  its share is nearly all; with structure alone, structure is all."""
+  graph, _, arrays, model, params = setup
+  loud = jax.tree_util.tree_map(np.array, params)
+  base = loud['router']['base']
+  base[:] = 1e-3
+  base[:, routing.ROUTED.index('text')] = 100.0
+  shares = np.asarray(model.apply({'params': loud}, arrays,
+                                  _queries('ea')).routing)
+  text = shares[:, routing.ROUTED.index('text')]
+  has_text = graph.features['text'].present[[0, 1, 2, 3]]
+  assert has_text.any() and (text[has_text] > 0.9).all()
+  assert (text[~has_text] == 0).all()  # no text of its own: no text term
+  alone = model.clone(without=('modalities',))
+  shares = np.asarray(alone.apply({'params': params}, arrays,
+                                  _queries('ea')).routing)
+  np.testing.assert_allclose(shares[:, 0], 1.0)
+
+
+def test_ablations_change_no_parameter(setup):
+  """`without` drops terms and gates at evaluation: the backbone alone
+  scores with the structure term only; a dropped modality has no term."""
+  _, _, arrays, model, params = setup
+  full = model.apply({'params': params}, arrays, _queries('ea'))
+  alone = model.clone(without=('modalities',)).apply(
+      {'params': params}, arrays, _queries('ea'))
+  for name, term in alone.terms.items():
+    if name != 'structure':
+      assert not np.asarray(term).any()
+  assert not np.allclose(alone.logits, full.logits)
+  no_text = model.clone(without=('text',)).apply({'params': params}, arrays,
+                                                 _queries('ea'))
+  assert not np.asarray(no_text.terms['text']).any()
+  assert not np.asarray(no_text.terms['text_relation']).any()
+  assert np.asarray(no_text.terms['image']).any()
+
+
+def test_uniform_routing_ablation_keeps_the_base_weights():
+  router = routing.TermRouter(('text',), (1,), 10.0, num_experts=2,
+                              hidden=4, uniform=True)
+  task = jnp.array([0, 1])
+  variables = router.init(jax.random.PRNGKey(0), task, jnp.ones((2, 3)),
+                          jnp.ones((2, 5)))
+  weights, mixture = router.apply(variables, task, jnp.ones((2, 3)),
+                                  jnp.ones((2, 5)))
+  assert mixture is None
+  np.testing.assert_allclose(weights, [[1, 0, 0], [1, 10, 0]])
 
 
 def test_padding_never_changes_a_score(setup):
@@ -112,19 +198,17 @@ def test_padding_never_changes_a_score(setup):
                              atol=1e-5)
 
 
-def test_text_cosine_prior_starts_ea_and_el_from_names_alone(setup):
-  """`cosine_gate` starts at `text_prior` on text for EA/EL and 0 elsewhere;
-  a large prior makes the EA ranking the text cosine ranking."""
+def test_text_prior_starts_ea_and_el_from_names_alone(setup):
+  """The text weight starts at `text_prior` for EA/EL and 0 elsewhere; a
+  large prior makes the EA ranking the text cosine ranking."""
   graph, _, arrays, _, _ = setup
-  model = MtaIMKG(dim=8, num_layers=2, task_dim=4, router_hidden=8,
-                  num_experts=3, expert_hidden=8, text_prior=1e4,
-                  name_prior_tasks=(TASK_IDS['ea'], TASK_IDS['el']))
-  params = model.init(jax.random.PRNGKey(0), arrays, _queries('lp'),
-                      np.zeros((4, 2), np.int32))['params']
-  gate = np.asarray(params['cosine_gate'])
-  expected = np.zeros_like(gate)
-  expected[[TASK_IDS['ea'], TASK_IDS['el']], 0] = 1e4
-  np.testing.assert_array_equal(gate, expected)
+  model = _model(text_prior=1e4)
+  params = _init(model, arrays)
+  base = np.asarray(params['router']['base'])
+  expected = np.zeros_like(base)
+  expected[:, 0] = 1.0
+  expected[[TASK_IDS['ea'], TASK_IDS['el']], 1] = 1e4
+  np.testing.assert_array_equal(base, expected)
   logits = np.asarray(model.apply({'params': params}, arrays,
                                   _queries('ea')).logits)[:, :graph.num_nodes]
   text = np.asarray(arrays.entity.nodes['text'])[:graph.num_nodes]
@@ -138,47 +222,43 @@ def test_text_cosine_prior_starts_ea_and_el_from_names_alone(setup):
           np.argsort(-cosine[row][present], kind='stable'))
 
 
-def test_a_frozen_backbone_gets_no_gradient_and_the_rest_does(setup):
-  """With `freeze_backbone` the backbone's outputs are constants of the
-  loss (its backward pass is skipped); the same logits as unfrozen."""
-  _, _, arrays, model, params = setup
-  frozen = model.clone(freeze_backbone=True)
+def test_gates_and_router_learn_from_the_loss(setup):
+  """The zero-initialised paths get gradients (through the message
+  passing's edge weights, a custom VJP)."""
+  _, _, arrays, model, _ = setup
+  params = _init(model, arrays)
   candidates = np.array([[1, 2, 3]] * 4, np.int32)
 
-  def loss(p, m):
-    out = m.apply({'params': p}, arrays, _queries('ea'), candidates,
-                  token_mask=np.ones((4, 3), bool))
-    return jnp.sum(out.logits ** 2) + out.balance_loss, out.logits
+  def loss(p):
+    out = model.apply({'params': p}, arrays, _queries('ea'), candidates,
+                      token_mask=np.ones((4, 3), bool))
+    return jnp.sum(out.logits ** 2) + out.balance_loss
 
-  (_, logits), grads = jax.value_and_grad(loss, has_aux=True)(params, model)
-  (_, frozen_logits), frozen_grads = jax.value_and_grad(
-      loss, has_aux=True)(params, frozen)
-  np.testing.assert_array_equal(logits, frozen_logits)
-  norms = lambda tree: [float(jnp.abs(g).sum())
-                        for g in jax.tree_util.tree_leaves(tree)]
-  assert max(norms(grads['backbone'])) > 0
-  assert max(norms(frozen_grads['backbone'])) == 0
-  rest = {k: v for k, v in frozen_grads.items() if k != 'backbone'}
-  assert sum(norms(rest)) > 0
+  grads = jax.grad(loss)(params)
+  for part in (grads['gates']['out']['kernel'],
+               grads['router']['moe']['w_out'], grads['router']['base'],
+               grads['backbone']['entity_model']['layer_0']['linear'][
+                   'kernel']):
+    assert float(jnp.abs(part).sum()) > 0
 
 
 def test_balance_loss_is_minimal_for_a_uniform_gate():
   rng = np.random.default_rng(0)
   k = 4
-  mask = np.ones((3, 5), bool)
-  uniform = np.full((3, 5, k), 1 / k)
+  mask = np.ones((5,), bool)
+  uniform = np.full((5, k), 1 / k)
   assert float(moe.balance_loss(uniform, uniform, mask)) == pytest.approx(1.0)
   for _ in range(20):
-    p = rng.dirichlet(np.ones(k) * 0.3, size=(3, 5))
+    p = rng.dirichlet(np.ones(k) * 0.3, size=5)
     assert float(moe.balance_loss(p, p, mask)) >= 1.0 - 1e-6
-  collapsed = np.zeros((3, 5, k))
+  collapsed = np.zeros((5, k))
   collapsed[..., 0] = 1.0
   assert float(moe.balance_loss(collapsed, collapsed, mask)) == pytest.approx(k)
-  # Masked tokens do not count.
+  # Masked rows do not count.
   half = mask.copy()
-  half[:, 3:] = False
+  half[3:] = False
   mixed = uniform.copy()
-  mixed[:, 3:] = collapsed[:, 3:]
+  mixed[3:] = collapsed[3:]
   assert float(moe.balance_loss(mixed, mixed, half)) == pytest.approx(1.0)
 
 
@@ -187,13 +267,3 @@ def test_top_k_gates():
   np.testing.assert_allclose(moe.top_k_gates(p, 2), [[0, 0.625, 0.375, 0]],
                              rtol=1e-6)
   np.testing.assert_allclose(moe.top_k_gates(p, 0), p)
-
-
-def test_feature_adapter_missing_vector():
-  adapter = FeatureAdapter(4)
-  x = np.ones((3, 6), np.float32)
-  present = np.array([True, False, True])
-  params = adapter.init(jax.random.PRNGKey(0), x, present)
-  out = adapter.apply(params, x, present)
-  np.testing.assert_allclose(out[1], params['params']['missing'])
-  np.testing.assert_allclose(out[0], out[2])

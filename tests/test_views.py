@@ -119,13 +119,13 @@ def test_no_neighbours_view_where_every_relation_is_queried(graphs):
 
 
 def test_model_routes_over_the_view_and_drops_it_where_absent(graphs):
-  model = MtaIMKG(dim=8, num_layers=1, task_dim=4, router_hidden=8,
-                  num_experts=2, expert_hidden=8,
+  model = MtaIMKG(dim=8, num_layers=1, task_dim=4, num_experts=2,
+                  expert_hidden=8,
                   modalities=('text', 'image', 'neighbours', 'surface'),
                   name_prior_tasks=(TASK_IDS['ea'], TASK_IDS['el']))
   assert model.routed == ('structure', 'text', 'image', 'neighbours',
-                          'surface', 'text_cross', 'image_cross',
-                          'neighbours_cross', 'surface_cross')
+                          'surface', 'text_relation', 'image_relation',
+                          'neighbours_relation', 'surface_relation')
   weights = {}
   for task in ('lp', 'ea'):
     graph = graphs[task]
@@ -143,20 +143,22 @@ def test_model_routes_over_the_view_and_drops_it_where_absent(graphs):
                                            queries).routing)
     np.testing.assert_allclose(weights[task].sum(-1), 1.0, rtol=1e-6)
   view = [model.routed.index('neighbours'),
-          model.routed.index('neighbours_cross')]
+          model.routed.index('neighbours_relation')]
   assert (weights['lp'][:, view] == 0).all()
   assert (weights['ea'][:, view[0]] > 0).all()
   # EA and EL start from the cosine of names and of neighbours' names.
-  gate = np.asarray(params['cosine_gate'])
-  assert gate[TASK_IDS['ea'], 2] == gate[TASK_IDS['ea'], 0] > 0
-  np.testing.assert_allclose(gate[TASK_IDS['el'], 3],
-                             0.2 * gate[TASK_IDS['el'], 0])
-  assert gate[TASK_IDS['lp']].max() == 0
+  base = np.asarray(params['router']['base'])
+  names = {m: 1 + i for i, m in enumerate(model.modalities)}
+  assert base[TASK_IDS['ea'], names['neighbours']] == base[
+      TASK_IDS['ea'], names['text']] > 0
+  np.testing.assert_allclose(base[TASK_IDS['el'], names['surface']],
+                             0.2 * base[TASK_IDS['el'], names['text']])
+  assert base[TASK_IDS['lp'], 1:].max() == 0
 
 
 def test_default_model_is_unchanged():
   assert routing.ROUTED == MtaIMKG().routed == (
-      'structure', 'text', 'image', 'text_cross', 'image_cross')
+      'structure', 'text', 'image', 'text_relation', 'image_relation')
 
 
 @pytest.mark.parametrize('value', [('names',), ('neighbours', 'neighbours')])
@@ -220,5 +222,5 @@ def test_a_run_with_the_view_trains_and_reports_its_routing(tmp_path,
   assert len(predictor.predict('Zyxwv Qrstu', task='el/synthetic',
                                top_k=3)) == 3
   weights = predictor.routing('Zyxwv Qrstu', task='el/synthetic')
-  assert weights['surface_cross'] > 0  # the query has the view
-  assert weights['neighbours_cross'] == 0  # an edgeless mention
+  assert weights['surface'] > 0  # the query has the view
+  assert weights['neighbours'] == 0  # an edgeless mention

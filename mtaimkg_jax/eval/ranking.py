@@ -24,6 +24,7 @@ from mtaimkg_jax.data import padding
 from mtaimkg_jax.data.batches import eval_batches
 from mtaimkg_jax.eval.matching import candidate_scores
 from mtaimkg_jax.experiment import Prepared
+from mtaimkg_jax.models.model import names_prior
 
 
 def saved_ranks_path(workdir: str, dataset: str, split: str) -> str:
@@ -143,8 +144,9 @@ class SplitRanker:
       if keep_scores:
         rows['scores'], rows['columns'] = candidate_scores(
             scores[:, :len(candidates)], batch, candidates)
-      if keep_scores and 'prior' in terms:
-        prior = terms['prior'][:, :len(candidates)]
+      prior = names_prior(terms)
+      if keep_scores and prior is not None:
+        prior = prior[:, :len(candidates)]
         rows['prior'] = np.where(np.isfinite(rows['scores']),
                                  prior[batch.answer_valid.any(axis=1)],
                                  -np.inf).astype(np.float32)

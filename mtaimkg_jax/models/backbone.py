@@ -49,11 +49,12 @@ def _chunked(x: jax.Array, chunk: int) -> jax.Array:
 
 
 def _edge_loop(num_edges: int, chunk: int, body, init):
-  """fori_loop over edge chunks; `body(slice_fn, carry) -> carry`."""
+  """fori_loop over edge chunks; `body(slice_fn, start, carry) -> carry`
+  (`start`: the chunk's first edge)."""
 
   def step(i, carry):
     return body(lambda x: jax.lax.dynamic_slice_in_dim(x, i * chunk, chunk),
-                carry)
+                i * chunk, carry)
 
   return jax.lax.fori_loop(0, -(-num_edges // chunk), step, init)
 
@@ -65,7 +66,7 @@ def _propagate_forward(h, relation, edge_type, senders, receivers,
                               edge_weight.dtype)])
   edges = [_chunked(x, chunk) for x in (edge_type, senders, receivers)]
 
-  def body(take, out):
+  def body(take, _, out):
     kind, sender, receiver = (take(x) for x in edges)
     messages = h[sender] * relation[kind] * take(weight)[:, None, None]
     return out.at[receiver].add(messages, indices_are_sorted=True)
@@ -73,10 +74,11 @@ def _propagate_forward(h, relation, edge_type, senders, receivers,
   return _edge_loop(edge_weight.shape[0], chunk, body, jnp.zeros_like(h))
 
 
-@functools.partial(jax.custom_vjp, nondiff_argnums=(6,))
+@functools.partial(jax.custom_vjp, nondiff_argnums=(6, 7))
 def propagate(h: jax.Array, relation: jax.Array, edge_type: jax.Array,
               senders: jax.Array, receivers: jax.Array,
-              edge_weight: jax.Array, chunk: int = EDGE_CHUNK) -> jax.Array:
+              edge_weight: jax.Array, chunk: int = EDGE_CHUNK,
+              weight_grad: bool = False) -> jax.Array:
   """Σ over edges of `h[sender] * relation[type] * weight` into receivers.
 
   The fused message-passing core: a loop over chunks of edges gathers,
@@ -88,9 +90,10 @@ def propagate(h: jax.Array, relation: jax.Array, edge_type: jax.Array,
     h: [N, B, D] node states.
     relation: [T, B, D] or [T, 1, D] relation vectors by edge type.
     edge_type, senders, receivers: int [E].
-    edge_weight: [E] (0 drops an edge: padding, or a removed query fact);
-      data, not a parameter: it gets no gradient.
+    edge_weight: [E] (0 drops an edge: padding, or a removed query fact).
     chunk: edges per loop step.
+    weight_grad: whether `edge_weight` gets a gradient (it does when
+      learned gates scale it; plain data gets zeros, at no cost).
   Returns:
     [N, B, D].
   """
@@ -99,13 +102,14 @@ def propagate(h: jax.Array, relation: jax.Array, edge_type: jax.Array,
 
 
 def _propagate_fwd(h, relation, edge_type, senders, receivers, edge_weight,
-                   chunk):
+                   chunk, weight_grad):
+  del weight_grad
   out = _propagate_forward(h, relation, edge_type, senders, receivers,
                            edge_weight, chunk)
   return out, (h, relation, edge_type, senders, receivers, edge_weight)
 
 
-def _propagate_bwd(chunk, residuals, grad):
+def _propagate_bwd(chunk, weight_grad, residuals, grad):
   h, relation, edge_type, senders, receivers, edge_weight = residuals
   weight = jnp.concatenate(
       [edge_weight, jnp.zeros((-edge_weight.shape[0] % chunk,),
@@ -113,21 +117,26 @@ def _propagate_bwd(chunk, residuals, grad):
   edges = [_chunked(x, chunk) for x in (edge_type, senders, receivers)]
   shared = relation.shape[1] == 1 and h.shape[1] != 1
 
-  def body(take, carry):
-    grad_h, grad_relation = carry
+  def body(take, start, carry):
+    grad_h, grad_relation, grad_weight = carry
     kind, sender, receiver = (take(x) for x in edges)
-    incoming = grad[receiver] * take(weight)[:, None, None]
+    reaching = grad[receiver]
+    incoming = reaching * take(weight)[:, None, None]
     grad_h = grad_h.at[sender].add(incoming * relation[kind])
     through = incoming * h[sender]
+    if weight_grad:
+      per_edge = jnp.sum(reaching * h[sender] * relation[kind], axis=(1, 2))
+      grad_weight = jax.lax.dynamic_update_slice_in_dim(grad_weight, per_edge,
+                                                        start, 0)
     if shared:
       through = jnp.sum(through, axis=1, keepdims=True)
-    return grad_h, grad_relation.at[kind].add(through)
+    return grad_h, grad_relation.at[kind].add(through), grad_weight
 
-  grad_h, grad_relation = _edge_loop(
+  grad_h, grad_relation, grad_weight = _edge_loop(
       edge_weight.shape[0], chunk, body,
-      (jnp.zeros_like(h), jnp.zeros_like(relation)))
+      (jnp.zeros_like(h), jnp.zeros_like(relation), jnp.zeros_like(weight)))
   return (grad_h, grad_relation, None, None, None,
-          jnp.zeros_like(edge_weight))
+          grad_weight[:edge_weight.shape[0]])
 
 
 propagate.defvjp(_propagate_fwd, _propagate_bwd)
@@ -150,16 +159,20 @@ class ConcatDense(nn.Module):
 
 
 class RelationalConv(nn.Module):
-  """One GeneralizedRelationalConv layer (DistMult, sum aggregation)."""
+  """One GeneralizedRelationalConv layer (DistMult, sum aggregation);
+  `learned_weights`: the edge weights carry learned gates (and get their
+  gradient)."""
   dim: int
   layer_norm: bool = True
+  learned_weights: bool = False
 
   @nn.compact
   def __call__(self, h: jax.Array, boundary: jax.Array, relation: jax.Array,
                edge_type: jax.Array, senders: jax.Array,
                receivers: jax.Array, edge_weight: jax.Array) -> jax.Array:
     aggregate = propagate(h, relation, edge_type, senders, receivers,
-                          edge_weight) + boundary
+                          edge_weight, EDGE_CHUNK,
+                          self.learned_weights) + boundary
     out = ConcatDense(self.dim, name='linear')(h, aggregate)
     if self.layer_norm:
       out = nn.LayerNorm(epsilon=LAYER_NORM_EPSILON, name='layer_norm')(out)
@@ -221,11 +234,13 @@ class EntityGNN(nn.Module):
   @nn.compact
   def __call__(self, graph: GraphsTuple, relations: jax.Array,
                nodes: jax.Array, query_relations: jax.Array,
-               edge_weight: jax.Array) -> tuple[jax.Array, jax.Array]:
+               edge_weight: jax.Array, edge_scales: jax.Array | None = None
+               ) -> tuple[jax.Array, jax.Array]:
     """Returns (states [N_pad, B, D], query vectors [B, D]).
 
     `relations` [R_pad, B, D] (or [R_pad, 1, D] when every query shares its
-    condition) comes from the relation GNN.
+    condition) comes from the relation GNN; `edge_scales` [L, E], if given,
+    multiply layer l's edge weights (learned, feature-aware gates).
     """
     batch = nodes.shape[0]
     column = jnp.arange(batch) if relations.shape[1] == batch else 0
@@ -235,13 +250,15 @@ class EntityGNN(nn.Module):
     edge_type = graph.edges['type']
     layer_cls = nn.remat(RelationalConv) if self.remat else RelationalConv
     h = boundary
+    gated = edge_scales is not None
     for i in range(self.num_layers):
       projected = RelationProjection(self.dim,
                                      name=f'relation_projection_{i}')(
                                          relations)
-      out = layer_cls(self.dim, self.layer_norm, name=f'layer_{i}')(
+      weight = edge_weight * edge_scales[i] if gated else edge_weight
+      out = layer_cls(self.dim, self.layer_norm, gated, name=f'layer_{i}')(
           h, boundary, projected, edge_type, graph.senders, graph.receivers,
-          edge_weight)
+          weight)
       h = out + h
     return h, query
 
@@ -278,9 +295,10 @@ class Ultra(nn.Module):
     self.mlp = ScoreMLP(2 * self.dim)
 
   def states(self, graph: GraphArrays, nodes: jax.Array,
-             relations: jax.Array, edge_weight: jax.Array | None = None
+             relations: jax.Array, edge_weight: jax.Array | None = None,
+             edge_scales: jax.Array | None = None
              ) -> tuple[jax.Array, jax.Array, jax.Array]:
-    """Query-conditioned states.
+    """Query-conditioned states (`edge_scales`: see `EntityGNN`).
 
     Returns (entity states [N_pad, B, D], query vectors [B, D], relation
     representations [R_pad, B or 1, D]).
@@ -298,11 +316,11 @@ class Ultra(nn.Module):
       # run (the first query's) gives every other node's state for all.
       # Only the query nodes' own states (never candidates) are not theirs.
       h, _ = self.entity_model(graph.entity, relation_states, nodes[:1],
-                               relations[:1], edge_weight)
+                               relations[:1], edge_weight, edge_scales)
       h = jnp.broadcast_to(h, (h.shape[0], nodes.shape[0], h.shape[2]))
       return h, relation_states[relations, 0], relation_states
     h, query = self.entity_model(graph.entity, relation_states, nodes,
-                                 relations, edge_weight)
+                                 relations, edge_weight, edge_scales)
     return h, query, relation_states
 
   def score_states(self, h: jax.Array, query: jax.Array) -> jax.Array:

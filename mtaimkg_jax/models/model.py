@@ -1,18 +1,28 @@
-"""MtaIMKG: structure (ULTRA backbone) + modalities, routed per task, mixed
-by a gated MoE, scored per (query, candidate).
+"""MtaIMKG: ULTRA's structure with the modalities inside message passing
+and in a routed, per-term logit.
 
-Per candidate c of query q the routed representations are the structural
-state `h_struct(c|q)`, the adapted vectors of c for each modality (text,
-image, and any derived view such as the names of c's neighbours), and the
-cross terms `f_m(q) ⊙ f_m(c)` of the unified features (a learned diagonal
-bilinear similarity). The router turns the task embedding and the
-query context into weights over them; the MoE refines the mixture; the head
-gives a logit, to which two learned per-task priors are added: a multiple
-of the backbone's own structural score (so an ULTRA-initialised backbone
-starts from ULTRA's ranking where structure matters) and multiples of the
-cosine of the query's and the candidate's unified features per modality
-(so EA and EL start from the names-alone ranking, the floor the model must
-clear, and learn what to add to it).
+Everything the modalities contribute is a similarity that means the same
+on every graph, never an axis of a graph's own feature space:
+
+- **In message passing**: each edge `(u ← v, r)` gets, per modality, the
+  cosine of u's and v's features and of v's features and relation r's
+  answer prototype (the mean of the features of r's neighbours), with the
+  presence of both; a small MLP turns them into one gate per layer that
+  scales the edge's message by `2 σ(z)`. The last layer starts at zero, so
+  an ULTRA-initialised model ranks exactly as ULTRA at step 0, and
+  training can only add to it.
+- **In the logit**: `Σ_k w_k(q) s_k(q, c)` over the terms of
+  `routing.term_names`: the backbone's score, and per modality the
+  query–candidate cosine and the candidate–prototype cosine. The weights
+  are routed per query (`routing.TermRouter`: a per-task base plus a
+  gated mixture of experts on the query's context), so every term is
+  routed and `routing.shares` reads each term's contribution.
+
+The candidate side is a gather of states and unit features; the per-pair
+work is one structure MLP and a few dot products, so training can see as
+many candidates as ranking does. `without` ablates at evaluation without
+changing a parameter: 'modalities' (the backbone alone: no gates, the
+structure term only) or any modality's name.
 """
 
 from __future__ import annotations
@@ -26,28 +36,62 @@ import jax.numpy as jnp
 
 from mtaimkg_jax.models import moe as moe_lib
 from mtaimkg_jax.models.backbone import Ultra
-from mtaimkg_jax.models.layers import MLP, FeatureAdapter
-from mtaimkg_jax.models.routing import ROUTED, TaskRouter, mix, routed_names
+from mtaimkg_jax.models.routing import (ROUTED, TermRouter, shares,
+                                        term_names)
 from mtaimkg_jax.types import (ALL_MODALITIES, MODALITIES, TASKS, GraphArrays,
                                Queries)
 
-# Modalities whose cosine prior for EA and EL starts at this multiple of
-# `text_prior`: the names, the neighbours' names, the name trigrams and the
-# seed pairs among the neighbours (0.2 and 0.3: the weights
-# `benchmarks/probes.py surface-ngrams` and `anchors` chose on training
-# queries).
-_NAME_PRIORS = {'text': 1.0, 'neighbours': 1.0, 'surface': 0.2,
-                'anchors': 0.3}
+# `without` entry that leaves the backbone alone (no modality anywhere).
+ALL = 'modalities'
 
 
 class ModelOutput(NamedTuple):
   logits: jax.Array  # [B, C] (C = all padded nodes when no candidates given)
-  routing: jax.Array  # [B, M] weights over the model's `routed`
+  routing: jax.Array  # [B, K] each term's share of the query's logits
   balance_loss: jax.Array  # scalar
-  # The additive terms of `logits`, each [B, C], by name: 'head' (the
-  # routed MoE head), 'structure' (the gated backbone score) and 'prior'
-  # (the gated feature cosines), so calibration and analysis read them.
+  # The additive terms of `logits`, each [B, C], by name (`term_names`),
+  # so calibration and analysis read them instead of re-deriving them.
   terms: dict[str, jax.Array]
+
+
+def unit_rows(x: jax.Array) -> jax.Array:
+  """Rows scaled to unit length (all-zero rows, absent features, stay 0, so
+  their cosine with anything is 0)."""
+  return x / jnp.maximum(jnp.linalg.norm(x, axis=-1, keepdims=True), 1e-9)
+
+
+def _cosines(query: jax.Array, candidates: jax.Array) -> jax.Array:
+  """[B, k] · [B, C, k] → [B, C] dot products of unit rows, summed the same
+  way whatever C is (a ranking scores other candidate sets than training,
+  and near ties must not depend on it)."""
+  return jnp.sum(query[:, None, :] * candidates, axis=-1)
+
+
+def prototypes(unit: jax.Array, graph: GraphArrays,
+               edge_weight: jax.Array) -> jax.Array:
+  """[R_pad, k] per relation (edge type) r, the unit mean of the features
+  of r's neighbours (the answers of `(·, r, ?)`), over the edges kept in
+  `edge_weight` (a training step's own facts are not among them)."""
+  entity = graph.entity
+  total = jax.ops.segment_sum(unit[entity.senders] * edge_weight[:, None],
+                              entity.edges['type'],
+                              graph.relation.nodes['real'].shape[0])
+  return unit_rows(total)
+
+
+class EdgeGates(nn.Module):
+  """Per-edge similarities → one gate per layer, `2 σ(z)` with z = 0 at
+  initialisation (every gate 1)."""
+  num_layers: int
+  hidden: int = 16
+
+  @nn.compact
+  def __call__(self, features: jax.Array) -> jax.Array:
+    """features [E, F] → scales [L, E]."""
+    x = nn.relu(nn.Dense(self.hidden, name='hidden')(features))
+    z = nn.Dense(self.num_layers, kernel_init=nn.initializers.zeros,
+                 name='out')(x)
+    return 2.0 * jax.nn.sigmoid(z).T
 
 
 class MtaIMKG(nn.Module):
@@ -55,55 +99,39 @@ class MtaIMKG(nn.Module):
   dim: int = 64
   num_layers: int = 6
   task_dim: int = 16
-  router_hidden: int = 64
+  expert_hidden: int = 64
   num_experts: int = 4
-  expert_hidden: int = 128
   top_k: int = 0
   uniform_routing: bool = False
   remat: bool = False
   chunk_size: int = 8192
   text_prior: float = 10.0
-  # The backbone's outputs carry no gradient (its parameters get no update,
-  # steps.make_optimizer), so the step skips its backward pass.
-  freeze_backbone: bool = False
+  gate_hidden: int = 16
   # Raw modalities and derived views (data/views.py) the model reads.
   modalities: tuple[str, ...] = MODALITIES
-  # Ids of the tasks whose queries name their answer (EA, EL): their
-  # cosine prior starts at `text_prior` (data/tasks.py `names_prior`).
+  # Ids of the tasks whose queries name their answer (EA, EL): their name
+  # terms start at `text_prior` (data/tasks.py `names_prior`).
   name_prior_tasks: tuple[int, ...] = ()
+  # Ablation at evaluation: `ALL` or modality names (no parameter changes).
+  without: tuple[str, ...] = ()
 
   @property
   def routed(self) -> tuple[str, ...]:
-    return routed_names(self.modalities)
+    return term_names(self.modalities)
 
   def setup(self):
     self.backbone = Ultra(self.dim, self.num_layers, remat=self.remat)
+    self.gates = EdgeGates(self.num_layers, self.gate_hidden)
     self.task_embedding = nn.Embed(len(TASKS), self.task_dim)
-    self.adapters = {m: FeatureAdapter(self.dim, name=f'adapter_{m}')
-                     for m in self.modalities}
-    self.cross_projections = {m: nn.Dense(self.dim, name=f'cross_{m}')
-                              for m in self.modalities}
-    self.structure_projection = nn.Dense(self.dim)
-    self.structure_norm = nn.LayerNorm()
-    self.router = TaskRouter(self.router_hidden, self.uniform_routing)
-    self.moe = moe_lib.GatedMoE(self.num_experts, self.expert_hidden,
-                                self.top_k)
-    self.head = MLP((self.dim, 1))
-    self.structure_gate = self.param('structure_gate', nn.initializers.ones,
-                                     (len(TASKS),))
-    self.cosine_gate = self.param('cosine_gate', self._cosine_gate_init,
-                                  (len(TASKS), len(self.modalities)))
+    self.router = TermRouter(self.modalities, self.name_prior_tasks,
+                             self.text_prior, self.num_experts,
+                             self.expert_hidden, self.top_k,
+                             self.uniform_routing)
 
-  def _cosine_gate_init(self, _, shape) -> jax.Array:
-    """`text_prior` (times `_NAME_PRIORS`) on the name modalities for the
-    tasks that match an entity to itself (`name_prior_tasks`), 0
-    elsewhere: the other weights start at no prior."""
-    gate = jnp.zeros(shape, jnp.float32)
-    for i, modality in enumerate(self.modalities):
-      for task in self.name_prior_tasks:
-        gate = gate.at[task, i].set(
-            self.text_prior * _NAME_PRIORS.get(modality, 0.0))
-    return gate
+  def _kept(self) -> tuple[str, ...]:
+    if ALL in self.without:
+      return ()
+    return tuple(m for m in self.modalities if m not in self.without)
 
   def __call__(self, graph: GraphArrays, queries: Queries,
                candidates: jax.Array | None = None,
@@ -111,87 +139,91 @@ class MtaIMKG(nn.Module):
                token_mask: jax.Array | None = None) -> ModelOutput:
     """Logits of `candidates` [B, C], or of every node when None.
 
-    `token_mask` [B, C] marks the (query, candidate) pairs the MoE balance
-    loss averages over (training); without it the loss is 0 and candidates
-    are scored `chunk_size` at a time (ranking: memory stays bounded).
+    `token_mask` [B, C] marks the training candidates that count (and
+    turns on the balance loss); without it candidates are scored
+    `chunk_size` at a time (ranking: memory stays bounded).
     """
     nodes, task = queries.nodes, queries.task
-    h, query, _ = self.backbone.states(graph, nodes, queries.relations,
-                                       edge_weight)
-    h = jnp.swapaxes(self._frozen(h), 0, 1)  # [B, N, D]
-    query = self._frozen(query)
+    if edge_weight is None:
+      edge_weight = graph.entity.edges['weight']
     entity = graph.entity.nodes
-    modalities = self.modalities
-    adapted = {m: self.adapters[m](entity[m], entity[f'{m}_present'])
-               for m in modalities}
-    own = {m: adapted[m][nodes] for m in modalities}
-    own_raw = {m: entity[m][nodes] for m in modalities}
-    own_present = {m: entity[f'{m}_present'][nodes] for m in modalities}
-    tau = self.task_embedding(task)
-    has = {m: jnp.broadcast_to(
-        graph.modality_available[ALL_MODALITIES.index(m)], nodes.shape)
-           for m in modalities}
-    available = jnp.stack(
-        [jnp.ones(nodes.shape, bool)] + [has[m] for m in modalities] +
-        [has[m] & own_present[m] for m in modalities], axis=1)
-    context = jnp.concatenate([query] + [own[m] for m in modalities],
-                              axis=-1)
-    weights = self.router(tau, context, available)
-    gate = self.structure_gate[task][:, None]
-    cosine_gate = self.cosine_gate[task]
-    unit = {m: _unit_rows(entity[m]) for m in modalities}
+    kept = self._kept()
+    unit, present, proto = {}, {}, {}
+    for m in self.modalities:
+      available = graph.modality_available[ALL_MODALITIES.index(m)]
+      present[m] = entity[f'{m}_present'] & available & (m in kept)
+      unit[m] = unit_rows(entity[m]) * present[m][:, None]
+      proto[m] = prototypes(unit[m], graph, edge_weight)
+    scales = self._edge_scales(graph, unit, present, proto) if kept else None
+    h, query, _ = self.backbone.states(graph, nodes, queries.relations,
+                                       edge_weight, scales)
+    h = jnp.swapaxes(h, 0, 1)  # [B, N, D]
+    context = jnp.concatenate(
+        [query] + [present[m][nodes][:, None].astype(jnp.float32)
+                   for m in self.modalities], axis=-1)
+    weights, mixture = self.router(task, self.task_embedding(task), context)
+    keep = jnp.asarray([True] + [m in kept for m in self.modalities] * 2)
+    weights = jnp.where(keep, weights, 0.0)
 
-    def score(index: jax.Array
-              ) -> tuple[dict[str, jax.Array], moe_lib.MoEOutput]:
+    def score(index: jax.Array) -> jax.Array:
+      """[B, C, K] the weighted terms of candidates `index` [B, C]."""
       states = jnp.take_along_axis(h, index[:, :, None], axis=1)
-      structural_score = self._frozen(
-          self.backbone.score_states(states, query))
-      representations = (
-          [self.structure_norm(self.structure_projection(states))] +
-          [adapted[m][index] for m in modalities] +
-          [self._cross(m, own_raw[m], entity[m][index]) for m in modalities])
-      chex.assert_equal(len(representations), len(self.routed))
-      z = mix(weights, representations)
-      mixture = self.moe(z, tau)
-      cosines = jnp.stack([
-          jnp.einsum('bk,bck->bc', unit[m][nodes], unit[m][index])
-          for m in modalities], axis=-1)
-      terms = {'head': self.head(mixture.output)[..., 0],
-               'structure': gate * structural_score,
-               'prior': jnp.einsum('bcm,bm->bc', cosines, cosine_gate)}
-      return terms, mixture
+      columns = [self.backbone.score_states(states, query)]
+      columns += [_cosines(unit[m][nodes], unit[m][index])
+                  for m in self.modalities]
+      columns += [_cosines(proto[m][queries.relations], unit[m][index])
+                  for m in self.modalities]
+      return jnp.stack(columns, axis=-1) * weights[:, None, :]
 
     if candidates is None:
       candidates = jnp.broadcast_to(jnp.arange(h.shape[1]),
                                     (nodes.shape[0], h.shape[1]))
     if token_mask is not None:
-      terms, mixture = score(candidates)
+      weighted = score(candidates)
+      mask = token_mask
+    else:
+      # Fixed-shape chunks: a candidate's score is bitwise the same
+      # whichever other candidates are scored with it (near ties rank
+      # alike), and memory stays bounded.
+      count = candidates.shape[1]
+      padded = jnp.pad(candidates, ((0, 0), (0, -count % self.chunk_size)))
+      weighted = jnp.concatenate(
+          [score(padded[:, start:start + self.chunk_size])
+           for start in range(0, count, self.chunk_size)], axis=1)[:, :count]
+      mask = entity['real'][candidates]
+    balance = jnp.zeros((), jnp.float32)
+    if token_mask is not None and mixture is not None:
       balance = moe_lib.balance_loss(mixture.gates, mixture.probabilities,
-                                     token_mask)
-      return ModelOutput(sum(terms.values()), weights, balance, terms)
-    num_candidates = candidates.shape[1]
-    chunks = [score(candidates[:, start:start + self.chunk_size])[0]
-              for start in range(0, num_candidates, self.chunk_size)]
-    terms = {name: jnp.concatenate([chunk[name] for chunk in chunks], axis=1)
-             for name in chunks[0]}
-    return ModelOutput(sum(terms.values()), weights,
-                       jnp.zeros((), jnp.float32), terms)
+                                     queries.valid)
+    terms = {name: weighted[..., k] for k, name in enumerate(self.routed)}
+    return ModelOutput(jnp.sum(weighted, axis=-1), shares(weighted, mask),
+                       balance, terms)
 
-  def _frozen(self, x: jax.Array) -> jax.Array:
-    return jax.lax.stop_gradient(x) if self.freeze_backbone else x
+  def _edge_scales(self, graph: GraphArrays, unit: dict[str, jax.Array],
+                   present: dict[str, jax.Array],
+                   proto: dict[str, jax.Array]) -> jax.Array:
+    """[L, E] the layer gates of every edge, from per-modality cosines of
+    its two ends and of its neighbour and its relation's prototype."""
+    entity = graph.entity
+    receivers, senders = entity.receivers, entity.senders
+    kinds = entity.edges['type']
+    features = []
+    for m in self.modalities:
+      both = present[m][receivers] & present[m][senders]
+      features += [jnp.sum(unit[m][receivers] * unit[m][senders], axis=-1),
+                   jnp.sum(unit[m][senders] * proto[m][kinds], axis=-1),
+                   both.astype(jnp.float32)]
+    return self.gates(jnp.stack(features, axis=-1))
 
-  def _cross(self, modality: str, query: jax.Array,
-             candidates: jax.Array) -> jax.Array:
-    """A learned weighting of the elementwise product of the unified
-    features (a diagonal bilinear similarity; zero when either is absent)."""
-    return self.cross_projections[modality](query[:, None, :] * candidates)
 
-
-def _unit_rows(x: jax.Array) -> jax.Array:
-  """Rows scaled to unit length (all-zero rows, absent features, stay 0, so
-  their cosine with anything is 0); normalised once per graph, not per
-  (query, candidate) pair."""
-  return x / jnp.maximum(jnp.linalg.norm(x, axis=-1, keepdims=True), 1e-9)
+def names_prior(terms: dict[str, jax.Array]) -> jax.Array | None:
+  """The name terms of a logit (the query–candidate cosines), whose sum is
+  the prior EA and EL start from; None for a model without them."""
+  names = [t for t in terms if t != 'structure' and not t.endswith(
+      '_relation')]
+  if not names:
+    return None
+  return sum(terms[t] for t in names)
 
 
 class StructureOnly(nn.Module):
@@ -212,5 +244,6 @@ class StructureOnly(nn.Module):
                            candidates, edge_weight)
     routing = jax.nn.one_hot(jnp.zeros(queries.nodes.shape, jnp.int32),
                              len(ROUTED))
+    chex.assert_rank(logits, 2)
     return ModelOutput(logits, routing, jnp.zeros((), jnp.float32),
                        {'structure': logits})

@@ -1,11 +1,14 @@
-"""Gated mixture of experts over `[z; τ_task]` with a load-balancing loss.
+"""Gated mixture of experts over a query's context, with a balance loss.
 
-`K` expert MLPs run on each (query, candidate) representation; a softmax
-gate (or its top-k, renormalised) mixes them. The gate is where noisy
-modality evidence can be suppressed per candidate. The balance loss is
-`K · Σ_k P_k · f_k` (Switch Transformer) where `P_k` is the mean gate
-probability and `f_k` the mean dispatch weight: 1 for a uniform gate, larger
-when the gate collapses onto few experts.
+`K` expert MLPs read each query's context `[c; τ_task]` (the query
+relation's representation, the query node's modality presence, the task
+embedding); a softmax gate (or its top-k, renormalised) mixes their
+outputs. The experts' last layers start at zero, so at initialisation the
+mixture adds nothing. The balance loss is `K · Σ_k P_k · f_k` (Switch
+Transformer) where `P_k` is the mean gate probability and `f_k` the mean
+dispatch weight over valid queries: 1 for a uniform gate, larger when the
+gate collapses onto few experts. The work is per query, never per
+candidate.
 """
 
 from __future__ import annotations
@@ -19,9 +22,9 @@ import jax.numpy as jnp
 
 
 class MoEOutput(NamedTuple):
-  output: jax.Array  # [..., D]
-  gates: jax.Array  # [..., K] dispatch weights (sum to 1)
-  probabilities: jax.Array  # [..., K] softmax of the gate
+  output: jax.Array  # [B, O]
+  gates: jax.Array  # [B, K] dispatch weights (sum to 1)
+  probabilities: jax.Array  # [B, K] softmax of the gate
 
 
 def top_k_gates(probabilities: jax.Array, top_k: int) -> jax.Array:
@@ -36,7 +39,7 @@ def top_k_gates(probabilities: jax.Array, top_k: int) -> jax.Array:
 
 def balance_loss(gates: jax.Array, probabilities: jax.Array,
                  mask: jax.Array) -> jax.Array:
-  """`K Σ_k P_k f_k` over the tokens where `mask` is True."""
+  """`K Σ_k P_k f_k` over the rows where `mask` is True."""
   chex.assert_equal_shape([gates, probabilities])
   num_experts = gates.shape[-1]
   weight = mask.astype(jnp.float32)[..., None]
@@ -49,30 +52,30 @@ def balance_loss(gates: jax.Array, probabilities: jax.Array,
 
 
 class GatedMoE(nn.Module):
-  """K expert MLPs (D → H → D) mixed by a gate over `[z; τ]`, plus `z`."""
+  """K expert MLPs (F → H → O, the last layer zero-initialised) mixed by
+  a gate over the same input."""
   num_experts: int
   hidden: int
+  outputs: int
   top_k: int = 0  # 0: dense softmax gate
 
   @nn.compact
-  def __call__(self, z: jax.Array, task_embedding: jax.Array) -> MoEOutput:
-    """z: [B, C, D]; task_embedding: [B, T]."""
-    chex.assert_rank(z, 3)
-    dim = z.shape[-1]
-    tau = jnp.broadcast_to(task_embedding[:, None, :],
-                           z.shape[:2] + task_embedding.shape[-1:])
-    logits = nn.Dense(self.num_experts, name='gate')(
-        jnp.concatenate([z, tau], axis=-1))
+  def __call__(self, context: jax.Array) -> MoEOutput:
+    """context: [B, F] → outputs [B, O]."""
+    chex.assert_rank(context, 2)
+    logits = nn.Dense(self.num_experts, name='gate')(context)
     probabilities = jax.nn.softmax(logits, axis=-1)
     gates = top_k_gates(probabilities, self.top_k)
-    init = nn.initializers.lecun_normal()
-    w_in = self.param('w_in', init, (self.num_experts, dim, self.hidden))
+    width = context.shape[-1]
+    w_in = self.param('w_in', nn.initializers.lecun_normal(),
+                      (self.num_experts, width, self.hidden))
     b_in = self.param('b_in', nn.initializers.zeros,
                       (self.num_experts, self.hidden))
-    w_out = self.param('w_out', init, (self.num_experts, self.hidden, dim))
-    b_out = self.param('b_out', nn.initializers.zeros, (self.num_experts, dim))
-    hidden = nn.relu(jnp.einsum('bcd,kdh->bckh', z, w_in) + b_in)
-    experts = jnp.einsum('bckh,khd->bckd', hidden, w_out) + b_out
-    mixed = jnp.einsum('bck,bckd->bcd', gates, experts)
-    return MoEOutput(output=z + mixed, gates=gates,
-                     probabilities=probabilities)
+    w_out = self.param('w_out', nn.initializers.zeros,
+                       (self.num_experts, self.hidden, self.outputs))
+    b_out = self.param('b_out', nn.initializers.zeros,
+                       (self.num_experts, self.outputs))
+    hidden = nn.relu(jnp.einsum('bf,kfh->bkh', context, w_in) + b_in)
+    experts = jnp.einsum('bkh,kho->bko', hidden, w_out) + b_out
+    return MoEOutput(output=jnp.einsum('bk,bko->bo', gates, experts),
+                     gates=gates, probabilities=probabilities)

@@ -1,10 +1,15 @@
-"""Task-aware routing: which modality each query should lean on.
+"""Task-aware routing: how much each term of the logit counts, per query.
 
-A learned embedding per task type (lp, ea, el) plus the query context (the
-query relation's representation and the query node's own modality vectors)
-give weights over the candidate's modality representations; the weighted
-sum is the task-conditioned representation `z(c | q, task)`. The weights are
-returned, so they can be plotted and tested, not buried in the model.
+The logit of candidate c for query q is `Σ_k w_k(q) · s_k(q, c)` over the
+terms `s_k` (`term_names`): the backbone's structural score, and per
+modality m the cosine of q's and c's features (`m`) and of c's features
+and the query relation's answer prototype (`m_relation`). Every term is a
+similarity that means the same on every graph. The weights are a learned
+per-task base (structure 1; for the tasks whose query names its answer,
+`text_prior` on the name modalities; 0 elsewhere) plus what a gated
+mixture of experts reads from the query's context, starting at 0. So every
+term of the logit is routed, and `shares` says how much of each query's
+logits each term makes: routing weights that are contributions.
 """
 
 from __future__ import annotations
@@ -16,53 +21,84 @@ import flax.linen as nn
 import jax
 import jax.numpy as jnp
 
-from mtaimkg_jax.models.layers import MLP
-from mtaimkg_jax.types import MODALITIES
+from mtaimkg_jax.models import moe as moe_lib
+from mtaimkg_jax.types import MODALITIES, TASKS
+
+# Modalities whose match term starts, for the name-prior tasks, at this
+# multiple of `text_prior`: the names, the neighbours' names, the name
+# trigrams and the seed pairs among the neighbours (0.2 and 0.3: the
+# weights `benchmarks/probes.py surface-ngrams` and `anchors` chose on
+# training queries).
+NAME_PRIORS = {'text': 1.0, 'neighbours': 1.0, 'surface': 0.2,
+               'anchors': 0.3}
 
 
-def routed_names(modalities: Sequence[str]) -> tuple[str, ...]:
-  """The candidate representations a model with `modalities` routes over,
-  in routing order: structure, each modality, each modality's cross term."""
+def term_names(modalities: Sequence[str]) -> tuple[str, ...]:
+  """The logit terms of a model with `modalities`, in routing order."""
   return (('structure',) + tuple(modalities) +
-          tuple(f'{m}_cross' for m in modalities))
+          tuple(f'{m}_relation' for m in modalities))
 
 
-# The representations of the default model (the raw modalities).
-ROUTED = routed_names(MODALITIES)
+# The terms of the default model (the raw modalities).
+ROUTED = term_names(MODALITIES)
 
 
-class TaskRouter(nn.Module):
-  """Query context → softmax weights over the routed representations
-  (`routed_names`), masked where absent."""
+class TermRouter(nn.Module):
+  """Query context → the weight of every logit term, per query."""
+  modalities: tuple[str, ...]
+  name_prior_tasks: tuple[int, ...]
+  text_prior: float
+  num_experts: int
   hidden: int
-  uniform: bool = False  # ablation: no routing, equal weights
+  top_k: int = 0
+  uniform: bool = False  # ablation: the per-task base weights only
+
+  def _base_init(self, _, shape) -> jax.Array:
+    base = jnp.zeros(shape, jnp.float32).at[:, 0].set(1.0)
+    for i, modality in enumerate(self.modalities):
+      for task in self.name_prior_tasks:
+        base = base.at[task, 1 + i].set(
+            self.text_prior * NAME_PRIORS.get(modality, 0.0))
+    return base
 
   @nn.compact
-  def __call__(self, task_embedding: jax.Array, context: jax.Array,
-               available: jax.Array) -> jax.Array:
-    """Returns weights [B, M] summing to 1 over available modalities.
+  def __call__(self, task: jax.Array, task_embedding: jax.Array,
+               context: jax.Array
+               ) -> tuple[jax.Array, moe_lib.MoEOutput | None]:
+    """Weights [B, K] of each query's terms, and the mixture (None when
+    `uniform`).
 
     Args:
+      task: int [B] task ids.
       task_embedding: [B, T] learned vector of each query's task.
-      context: [B, C] query relation representation and query features.
-      available: bool [B, M]: modality m exists for this query.
+      context: [B, F] the query relation's representation and the query
+        node's modality presence.
     """
-    chex.assert_rank([task_embedding, context, available], 2)
-    chex.assert_equal(available.shape[0], task_embedding.shape[0])
+    chex.assert_rank([task, task_embedding, context], [1, 2, 2])
+    num_terms = 1 + 2 * len(self.modalities)
+    base = self.param('base', self._base_init, (len(TASKS), num_terms))
+    weights = base[task]
     if self.uniform:
-      logits = jnp.zeros(available.shape, jnp.float32)
-    else:
-      logits = MLP((self.hidden, available.shape[1]), name='mlp')(
-          jnp.concatenate([task_embedding, context], axis=-1))
-    logits = jnp.where(available, logits, -jnp.inf)
-    return jax.nn.softmax(logits, axis=-1)
+      return weights, None
+    mixture = moe_lib.GatedMoE(self.num_experts, self.hidden, num_terms,
+                               self.top_k, name='moe')(
+                                   jnp.concatenate([task_embedding, context],
+                                                   axis=-1))
+    return weights + mixture.output, mixture
 
 
-def mix(weights: jax.Array, representations: list[jax.Array]) -> jax.Array:
-  """Σ_m weights[b, m] · representations[m][b, ...] without stacking them."""
-  chex.assert_equal(weights.shape[1], len(representations))
-  out = 0.0
-  for m, rep in enumerate(representations):
-    w = weights[:, m].reshape((-1,) + (1,) * (rep.ndim - 1))
-    out = out + w * rep
-  return out
+def shares(weighted: jax.Array, mask: jax.Array) -> jax.Array:
+  """Each term's share of a query's logits: Σ_c |w_k s_k(q, c)| over the
+  valid candidates, normalised over the terms (rows sum to 1; a row
+  without any nonzero term puts everything on the first, structure).
+
+  Args:
+    weighted: [B, C, K] the weighted terms `w_k s_k`.
+    mask: bool [B, C] the candidates that count.
+  """
+  chex.assert_rank([weighted, mask], [3, 2])
+  total = jnp.sum(jnp.abs(weighted) * mask[..., None], axis=1)
+  norm = jnp.sum(total, axis=-1, keepdims=True)
+  first = jax.nn.one_hot(jnp.zeros(total.shape[:1], jnp.int32),
+                         total.shape[-1])
+  return jnp.where(norm > 0, total / jnp.maximum(norm, 1e-30), first)

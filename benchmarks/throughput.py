@@ -39,7 +39,9 @@ from mtaimkg_jax.data import datasets, padding, synthetic  # pylint: disable=g-i
 from mtaimkg_jax.data.batches import TrainSampler  # pylint: disable=g-import-not-at-top
 from mtaimkg_jax.data.graph import build_lp  # pylint: disable=g-import-not-at-top
 from mtaimkg_jax.models.backbone import EntityGNN, Ultra, condition_relation, propagate  # pylint: disable=g-import-not-at-top
-from mtaimkg_jax.models.model import MtaIMKG  # pylint: disable=g-import-not-at-top
+from mtaimkg_jax import metrics  # pylint: disable=g-import-not-at-top
+from mtaimkg_jax.data.batches import eval_batches  # pylint: disable=g-import-not-at-top
+from mtaimkg_jax.models.model import MtaIMKG, StructureOnly  # pylint: disable=g-import-not-at-top
 
 # Bytes one query·edge·dim must move at the least in a message-passing
 # layer: the neighbour's state and the relation vector, float32 each.
@@ -121,6 +123,39 @@ def timed(fn, args, repeats: int, warmup: int) -> dict:
           'median_seconds': median_seconds(call, repeats)}
 
 
+def ranking(args, graph, budget, arrays, models) -> dict:
+  """Seconds to rank the same fixed test queries (`--ranking-queries`, a
+  seeded subset) with the full model and with the structure-only model,
+  side by side in this run, as evaluation ranks them: every candidate
+  scored, filtered ranks. One compilation each, before the clock."""
+  subset = graph.with_subset('test', args.ranking_queries)
+  index = jnp.asarray(padding.candidate_index(subset))
+  nodes = arrays.entity.nodes
+  candidates = nodes['candidate'] & nodes['real']
+  batches = [jax.tree_util.tree_map(jnp.asarray, b) for b in eval_batches(
+      subset, 'test', args.batch, budget)]
+  seconds = []
+  for model, model_params in models:
+
+    def rank(p, batch, model=model):
+      scored = jnp.concatenate([batch.answers, jnp.broadcast_to(
+          index, (batch.answers.shape[0], index.shape[0]))], axis=1)
+      logits = model.apply({'params': p}, arrays, batch.queries,
+                           scored).logits
+      return metrics.filtered_ranks_of_candidates(
+          logits, batch.answers, batch.exclude, index, candidates)
+
+    rank = jax.jit(rank)
+    rank(model_params, batches[0]).block_until_ready()
+    start = time.perf_counter()
+    for batch in batches:
+      rank(model_params, batch).block_until_ready()
+    seconds.append(time.perf_counter() - start)
+  return {'queries': len(subset.queries['test']), 'full_seconds': seconds[0],
+          'structure_seconds': seconds[1],
+          'full_over_structure': seconds[0] / seconds[1]}
+
+
 def load_graph(name: str, root: str):
   if name.endswith('synthetic'):
     task = synthetic.make_synthetic(synthetic.SyntheticSpec())['lp/synthetic']
@@ -133,7 +168,7 @@ def run(args, graph_name: str, batch: int) -> dict:
   graph = load_graph(graph_name, args.data_root)
   budget = padding.choose_budget(graph)
   arrays = jax.tree_util.tree_map(
-      jnp.asarray, padding.graph_arrays(graph, budget, 8))
+      jnp.asarray, padding.graph_arrays(graph, budget, args.feature_dim))
   split = 'train' if 'train' in graph.queries else 'test'
   sampler = TrainSampler(graph, budget, batch, args.negatives, seed=0) if (
       split == 'train') else None
@@ -238,6 +273,11 @@ def run(args, graph_name: str, batch: int) -> dict:
       jax_side['model_train_step']['median_seconds'] /
       jax_side['entity_train_step']['median_seconds'])
   result['jax'] = jax_side
+  result['ranking'] = ranking(args, graph, budget, arrays,
+                              ((full, full_params),
+                               (StructureOnly(args.dim, args.layers,
+                                              remat=args.remat),
+                                {'backbone': params})))
   # One compilation per measured function is the target.
   result['compiles'] = sum(fn._cache_size() for fn, _ in functions.values())  # pylint: disable=protected-access
   result['process_compiles'] = args.counter.count
@@ -380,6 +420,10 @@ def main(argv=None):
   add_graph_arguments(parser)
   parser.add_argument('--layers', type=int, default=6)
   parser.add_argument('--negatives', type=int, default=64)
+  parser.add_argument('--feature-dim', type=int, default=128,
+                      help='unified feature dims (config.features.k)')
+  parser.add_argument('--ranking-queries', type=int, default=256,
+                      help='test queries ranked by both models')
   parser.add_argument('--repeats', type=int, default=5)
   parser.add_argument('--warmup', type=int, default=1)
   parser.add_argument('--remat', action='store_true')

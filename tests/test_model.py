@@ -166,6 +166,10 @@ def test_ablations_change_no_parameter(setup):
     if name != 'structure':
       assert not np.asarray(term).any()
   assert not np.allclose(alone.logits, full.logits)
+  # The ablated model has the same parameters (a checkpoint reads either).
+  ablated = _init(model.clone(without=('modalities',)), arrays)
+  assert (jax.tree_util.tree_structure(ablated) ==
+          jax.tree_util.tree_structure(params))
   no_text = model.clone(without=('text',)).apply({'params': params}, arrays,
                                                  _queries('ea'))
   assert not np.asarray(no_text.terms['text']).any()

@@ -23,7 +23,8 @@ def test_benchmark_on_a_tiny_graph(tmp_path):
   out = tmp_path / 'tp.json'
   report = throughput.main([
       '--graph', 'lp/synthetic', '--batch', '4', '--dim', '8', '--layers',
-      '2', '--negatives', '8', '--repeats', '2', '--json', str(out),
+      '2', '--negatives', '8', '--repeats', '2', '--feature-dim', '8',
+      '--ranking-queries', '16', '--json', str(out),
       '--plot', str(tmp_path / 'tp.png')])
   on_disk = json.loads(out.read_text())
   assert on_disk == json.loads(json.dumps(report))
@@ -35,6 +36,10 @@ def test_benchmark_on_a_tiny_graph(tmp_path):
   assert on_disk['torch']['max_relative_difference_to_jax'] < 1e-4
   assert on_disk['compiles'] == 5  # one per measured function
   assert on_disk['model_over_entity_train_step'] > 0
+  assert on_disk['ranking']['queries'] == 16
+  assert on_disk['ranking']['full_over_structure'] == pytest.approx(
+      on_disk['ranking']['full_seconds'] /
+      on_disk['ranking']['structure_seconds'])
   assert (tmp_path / 'tp.png').stat().st_size > 1000
 
 

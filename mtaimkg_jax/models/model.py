@@ -154,7 +154,11 @@ class MtaIMKG(nn.Module):
       present[m] = entity[f'{m}_present'] & available & (m in kept)
       unit[m] = unit_rows(entity[m]) * present[m][:, None]
       proto[m] = prototypes(unit[m], graph, edge_weight)
-    scales = self._edge_scales(graph, unit, present, proto) if kept else None
+    # The gates run even when nothing is kept (their parameters exist
+    # whatever `without` says); the backbone alone ignores them.
+    scales = self._edge_scales(graph, unit, present, proto)
+    if not kept:
+      scales = None
     h, query, _ = self.backbone.states(graph, nodes, queries.relations,
                                        edge_weight, scales)
     h = jnp.swapaxes(h, 0, 1)  # [B, N, D]

@@ -1,0 +1,43 @@
+r"""LP pre-training on several graphs, as ULTRA's 3g/4g checkpoints are made.
+
+From `ultra_3g`, link prediction on FB15k-237, WN18RR++ and DB15K (text:
+MiniLM of the entity names where a graph has them) and the three GraIL
+v1 training graphs (no text), in one mixture; every other graph stays
+unseen for zero-shot evaluation: the GraIL `_ind` graphs and MKG-W /
+MKG-Y (choose anything on their valid splits, `--config.eval.split=valid`
+with `eval.tasks` the MKG graphs; the `_ind` graphs have test queries
+only).
+
+  python -m mtaimkg_jax.main --config configs/pretrain.py:steps=2000 \
+    --workdir workdir/pretrain
+
+Arguments: steps (default 2000), graphs (`real`, the six above, or
+`grail`, the three GraIL v1 graphs alone: the CPU-size run the tests use).
+Result: not measured yet at full size; `tests/test_pretrain.py` runs the
+`grail` mixture end to end on tiny settings.
+"""
+
+from configs import presets
+
+REAL = (('lp', 'lp/FB15k-237', 1.0), ('lp', 'lp/WN18RR++', 1.0),
+        ('lp', 'lp/DB15K', 1.0))
+GRAIL = tuple(('lp', f'lp/grail/{name}_v1', 1.0)
+              for name in ('fb237', 'WN18RR', 'nell'))
+HELD_OUT = tuple(('lp', f'lp/grail/{name}_v1_ind', 1.0)
+                 for name in ('fb237', 'WN18RR', 'nell'))
+
+
+def get_config(arg: str = ''):
+  options = presets.parse_args(arg, {'steps': '2000', 'graphs': 'real'})
+  if options['graphs'] not in ('real', 'grail'):
+    raise ValueError(f"graphs must be 'real' or 'grail', got "
+                     f"{options['graphs']!r}")
+  config = presets.real_data_config()
+  config.tasks = (REAL if options['graphs'] == 'real' else ()) + GRAIL
+  config.train.num_steps = int(options['steps'])
+  config.train.num_negatives = 256  # ULTRA's
+  config.eval.tasks = HELD_OUT + ((
+      ('lp', 'lp/MKG-W', 1.0), ('lp', 'lp/MKG-Y', 1.0))
+                                  if options['graphs'] == 'real' else ())
+  config.eval.split = 'test'
+  return config

@@ -12,15 +12,12 @@ from mtaimkg_jax import train
 def test_multi_graph_lp_pretraining_end_to_end(data_root, tmp_path):
   config = pretrain.get_config('steps=6,graphs=grail')
   config.data.root = data_root
-  config.model.init_checkpoint = ''  # tiny dims: no ULTRA weights fit
-  config.model.dim = 16
-  config.model.num_layers = 2
+  # Tiny dims, so no ULTRA weights fit: from scratch.
+  config.model.update(dict(init_checkpoint='', dim=16, num_layers=2,
+                           remat=False))
+  config.train.update(dict(batch_size=8, num_negatives=16, log_every=2,
+                           checkpoint_every=6))
   config.features.k = 16
-  config.model.remat = False
-  config.train.batch_size = 8
-  config.train.num_negatives = 16
-  config.train.log_every = 2
-  config.train.checkpoint_every = 6
   config.eval.max_queries = 64
   results = train.train_and_evaluate(config, str(tmp_path))
   assert set(results) == {f'lp/grail/{g}_v1_ind'

@@ -39,7 +39,7 @@ from mtaimkg_jax.data import datasets, padding, synthetic  # pylint: disable=g-i
 from mtaimkg_jax.data.batches import TrainSampler  # pylint: disable=g-import-not-at-top
 from mtaimkg_jax.data.graph import build_lp  # pylint: disable=g-import-not-at-top
 from mtaimkg_jax.models.backbone import EntityGNN, Ultra, condition_relation, propagate  # pylint: disable=g-import-not-at-top
-from mtaimkg_jax import metrics  # pylint: disable=g-import-not-at-top
+from mtaimkg_jax import config_base, metrics  # pylint: disable=g-import-not-at-top
 from mtaimkg_jax.data.batches import eval_batches  # pylint: disable=g-import-not-at-top
 from mtaimkg_jax.models.model import MtaIMKG, StructureOnly  # pylint: disable=g-import-not-at-top
 
@@ -137,19 +137,19 @@ def ranking(args, graph, budget, arrays, models) -> dict:
   seconds = []
   for model, model_params in models:
 
-    def rank(p, batch, model=model):
+    def rank(p, graph, batch, model=model):
       scored = jnp.concatenate([batch.answers, jnp.broadcast_to(
           index, (batch.answers.shape[0], index.shape[0]))], axis=1)
-      logits = model.apply({'params': p}, arrays, batch.queries,
+      logits = model.apply({'params': p}, graph, batch.queries,
                            scored).logits
       return metrics.filtered_ranks_of_candidates(
           logits, batch.answers, batch.exclude, index, candidates)
 
     rank = jax.jit(rank)
-    rank(model_params, batches[0]).block_until_ready()
+    rank(model_params, arrays, batches[0]).block_until_ready()
     start = time.perf_counter()
     for batch in batches:
-      rank(model_params, batch).block_until_ready()
+      rank(model_params, arrays, batch).block_until_ready()
     seconds.append(time.perf_counter() - start)
   return {'queries': len(subset.queries['test']), 'full_seconds': seconds[0],
           'structure_seconds': seconds[1],
@@ -211,24 +211,28 @@ def run(args, graph_name: str, batch: int) -> dict:
     updates, opt_state = optimizer.update(grads, opt_state, p)
     return optax.apply_updates(p, updates), opt_state, loss
 
+  # Candidates are scored in chunks of the config's default size, as
+  # evaluation scores them.
   full = MtaIMKG(args.dim, args.layers, remat=args.remat,
-                 chunk_size=budget.nodes)
+                 chunk_size=config_base.base_config().model.chunk_size)
   full_params = full.init(jax.random.PRNGKey(1), arrays, queries,
                           train_batch.candidates)['params']
 
-  def model_logits(model, p, batch):
-    return model.apply({'params': p}, arrays, batch.queries, batch.candidates,
+  # The graph is an argument, not a constant of the program: XLA would
+  # fold the per-graph work (prototypes) into the compile otherwise.
+  def model_logits(model, p, graph, batch):
+    return model.apply({'params': p}, graph, batch.queries, batch.candidates,
                        batch.edge_weight).logits
 
-  def full_forward(p, batch):
-    return model_logits(full, p, batch)
+  def full_forward(p, graph, batch):
+    return model_logits(full, p, graph, batch)
 
   full_optimizer = optax.adamw(5e-4)
 
   def make_train_step(model):
-    def train_step(p, opt_state, batch):
+    def train_step(p, opt_state, graph, batch):
       def loss_fn(p):
-        logits = model_logits(model, p, batch)
+        logits = model_logits(model, p, graph, batch)
         return steps.self_adversarial_bce(logits, batch.candidate_valid,
                                           batch.queries.valid, 1.0)
       loss, grads = jax.value_and_grad(loss_fn)(p)
@@ -247,10 +251,11 @@ def run(args, graph_name: str, batch: int) -> dict:
       'entity_train_step': (jax.jit(entity_train_step),
                             (trained, optimizer.init(trained),
                              relation_states, train_batch)),
-      'model_forward': (jax.jit(full_forward), (full_params, train_batch)),
+      'model_forward': (jax.jit(full_forward),
+                        (full_params, arrays, train_batch)),
       'model_train_step': (jax.jit(make_train_step(full)),
                            (full_params, full_optimizer.init(full_params),
-                            train_batch)),
+                            arrays, train_batch)),
   }
   jax_side = {name: timed(fn, fn_args, args.repeats, args.warmup)
               for name, (fn, fn_args) in functions.items()}

@@ -110,7 +110,10 @@ def make_optimizer(config: ml_collections.ConfigDict,
 class StepFns(NamedTuple):
   train: Callable[[TrainState, GraphArrays, TrainBatch],
                   tuple[TrainState, dict]]
-  eval: Callable[[Any, GraphArrays, EvalBatch, jax.Array],
+  # (params, graph) → the model's query-independent part of the graph,
+  # computed once per graph for ranking.
+  graph_side: Callable[[Any, GraphArrays], Any]
+  eval: Callable[[Any, GraphArrays, EvalBatch, jax.Array, Any],
                  tuple[jax.Array, jax.Array, jax.Array, dict]]
 
 
@@ -157,8 +160,11 @@ def make_steps(model: nn.Module, optimizer: optax.GradientTransformation,
     scalars['finite'] = finite.astype(jnp.float32)
     return TrainState(state.step + 1, params, opt_state), scalars
 
+  def graph_side(params, graph: GraphArrays):
+    return model.apply({'params': params}, graph, method='graph_side')
+
   def eval_step(params, graph: GraphArrays, batch: EvalBatch,
-                candidate_index: jax.Array):
+                candidate_index: jax.Array, side: Any):
     """Ranks [B, A] of each row's answers, routing weights [B, M], and the
     scores [B, C] of the nodes `candidate_index` (`padding.candidate_index`;
     for one-to-one matching) with each of their logit terms ({name: [B,
@@ -169,7 +175,8 @@ def make_steps(model: nn.Module, optimizer: optax.GradientTransformation,
         jnp.broadcast_to(candidate_index,
                          (batch.answers.shape[0], candidate_index.shape[0]))
     ], axis=1)
-    output = model.apply({'params': params}, graph, queries, scored)
+    output = model.apply({'params': params}, graph, queries, scored,
+                         side=side)
     candidates = graph.entity.nodes['candidate'] & graph.entity.nodes['real']
     ranks = metrics.filtered_ranks_of_candidates(
         output.logits, batch.answers, batch.exclude, candidate_index,
@@ -190,7 +197,9 @@ def make_steps(model: nn.Module, optimizer: optax.GradientTransformation,
                                   train_batch_sharding),
                     out_shardings=(replicated, replicated),
                     donate_argnums=(0,)),
+      graph_side=jax.jit(graph_side, in_shardings=(replicated, replicated),
+                         out_shardings=replicated),
       eval=jax.jit(eval_step,
                    in_shardings=(replicated, replicated, eval_batch_sharding,
-                                 replicated),
+                                 replicated, replicated),
                    out_shardings=sharded))

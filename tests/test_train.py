@@ -384,8 +384,9 @@ def test_eval_step_compiles_once_per_budget_candidates_and_answers():
     for batch in eval_batches(item.graph, 'test', config.eval.batch_size,
                               item.budget):
       device = parallel.device_batch(batch, mesh, config.eval.batch_size)
-      ranks, _, scores, terms = fns.eval(params, item.arrays, device,
-                                         parallel.replicate(index, mesh))
+      ranks, _, scores, terms = fns.eval(
+          params, item.arrays, device, parallel.replicate(index, mesh),
+          fns.graph_side(params, item.arrays))
       np.testing.assert_allclose(sum(terms.values()), scores, rtol=1e-5,
                                  atol=1e-5)
       # Scoring only the candidates ranks exactly as scoring every node

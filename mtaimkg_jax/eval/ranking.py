@@ -125,6 +125,7 @@ class SplitRanker:
                        self.fingerprint, config.eval.save_every_seconds,
                        writes=chief)
     index = parallel.replicate(padding.candidate_index(graph), self.mesh)
+    side = self.fns.graph_side(self.params, item.arrays)
     candidates = np.flatnonzero(graph.candidates)
     started, resumed_at = time.time(), saved.ranked
     logging.info('%s/%s: ranking %d queries (%d done); the first batch '
@@ -137,7 +138,7 @@ class SplitRanker:
                               item.budget, first_batch=saved.batches):
       device = parallel.device_batch(batch, self.mesh, config.eval.batch_size)
       ranks, routing, scores, terms = parallel.gather(
-          self.fns.eval(self.params, item.arrays, device, index))
+          self.fns.eval(self.params, item.arrays, device, index, side))
       # Routing weights count once per answer, as the ranks do.
       answered = batch.answer_valid.sum(axis=1)
       rows = {}

@@ -79,6 +79,14 @@ def prototypes(unit: jax.Array, graph: GraphArrays,
   return unit_rows(total)
 
 
+class GraphSide(NamedTuple):
+  """The query-independent part of a forward pass (`MtaIMKG.graph_side`)."""
+  unit: dict[str, jax.Array]  # modality → [N, k] unit features (0: absent)
+  present: dict[str, jax.Array]  # modality → bool [N]
+  prototypes: dict[str, jax.Array]  # modality → [R_pad, k]
+  scales: jax.Array | None  # [L, E] edge gates; None: the backbone alone
+
+
 class EdgeGates(nn.Module):
   """Per-edge similarities → one gate per layer, `2 σ(z)` with z = 0 at
   initialisation (every gate 1)."""
@@ -133,17 +141,13 @@ class MtaIMKG(nn.Module):
       return ()
     return tuple(m for m in self.modalities if m not in self.without)
 
-  def __call__(self, graph: GraphArrays, queries: Queries,
-               candidates: jax.Array | None = None,
-               edge_weight: jax.Array | None = None,
-               token_mask: jax.Array | None = None) -> ModelOutput:
-    """Logits of `candidates` [B, C], or of every node when None.
-
-    `token_mask` [B, C] marks the training candidates that count (and
-    turns on the balance loss); without it candidates are scored
-    `chunk_size` at a time (ranking: memory stays bounded).
-    """
-    nodes, task = queries.nodes, queries.task
+  def graph_side(self, graph: GraphArrays,
+                 edge_weight: jax.Array | None = None) -> GraphSide:
+    """What the model computes of a graph whatever the query: unit
+    features, presence, relation prototypes and the layers' edge gates.
+    Ranking computes it once per graph (`steps.StepFns.graph_side`), not
+    once per batch; training per step (the step's own facts are left out
+    of `edge_weight`)."""
     if edge_weight is None:
       edge_weight = graph.entity.edges['weight']
     entity = graph.entity.nodes
@@ -157,10 +161,30 @@ class MtaIMKG(nn.Module):
     # The gates run even when nothing is kept (their parameters exist
     # whatever `without` says); the backbone alone ignores them.
     scales = self._edge_scales(graph, unit, present, proto)
-    if not kept:
-      scales = None
+    return GraphSide(unit, present, proto, scales if kept else None)
+
+  def __call__(self, graph: GraphArrays, queries: Queries,
+               candidates: jax.Array | None = None,
+               edge_weight: jax.Array | None = None,
+               token_mask: jax.Array | None = None,
+               side: GraphSide | None = None) -> ModelOutput:
+    """Logits of `candidates` [B, C], or of every node when None.
+
+    `token_mask` [B, C] marks the training candidates that count (and
+    turns on the balance loss); without it candidates are scored
+    `chunk_size` at a time (ranking: memory stays bounded). `side`: this
+    graph's `graph_side`, when the caller computed it already.
+    """
+    nodes, task = queries.nodes, queries.task
+    if edge_weight is None:
+      edge_weight = graph.entity.edges['weight']
+    entity = graph.entity.nodes
+    kept = self._kept()
+    if side is None:
+      side = self.graph_side(graph, edge_weight)
+    unit, present, proto = side.unit, side.present, side.prototypes
     h, query, _ = self.backbone.states(graph, nodes, queries.relations,
-                                       edge_weight, scales)
+                                       edge_weight, side.scales)
     h = jnp.swapaxes(h, 0, 1)  # [B, N, D]
     context = jnp.concatenate(
         [query] + [present[m][nodes][:, None].astype(jnp.float32)
@@ -239,11 +263,17 @@ class StructureOnly(nn.Module):
   def setup(self):
     self.backbone = Ultra(self.dim, self.num_layers, remat=self.remat)
 
+  def graph_side(self, graph: GraphArrays,
+                 edge_weight: jax.Array | None = None) -> None:
+    """Nothing of the graph is query independent here."""
+    del graph, edge_weight
+
   def __call__(self, graph: GraphArrays, queries: Queries,
                candidates: jax.Array | None = None,
                edge_weight: jax.Array | None = None,
-               token_mask: jax.Array | None = None) -> ModelOutput:
-    del token_mask
+               token_mask: jax.Array | None = None,
+               side: None = None) -> ModelOutput:
+    del token_mask, side
     logits = self.backbone(graph, queries.nodes, queries.relations,
                            candidates, edge_weight)
     routing = jax.nn.one_hot(jnp.zeros(queries.nodes.shape, jnp.int32),

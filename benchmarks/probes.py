@@ -41,6 +41,7 @@ sys.path.insert(0, str(PROJECT))
 from configs import presets, transfer  # pylint: disable=g-import-not-at-top,wrong-import-position
 from mtaimkg_jax import config_base, metrics, summary  # pylint: disable=g-import-not-at-top,wrong-import-position
 from mtaimkg_jax.data import features, loading, padding, views  # pylint: disable=g-import-not-at-top,wrong-import-position
+from mtaimkg_jax.data.features import unit_rows  # pylint: disable=g-import-not-at-top,wrong-import-position
 from mtaimkg_jax.eval.matching import one_to_one_ranks  # pylint: disable=g-import-not-at-top,wrong-import-position
 from mtaimkg_jax.data.batches import eval_batches  # pylint: disable=g-import-not-at-top,wrong-import-position
 from mtaimkg_jax.data.graph import KnownAnswers, QueryGraph  # pylint: disable=g-import-not-at-top,wrong-import-position
@@ -51,11 +52,6 @@ from quality import SINKHORN_COSINE, ULTRA_3G  # pylint: disable=g-import-not-at
 WEIGHTS = (0.0, 0.1, 0.2, 0.3, 0.5, 0.75, 1.0, 1.5, 2.0)
 # Scores [Q, C] of a split's queries against its candidates, for weight w.
 Scorer = Callable[[np.ndarray, np.ndarray, float], np.ndarray]
-
-
-def unit_rows(x: np.ndarray) -> np.ndarray:
-  """Rows scaled to unit L2 norm (zero rows stay zero)."""
-  return x / np.maximum(np.linalg.norm(x, axis=1, keepdims=True), 1e-9)
 
 
 def split_metrics(graph: QueryGraph, split: str, candidates: np.ndarray,

@@ -172,6 +172,17 @@ def shapes_of(params: Any) -> dict[str, tuple[int, ...]]:
           flax.traverse_util.flatten_dict(jax.device_get(params)).items()}
 
 
+def write_json(path: str, content: Any) -> None:
+  """Writes a JSON file of the run atomically (keys sorted, indented), so a
+  killed process never leaves half of one."""
+  os.makedirs(os.path.dirname(path) or '.', exist_ok=True)
+  tmp = f'{path}.tmp'
+  with open(tmp, 'w') as f:
+    json.dump(content, f, indent=2, sort_keys=True)
+    f.write('\n')
+  os.replace(tmp, path)
+
+
 def write_config(workdir: str, config: ml_collections.ConfigDict) -> None:
   """Writes `<workdir>/config.json` atomically: the run's whole config."""
   path = os.path.join(workdir, CONFIG_FILE)

@@ -9,7 +9,6 @@ line; this module refuses values of the right type that make no sense
 from __future__ import annotations
 
 import math
-import re
 from typing import Any, Iterable, Iterator
 
 import ml_collections
@@ -175,10 +174,8 @@ def _relation_problems(config: ml_collections.ConfigDict,
                        data_devices: int) -> Iterator[ConfigError]:
   """Keys whose values are fine alone but not together (read only once
   every key has the right type)."""
-  if not re.fullmatch(r'minilm|hashing[1-9][0-9]*|hashing',
-                      config.features.text_encoder):
-    yield ConfigError('features.text_encoder', "must be 'minilm' or "
-                      f"'hashing[<dim>]', got {config.features.text_encoder!r}")
+  yield from _caught(features.text_encoder_dims,
+                     config.features.text_encoder)
   if config.ea.train_ratio >= 1:
     yield ConfigError('ea.train_ratio', f'must be < 1, got '
                       f'{config.ea.train_ratio!r}')

@@ -38,14 +38,19 @@ class TrainingError(MtaimkgError, RuntimeError):
   """Training cannot go on (e.g. a non-finite loss); names the step."""
 
 
+def _listing(problems: list[MtaimkgError]) -> str:
+  return f'{len(problems)} problems:\n' + '\n'.join(f'  {p}'
+                                                     for p in problems)
+
+
 class InputErrors(MtaimkgError, ValueError):
   """Several bad inputs found in one pass (files of several datasets, say);
   each names its own file and line or config key."""
 
   def __init__(self, errors: list[MtaimkgError]):
     self.errors = list(errors)
-    super().__init__(f'{len(self.errors)} problems:\n' +
-                     '\n'.join(f'  {e}' for e in self.errors))
+    super().__init__(_listing(self.errors))
+
 
 
 def raise_together(problems: list[MtaimkgError]) -> None:
@@ -55,7 +60,6 @@ def raise_together(problems: list[MtaimkgError]) -> None:
   if len(problems) == 1:
     raise problems[0]
   if problems and all(isinstance(p, ConfigError) for p in problems):
-    raise ConfigError(problems[0].key, f'{len(problems)} problems:\n' +
-                      '\n'.join(f'  {p}' for p in problems))
+    raise ConfigError(problems[0].key, _listing(problems))
   if problems:
     raise InputErrors(problems)

@@ -16,7 +16,6 @@ differs, before anything is written.
 from __future__ import annotations
 
 import dataclasses
-import json
 import logging
 import os
 from typing import Any, Iterable
@@ -35,7 +34,6 @@ from mtaimkg_jax.data.tasks import KINDS, TaskKind
 from mtaimkg_jax.errors import ConfigError, MtaimkgError, raise_together
 from mtaimkg_jax.models import ultra_import
 from mtaimkg_jax.models.model import MtaIMKG, StructureOnly
-from mtaimkg_jax.models.routing import ROUTED, term_names
 from mtaimkg_jax.types import MODALITIES, TASKS
 
 
@@ -68,13 +66,6 @@ def build_model(config: ml_collections.ConfigDict) -> nn.Module:
       name_prior_tasks=tuple(KINDS[t].id for t in TASKS
                              if KINDS[t].names_prior),
       without=tuple(model.without))
-
-
-def routed_of(config: ml_collections.ConfigDict) -> tuple[str, ...]:
-  """Names of the routing weights the configured model returns."""
-  if config.model.name == 'ultra':
-    return ROUTED
-  return term_names(MODALITIES + tuple(config.features.views))
 
 
 def budgets(config: ml_collections.ConfigDict) -> list[padding.Budget]:
@@ -162,7 +153,7 @@ class Experiment:
     self.mesh = mesh if mesh is not None else parallel.make_mesh()
     config_check.validate(config, self.mesh.shape[parallel.DATA_AXIS])
     self.model = build_model(config)
-    self.routed = routed_of(config)
+    self.routed = self.model.routed
     self._budgets = budgets(config)
     self._graphs: dict[str, QueryGraph] = {}
     self._prepared: dict[tuple[str, str | None], Prepared] = {}
@@ -200,9 +191,8 @@ class Experiment:
 
   def write_data_report(self, workdir: str) -> None:
     if jax.process_index() == 0:
-      with open(os.path.join(workdir, 'data_report.json'), 'w') as f:
-        json.dump(self.data_report(), f, indent=2, sort_keys=True)
-        f.write('\n')
+      checkpoint.write_json(os.path.join(workdir, 'data_report.json'),
+                            self.data_report())
 
   def prepare(self, spec: loading.TaskSpec,
               split: str | None = None) -> Prepared:

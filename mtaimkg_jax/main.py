@@ -30,6 +30,7 @@ from ml_collections import config_flags
 import jax
 
 from mtaimkg_jax import api, parallel, train
+from mtaimkg_jax.data import formats
 from mtaimkg_jax.errors import ConfigError, MtaimkgError
 from mtaimkg_jax.eval import runner
 
@@ -76,13 +77,8 @@ class _QuietLibraries(std_logging.Filter):
 def _queries() -> list[tuple[str, str]]:
   """(where, query) of `--query` and each line of `--queries`."""
   if _QUERIES.value:
-    try:
-      with open(_QUERIES.value, encoding='utf-8-sig') as f:
-        lines = f.read().splitlines()
-    except OSError as e:
-      raise ConfigError('queries', f'cannot read {_QUERIES.value!r}: {e}')
     return [(f'{_QUERIES.value}:{i}', line.strip())
-            for i, line in enumerate(lines, start=1) if line.strip()]
+            for i, line in formats.read_lines(_QUERIES.value)]
   if not _QUERY.value:
     raise ConfigError('query', 'predict needs --query or --queries')
   return [('--query', _QUERY.value)]

@@ -2,6 +2,7 @@
 one run."""
 
 import errno
+import json
 import os
 import socket
 
@@ -18,6 +19,13 @@ def test_config_round_trips_with_its_tuples(tmp_path):
   checkpoint.write_config(str(tmp_path), config)
   assert checkpoint.read_config(str(tmp_path)) == config
   assert checkpoint.read_config(str(tmp_path / 'none')) is None
+
+
+def test_json_is_written_whole(tmp_path):
+  path = tmp_path / 'out' / 'results.json'
+  checkpoint.write_json(str(path), {'lp/g': {'mrr': 0.5, 'count': 2}})
+  assert json.loads(path.read_text()) == {'lp/g': {'mrr': 0.5, 'count': 2}}
+  assert not list(tmp_path.glob('out/*.tmp'))
 
 
 def test_a_held_lock_refuses_a_second_run_and_is_released(tmp_path):

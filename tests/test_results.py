@@ -1,7 +1,5 @@
 """eval/results.py: metrics and their breakdown by direction and relation."""
 
-import json
-
 import numpy as np
 import pytest
 
@@ -46,10 +44,3 @@ def test_one_direction_has_no_direction_breakdown():
   out = results.breakdown(np.array([3.0]), np.array([0]), graph, 'tails',
                           ('direction',))
   assert out == {}
-
-
-def test_results_json_is_written_whole(tmp_path):
-  path = tmp_path / 'out' / 'results.json'
-  results.write(str(path), {'lp/g': {'mrr': 0.5, 'count': 2}})
-  assert json.loads(path.read_text()) == {'lp/g': {'mrr': 0.5, 'count': 2}}
-  assert not list(tmp_path.glob('out/*.tmp'))

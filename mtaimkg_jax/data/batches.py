@@ -17,6 +17,7 @@ from typing import Iterator
 
 import numpy as np
 
+from mtaimkg_jax.data.features import unit_rows
 from mtaimkg_jax.data.graph import (KnownAnswers, QueryGraph, QuerySet,
                                     removal_edges, with_inverses)
 from mtaimkg_jax.data.padding import Budget
@@ -190,8 +191,7 @@ class TrainSampler:
              for f in self.graph.features.values()]
     if not parts:
       return np.zeros((len(self._queries), 0), np.int64)
-    x = np.concatenate(parts, axis=1)
-    x = x / np.maximum(np.linalg.norm(x, axis=1, keepdims=True), 1e-9)
+    x = unit_rows(np.concatenate(parts, axis=1))
     pool = x[self._pool]
     size = min(self.hard_pool_size, len(self._pool))
     out = np.empty((len(self._queries), size), np.int64)

@@ -15,6 +15,7 @@ import dataclasses
 import hashlib
 import logging
 import os
+import re
 import zlib
 from typing import Protocol, Sequence
 
@@ -249,14 +250,24 @@ class MiniLMEncoder:
     return out
 
 
+def text_encoder_dims(name: str) -> int | None:
+  """`config.features.text_encoder`: 'minilm' (→ None), or 'hashing' with
+  its dims (default 512); anything else is a `ConfigError`."""
+  match = re.fullmatch(r'minilm|hashing([1-9][0-9]*)?', name)
+  if match is None:
+    raise ConfigError('features.text_encoder', "must be 'minilm' or "
+                      f"'hashing[<dim>]', got {name!r}")
+  return None if name == 'minilm' else int(match.group(1) or 512)
+
+
 def make_text_encoder(name: str) -> TextEncoder:
-  if name == 'minilm':
-    return MiniLMEncoder()
-  if name.startswith('hashing'):
-    dim = int(name[len('hashing'):] or 512)
-    return HashingEncoder(dim)
-  raise ConfigError('features.text_encoder',
-                    f"unknown encoder {name!r}; use 'minilm' or 'hashing'")
+  dims = text_encoder_dims(name)
+  return MiniLMEncoder() if dims is None else HashingEncoder(dims)
+
+
+def unit_rows(x: np.ndarray) -> np.ndarray:
+  """Rows scaled to unit L2 norm (zero rows, absent features, stay zero)."""
+  return x / np.maximum(np.linalg.norm(x, axis=1, keepdims=True), 1e-9)
 
 
 def default_cache_dir() -> str:

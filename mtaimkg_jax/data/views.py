@@ -28,7 +28,7 @@ from typing import Sequence
 
 import numpy as np
 
-from mtaimkg_jax.data.features import HashingEncoder, fit_unifier
+from mtaimkg_jax.data.features import HashingEncoder, fit_unifier, unit_rows
 from mtaimkg_jax.data.graph import QueryGraph, inverse_relation
 from mtaimkg_jax.data.mmkg import Features
 from mtaimkg_jax.types import VIEWS
@@ -64,9 +64,7 @@ def neighbour_sums(graph: QueryGraph, values: np.ndarray,
   ones) over edges of relations no query asks; present where any."""
   pairs = neighbour_pairs(graph)
   pairs = pairs[present[pairs[:, 1]]]
-  unit = values / np.maximum(np.linalg.norm(values, axis=1, keepdims=True),
-                             1e-9)
-  return _sums(graph.num_nodes, pairs, unit[pairs[:, 1]])
+  return _sums(graph.num_nodes, pairs, unit_rows(values)[pairs[:, 1]])
 
 
 def surface_form(name: str) -> str:

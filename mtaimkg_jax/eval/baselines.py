@@ -19,6 +19,7 @@ import numpy as np
 
 from mtaimkg_jax import metrics, summary
 from mtaimkg_jax.data.batches import eval_batches
+from mtaimkg_jax.data.features import unit_rows
 from mtaimkg_jax.data.graph import QueryGraph
 from mtaimkg_jax.data.padding import Budget
 from mtaimkg_jax.types import MODALITIES, EvalBatch, GraphArrays
@@ -40,12 +41,9 @@ def feature_cosine(graph: QueryGraph, num_columns: int,
     features = graph.features.get(modality)
     if features is None:
       continue
-    x = features.values * features.present[:, None]
-    parts.append(x / np.maximum(np.linalg.norm(x, axis=1, keepdims=True),
-                                1e-9))
+    parts.append(unit_rows(features.values * features.present[:, None]))
   if parts:
-    x = np.concatenate(parts, axis=1)
-    x /= np.maximum(np.linalg.norm(x, axis=1, keepdims=True), 1e-9)
+    x = unit_rows(np.concatenate(parts, axis=1))
   else:
     x = np.zeros((graph.num_nodes, 1), np.float32)
   padded = np.zeros((num_columns, x.shape[1]), np.float32)

@@ -3,14 +3,13 @@
 A split's ranks come with the id of the query each belongs to, so the
 metrics can be broken down as PyKEEN's evaluator does: by direction (LP:
 tail prediction `(h, r, ?)` vs head prediction `(t, r⁻¹, ?)`) and by
-query relation. The breakdowns sit under each dataset's metrics.
+query relation. The breakdowns sit under each dataset's metrics, written
+to `results.json` by `eval/runner.py`.
 """
 
 from __future__ import annotations
 
-import json
 import logging
-import os
 from typing import Any, Sequence
 
 import numpy as np
@@ -50,13 +49,3 @@ def log(results: dict[str, dict[str, Any]]) -> None:
   for key, values in results.items():
     logging.info('%s: %s', key, ', '.join(
         f'{k}={values[k]:.4f}' for k in RESULT_KEYS))
-
-
-def write(path: str, results: dict[str, dict[str, Any]]) -> None:
-  """Writes `results.json` atomically, keys sorted."""
-  os.makedirs(os.path.dirname(path) or '.', exist_ok=True)
-  tmp = f'{path}.tmp'
-  with open(tmp, 'w') as f:
-    json.dump(results, f, indent=2, sort_keys=True)
-    f.write('\n')
-  os.replace(tmp, path)

@@ -7,7 +7,6 @@ Weights count once per ranked answer, as the ranks do.
 
 from __future__ import annotations
 
-import json
 import os
 
 import matplotlib
@@ -15,6 +14,8 @@ import matplotlib
 matplotlib.use('Agg')
 import matplotlib.pyplot as plt  # pylint: disable=g-import-not-at-top
 import numpy as np
+
+from mtaimkg_jax import checkpoint
 
 
 def write(workdir: str, routing: dict[str, tuple[str, np.ndarray]],
@@ -30,14 +31,8 @@ def write(workdir: str, routing: dict[str, tuple[str, np.ndarray]],
            for task, ws in by_task.items()}
   for name, content in (('routing.json', tasks),
                         ('routing_by_dataset.json', by_dataset)):
-    write_json(os.path.join(workdir, name), content)
+    checkpoint.write_json(os.path.join(workdir, name), content)
   plot(os.path.join(workdir, 'routing.png'), tasks, by_dataset)
-
-
-def write_json(path: str, content: dict) -> None:
-  with open(path, 'w') as f:
-    json.dump(content, f, indent=2, sort_keys=True)
-    f.write('\n')
 
 
 def plot(path: str, by_task: dict[str, dict[str, float]],

@@ -86,7 +86,7 @@ def _summaries(experiment: Experiment, split: str,
 def _finish(experiment: Experiment, workdir: str, results: Results,
             step: int | None) -> Results:
   if jax.process_index() == 0:
-    results_lib.write(os.path.join(workdir, 'results.json'), results)
+    checkpoint.write_json(os.path.join(workdir, 'results.json'), results)
     writer = summary.MetricWriter(os.path.join(workdir, 'tensorboard'))
     writer.write_scalars(step or 0, {
         f'eval/{key}/{metric}': value for key, values in results.items()
@@ -98,11 +98,11 @@ def _finish(experiment: Experiment, workdir: str, results: Results,
 def evaluate(experiment: Experiment, params: Any, workdir: str,
              step: int | None = None) -> Results:
   """Ranks every query of each evaluated dataset with the model `params`
-  (resumable, `ranking.SplitRanker`) and writes the results."""
+  (resumable, `ranking.SplitRanker`) and writes the results. Its callers
+  ran `check` first, before training or restoring anything."""
   config = experiment.config
   fns = steps.make_steps(experiment.model, experiment.optimizer(params),
                          config, experiment.mesh)
-  check(experiment)
   ranked, weights, scales = {}, {}, {}
   with checkpoint.Preemption() as preemption:
     ranker = ranking.SplitRanker(config, workdir, fns, params,
@@ -133,7 +133,8 @@ def evaluate(experiment: Experiment, params: Any, workdir: str,
   if jax.process_index() == 0:
     routing.write(workdir, weights, experiment.routed)
     if scales:
-      routing.write_json(os.path.join(workdir, 'calibration.json'), scales)
+      checkpoint.write_json(os.path.join(workdir, 'calibration.json'),
+                            scales)
   return _finish(experiment, workdir, results, step)
 
 

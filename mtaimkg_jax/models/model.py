@@ -259,6 +259,7 @@ class StructureOnly(nn.Module):
   dim: int = 64
   num_layers: int = 6
   remat: bool = False
+  routed = ROUTED
 
   def setup(self):
     self.backbone = Ultra(self.dim, self.num_layers, remat=self.remat)
@@ -277,7 +278,7 @@ class StructureOnly(nn.Module):
     logits = self.backbone(graph, queries.nodes, queries.relations,
                            candidates, edge_weight)
     routing = jax.nn.one_hot(jnp.zeros(queries.nodes.shape, jnp.int32),
-                             len(ROUTED))
+                             len(self.routed))
     chex.assert_rank(logits, 2)
     return ModelOutput(logits, routing, jnp.zeros((), jnp.float32),
                        {'structure': logits})

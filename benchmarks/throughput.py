@@ -123,6 +123,27 @@ def timed(fn, args, repeats: int, warmup: int) -> dict:
           'median_seconds': median_seconds(call, repeats)}
 
 
+def model_logits(model, p, graph, batch):
+  """The model's training logits; the graph is an argument, not a constant
+  of the program (XLA would fold the per-graph work into the compile)."""
+  return model.apply({'params': p}, graph, batch.queries, batch.candidates,
+                     batch.edge_weight).logits
+
+
+def model_train_step(model, optimizer):
+  """`(params, opt_state, graph, batch) → (params, opt_state, loss)`: one
+  step of `model` on a training batch, as training takes it."""
+  def train_step(p, opt_state, graph, batch):
+    def loss_fn(p):
+      logits = model_logits(model, p, graph, batch)
+      return steps.self_adversarial_bce(logits, batch.candidate_valid,
+                                        batch.queries.valid, 1.0)
+    loss, grads = jax.value_and_grad(loss_fn)(p)
+    updates, opt_state = optimizer.update(grads, opt_state, p)
+    return optax.apply_updates(p, updates), opt_state, loss
+  return train_step
+
+
 def ranking(args, graph, budget, arrays, models) -> dict:
   """Seconds to rank the same fixed test queries (`--ranking-queries`, a
   seeded subset) with the full model and with the structure-only model,
@@ -224,27 +245,10 @@ def run(args, graph_name: str, batch: int) -> dict:
   full_params = full.init(jax.random.PRNGKey(1), arrays, queries,
                           train_batch.candidates)['params']
 
-  # The graph is an argument, not a constant of the program: XLA would
-  # fold the per-graph work (prototypes) into the compile otherwise.
-  def model_logits(model, p, graph, batch):
-    return model.apply({'params': p}, graph, batch.queries, batch.candidates,
-                       batch.edge_weight).logits
-
   def full_forward(p, graph, batch):
     return model_logits(full, p, graph, batch)
 
   full_optimizer = optax.adamw(5e-4)
-
-  def make_train_step(model):
-    def train_step(p, opt_state, graph, batch):
-      def loss_fn(p):
-        logits = model_logits(model, p, graph, batch)
-        return steps.self_adversarial_bce(logits, batch.candidate_valid,
-                                          batch.queries.valid, 1.0)
-      loss, grads = jax.value_and_grad(loss_fn)(p)
-      updates, opt_state = full_optimizer.update(grads, opt_state, p)
-      return optax.apply_updates(p, updates), opt_state, loss
-    return train_step
 
   forward_args = (entity_params, relation_states, queries.nodes,
                   queries.relations, train_batch.edge_weight)
@@ -259,7 +263,7 @@ def run(args, graph_name: str, batch: int) -> dict:
                              relation_states, train_batch)),
       'model_forward': (jax.jit(full_forward),
                         (full_params, arrays, train_batch)),
-      'model_train_step': (jax.jit(make_train_step(full)),
+      'model_train_step': (jax.jit(model_train_step(full, full_optimizer)),
                            (full_params, full_optimizer.init(full_params),
                             arrays, train_batch)),
   }

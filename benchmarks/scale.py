@@ -1,0 +1,221 @@
+r"""Time and peak memory of the full model against graph size, up to
+graphs of millions of edges, on synthetic LP graphs
+(`synthetic.make_scale_lp`: 10 triples per entity, 20 directed edges per
+node with inverses).
+
+  python benchmarks/scale.py --entities 12500,25000,50000,100000 \
+      --json benchmarks/results/scale.json --plot benchmarks/results/scale.png
+
+Every (size, remat) point runs in a fresh process, so its peak resident
+memory is its own. A point measures: building the graph; one train step
+of the full model (`--batch` queries, `--negatives` candidates each;
+median of `--repeats` after a warm-up); ranking `--ranking-queries` test
+queries against every node with the full model and with the structure
+alone (throughput.py's `ranking`); the process's resident memory once the
+graph is on the device and at its peak. From these it derives seconds per
+edge (linear growth is the target) and the memory model: bytes per
+query·node·dim·layer above the graph's own arrays.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import resource
+import subprocess
+import sys
+import time
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import optax
+
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(
+    __file__))))
+
+from benchmarks import throughput  # pylint: disable=g-import-not-at-top,wrong-import-position
+from mtaimkg_jax.data import padding, synthetic  # pylint: disable=g-import-not-at-top,wrong-import-position
+from mtaimkg_jax.data.batches import TrainSampler  # pylint: disable=g-import-not-at-top,wrong-import-position
+from mtaimkg_jax.data.graph import build_lp  # pylint: disable=g-import-not-at-top,wrong-import-position
+from mtaimkg_jax.models.model import MtaIMKG, StructureOnly  # pylint: disable=g-import-not-at-top,wrong-import-position
+
+GIB = 2**30
+# Memory budgets the largest graph is stated for (bytes): this machine, a
+# 16 GB and an 80 GB GPU, a TPU v4 chip (32 GiB HBM).
+BUDGETS = {'cpu_24GiB': 24 * GIB, 'gpu_16GB': 16e9, 'tpu_v4_32GiB': 32 * GIB,
+           'gpu_80GB': 80e9}
+
+
+def resident_bytes() -> int:
+  """The process's resident memory now (Linux /proc; 0 elsewhere)."""
+  try:
+    with open('/proc/self/statm') as f:
+      return int(f.read().split()[1]) * os.sysconf('SC_PAGE_SIZE')
+  except OSError:
+    return 0
+
+
+def measure_point(args) -> dict:
+  """One (size, remat) point, in this process."""
+  start = time.perf_counter()
+  task = synthetic.make_scale_lp(synthetic.ScaleSpec(
+      num_entities=args.point, triples_per_entity=args.triples_per_entity))
+  graph = build_lp(task, k=args.feature_dim)
+  build_seconds = time.perf_counter() - start
+  budget = padding.choose_budget(graph)
+  arrays = jax.tree_util.tree_map(
+      jnp.asarray, padding.graph_arrays(graph, budget, args.feature_dim))
+  graph_bytes = resident_bytes()
+  sampler = TrainSampler(graph, budget, args.batch, args.negatives, seed=0)
+  batch = jax.tree_util.tree_map(jnp.asarray, sampler.batch(0))
+  model = MtaIMKG(args.dim, args.layers, remat=args.remat)
+  params = jax.jit(model.init)(jax.random.PRNGKey(0), arrays, batch.queries,
+                               batch.candidates)['params']
+  optimizer = optax.adamw(5e-4)
+  step = jax.jit(throughput.model_train_step(model, optimizer),
+                 donate_argnums=(0, 1))
+  state = [params, optimizer.init(params)]
+
+  def train_step():
+    state[0], state[1], loss = step(state[0], state[1], arrays, batch)
+    return loss
+
+  train = throughput.timed(lambda: train_step(), (), args.repeats, 1)
+  structure = StructureOnly(args.dim, args.layers, remat=args.remat)
+  ranked = throughput.ranking(
+      args, graph, budget, arrays,
+      ((model, state[0]), (structure, {'backbone': state[0]['backbone']})))
+  peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+  states = args.batch * budget.nodes * args.dim * args.layers
+  return {'entities': graph.num_nodes, 'edges': graph.num_edges,
+          'budget': str(budget), 'batch': args.batch, 'dim': args.dim,
+          'layers': args.layers, 'remat': args.remat,
+          'build_seconds': build_seconds,
+          'train_step': train, 'ranking': ranked,
+          'graph_resident_bytes': graph_bytes, 'peak_resident_bytes': peak,
+          'bytes_per_query_node_dim_layer': (peak - graph_bytes) / states,
+          'backend': jax.default_backend()}
+
+
+def run_point(args, entities: int, remat: bool) -> dict:
+  """`measure_point` in a fresh process (its own peak memory)."""
+  command = [sys.executable, os.path.abspath(__file__), '--point',
+             str(entities), '--batch', str(args.batch), '--dim',
+             str(args.dim), '--layers', str(args.layers), '--negatives',
+             str(args.negatives), '--ranking-queries',
+             str(args.ranking_queries), '--repeats', str(args.repeats),
+             '--triples-per-entity', str(args.triples_per_entity),
+             '--feature-dim', str(args.feature_dim)] + (
+                 ['--remat'] if remat else [])
+  out = subprocess.run(command, check=True, stdout=subprocess.PIPE,
+                       text=True).stdout
+  return json.loads(out.strip().splitlines()[-1])
+
+
+def linearity(points: list[dict], seconds) -> dict:
+  """Seconds per edge across the sweep (`seconds(point)`): its largest over
+  smallest value (1 = exactly linear) and the log-log slope."""
+  edges = np.asarray([p['edges'] for p in points], float)
+  times = np.asarray([seconds(p) for p in points], float)
+  per_edge = times / edges
+  slope = float(np.polyfit(np.log(edges), np.log(times), 1)[0]) if len(
+      points) > 1 else None
+  return {'max_over_min_seconds_per_edge': float(per_edge.max() /
+                                                 per_edge.min()),
+          'loglog_slope': slope}
+
+
+def memory_model(points: list[dict]) -> dict:
+  """Bytes per query·node·dim·layer (mean over the points) and graph bytes
+  per directed edge, and from them the largest graph (nodes, at this
+  sweep's edges per node and batch) that fits each of `BUDGETS`."""
+  per_state = float(np.mean([p['bytes_per_query_node_dim_layer']
+                             for p in points]))
+  per_edge = float(np.mean([p['graph_resident_bytes'] / p['edges']
+                            for p in points]))
+  p = points[-1]
+  edges_per_node = p['edges'] / p['entities']
+  per_node = (per_state * p['batch'] * p['dim'] * p['layers'] +
+              per_edge * edges_per_node)
+  return {'bytes_per_query_node_dim_layer': per_state,
+          'graph_bytes_per_edge': per_edge,
+          'largest_nodes': {name: int(budget / per_node)
+                            for name, budget in BUDGETS.items()},
+          'at': {'batch': p['batch'], 'dim': p['dim'], 'layers': p['layers'],
+                 'edges_per_node': edges_per_node}}
+
+
+def plot(path: str, report: dict) -> None:
+  import matplotlib  # pylint: disable=g-import-not-at-top
+  matplotlib.use('Agg')
+  import matplotlib.pyplot as plt  # pylint: disable=g-import-not-at-top
+  fig, axes = plt.subplots(1, 2, figsize=(11, 4))
+  for remat, points in report['points'].items():
+    edges = [p['edges'] for p in points]
+    axes[0].loglog(edges, [p['train_step']['median_seconds'] for p in points],
+                   'o-', label=f'train step, remat={remat}')
+    axes[0].loglog(edges, [p['ranking']['full_seconds'] /
+                           p['ranking']['queries'] for p in points], 's--',
+                   label=f'ranking, s/query, remat={remat}')
+    axes[1].loglog(edges, [p['peak_resident_bytes'] / GIB for p in points],
+                   'o-', label=f'peak, remat={remat}')
+  axes[0].set_xlabel('directed edges')
+  axes[0].set_ylabel('seconds')
+  axes[0].legend(fontsize=7)
+  axes[1].axhline(24, color='grey', linestyle=':', label='24 GiB')
+  axes[1].set_xlabel('directed edges')
+  axes[1].set_ylabel('peak resident memory (GiB)')
+  axes[1].legend(fontsize=7)
+  fig.tight_layout()
+  fig.savefig(path, dpi=100)
+  plt.close(fig)
+
+
+def main(argv=None):
+  parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
+  parser.add_argument('--entities', default='12500,25000,50000,100000')
+  parser.add_argument('--triples-per-entity', type=float, default=10.0)
+  parser.add_argument('--batch', type=int, default=4)
+  parser.add_argument('--dim', type=int, default=64)
+  parser.add_argument('--layers', type=int, default=6)
+  parser.add_argument('--negatives', type=int, default=64)
+  parser.add_argument('--feature-dim', type=int, default=32,
+                      help='unified text dims (config.features.k)')
+  parser.add_argument('--ranking-queries', type=int, default=32)
+  parser.add_argument('--repeats', type=int, default=3)
+  parser.add_argument('--remat-modes', default='true,false',
+                      help='remat settings swept (each point, each mode)')
+  parser.add_argument('--point', type=int, default=0,
+                      help='internal: measure this many entities and print')
+  parser.add_argument('--remat', action='store_true')
+  parser.add_argument('--json', default='')
+  parser.add_argument('--plot', default='')
+  args = parser.parse_args(argv)
+  if args.point:
+    print(json.dumps(measure_point(args)))
+    return None
+  sizes = [int(n) for n in args.entities.split(',')]
+  report = {'points': {}, 'linearity': {}, 'memory_model': {}}
+  for mode in args.remat_modes.split(','):
+    remat = mode == 'true'
+    points = [run_point(args, n, remat) for n in sizes]
+    report['points'][mode] = points
+    report['linearity'][mode] = {
+        'train_step': linearity(points,
+                                lambda p: p['train_step']['median_seconds']),
+        'ranking': linearity(points, lambda p: p['ranking']['full_seconds'])}
+    report['memory_model'][mode] = memory_model(points)
+  text = json.dumps(report, indent=2, sort_keys=True)
+  print(text)
+  if args.json:
+    with open(args.json, 'w') as f:
+      f.write(text + '\n')
+  if args.plot:
+    plot(args.plot, report)
+  return report
+
+
+if __name__ == '__main__':
+  main()

@@ -1,0 +1,80 @@
+"""The synthetic graph of any size (`make_scale_lp`): its size, its
+structure, its determinism, and the scale benchmark that sweeps it."""
+
+import json
+import pathlib
+import sys
+import time
+
+import numpy as np
+
+from mtaimkg_jax.data import synthetic
+from mtaimkg_jax.data.graph import build_lp
+
+sys.path.insert(0, str(pathlib.Path(__file__).parents[1]))
+from benchmarks import scale  # pylint: disable=g-import-not-at-top
+
+
+def test_scale_graph_has_the_asked_size_and_splits():
+  spec = synthetic.ScaleSpec(num_entities=5000, triples_per_entity=4.0)
+  task = synthetic.make_scale_lp(spec)
+  triples = task.kg.triples
+  total = sum(len(t) for t in triples.values())
+  assert 0.95 * 20000 <= total <= 20000  # duplicates removed
+  assert len(triples['valid']) == len(triples['test']) == int(0.05 * total)
+  seen = set()
+  for split in triples.values():
+    rows = {tuple(t) for t in split}
+    assert not rows & seen
+    seen |= rows
+  assert task.kg.features['text'].values.shape == (5000, spec.text_dim)
+
+
+def test_scale_graph_is_deterministic_and_community_biased():
+  spec = synthetic.ScaleSpec(num_entities=3000, triples_per_entity=4.0)
+  first = synthetic.make_scale_lp(spec).kg
+  second = synthetic.make_scale_lp(spec).kg
+  for split in first.triples:
+    np.testing.assert_array_equal(first.triples[split],
+                                  second.triples[split])
+  # Features encode the community: linked nodes are more alike than
+  # random pairs (what the model's modality paths can read).
+  x = first.features['text'].values
+  x = x / np.maximum(np.linalg.norm(x, axis=1, keepdims=True), 1e-9)
+  train = first.triples['train']
+  linked = np.mean(np.sum(x[train[:, 0]] * x[train[:, 2]], axis=1))
+  rng = np.random.default_rng(0)
+  pairs = rng.integers(0, 3000, (len(train), 2))
+  random = np.mean(np.sum(x[pairs[:, 0]] * x[pairs[:, 1]], axis=1))
+  assert linked > random + 0.05
+
+
+def test_a_million_edges_build_in_seconds():
+  start = time.perf_counter()
+  task = synthetic.make_scale_lp(synthetic.ScaleSpec(num_entities=60_000))
+  graph = build_lp(task, k=8)
+  assert graph.num_edges >= 1_000_000
+  assert time.perf_counter() - start < 120  # a loose bound: O(edges)
+
+
+def test_scale_benchmark_on_tiny_graphs(tmp_path):
+  out = tmp_path / 'scale.json'
+  report = scale.main([
+      '--entities', '300,600', '--triples-per-entity', '3', '--batch', '2',
+      '--dim', '8', '--layers', '2', '--negatives', '4', '--feature-dim', '8',
+      '--ranking-queries', '4', '--repeats', '1', '--remat-modes', 'true',
+      '--json', str(out), '--plot', str(tmp_path / 'scale.png')])
+  on_disk = json.loads(out.read_text())
+  assert on_disk == json.loads(json.dumps(report))
+  points = on_disk['points']['true']
+  assert [p['entities'] for p in points] == [300, 600]
+  assert points[1]['edges'] > points[0]['edges']
+  for point in points:
+    assert point['remat'] and point['train_step']['median_seconds'] > 0
+    assert point['ranking']['queries'] == 4
+    assert point['peak_resident_bytes'] >= point['graph_resident_bytes'] > 0
+  linear = on_disk['linearity']['true']
+  assert linear['train_step']['max_over_min_seconds_per_edge'] >= 1.0
+  model = on_disk['memory_model']['true']
+  assert set(model['largest_nodes']) == set(scale.BUDGETS)
+  assert (tmp_path / 'scale.png').stat().st_size > 0

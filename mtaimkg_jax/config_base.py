@@ -71,7 +71,8 @@ def base_config() -> ml_collections.ConfigDict:
   # Width of the MLP that turns each edge's similarities into its gates.
   config.model.gate_hidden = 16
   # Ablation at evaluation, no parameter changes: 'modalities' (the
-  # backbone alone) and/or modality names, e.g. "('text',)".
+  # backbone alone), 'edge_gates' or 'modality_terms' (one path of the
+  # modalities) and/or modality names, e.g. "('text',)".
   config.model.without = ()
   config.model.remat = False
   config.model.chunk_size = 8192  # candidates scored per chunk in ranking

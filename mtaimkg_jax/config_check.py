@@ -16,7 +16,7 @@ import ml_collections
 from mtaimkg_jax import metrics
 from mtaimkg_jax.data import features, loading
 from mtaimkg_jax.errors import ConfigError, raise_together
-from mtaimkg_jax.types import ALL_MODALITIES, TASKS, VIEWS
+from mtaimkg_jax.types import ABLATIONS, ALL_MODALITIES, TASKS, VIEWS
 
 # The sections that define a checkpoint's model: its parameters and what it
 # reads. Evaluation and prediction take them from the run's saved config.
@@ -147,7 +147,7 @@ def _field_problems(config: ml_collections.ConfigDict
   yield from _caught(_distinct, 'eval.breakdown', config.eval.breakdown,
                      BREAKDOWNS)
   yield from _caught(_distinct, 'model.without', config.model.without,
-                     ('modalities',) + ALL_MODALITIES)
+                     ABLATIONS + ALL_MODALITIES)
   view_tasks = config.features.view_tasks
   if set(view_tasks.keys()) != set(VIEWS):
     yield ConfigError('features.view_tasks', f'must have one entry per view '

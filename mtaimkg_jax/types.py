@@ -24,6 +24,10 @@ TASK_IDS = {task: i for i, task in enumerate(TASKS)}
 MODALITIES = ('text', 'image')
 VIEWS = ('neighbours', 'surface', 'anchors')
 ALL_MODALITIES = MODALITIES + VIEWS
+# `model.without` entries besides modality names: the backbone alone (no
+# modality anywhere), or one path of the modalities (the edge gates inside
+# message passing, the modality terms of the logit).
+ABLATIONS = ('modalities', 'edge_gates', 'modality_terms')
 
 
 class GraphArrays(NamedTuple):

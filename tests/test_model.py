@@ -11,6 +11,7 @@ from mtaimkg_jax.data.graph import build_lp
 from mtaimkg_jax.data.mmkg import Features, LPTask, MMKG, Vocab
 from mtaimkg_jax.data.padding import Budget, choose_budget, graph_arrays
 from mtaimkg_jax.models import moe, routing
+from mtaimkg_jax import metrics
 from mtaimkg_jax.models.model import MtaIMKG, StructureOnly
 from mtaimkg_jax.types import TASK_IDS, Queries
 
@@ -175,6 +176,64 @@ def test_ablations_change_no_parameter(setup):
   assert not np.asarray(no_text.terms['text']).any()
   assert not np.asarray(no_text.terms['text_relation']).any()
   assert np.asarray(no_text.terms['image']).any()
+
+
+def test_each_path_of_the_modalities_ablates_alone(setup):
+  """'edge_gates' sets every gate to 1 and keeps the terms;
+  'modality_terms' keeps the gates and leaves the structure term only."""
+  _, _, arrays, model, params = setup
+  loud = jax.tree_util.tree_map(np.array, params)
+  loud['gates']['out']['kernel'][:] = 1.0  # gates away from 1
+  shut = jax.tree_util.tree_map(np.array, loud)
+  shut['gates']['out']['kernel'][:] = 0.0  # every gate 1
+  def run(without, weights=loud):
+    clone = model.clone(without=without)
+    side = clone.apply({'params': weights}, arrays, method=clone.graph_side)
+    return side, clone.apply({'params': weights}, arrays, _queries('lp'))
+  full_side, full = run(())
+  no_gates_side, no_gates = run(('edge_gates',))
+  no_terms_side, no_terms = run(('modality_terms',))
+  _, gates_at_one = run((), shut)
+  assert no_gates_side.scales is None
+  np.testing.assert_array_equal(no_terms_side.scales, full_side.scales)
+  assert not np.allclose(full_side.scales, 1.0)
+  assert not np.allclose(no_gates.terms['structure'],
+                         full.terms['structure'])
+  np.testing.assert_allclose(no_gates.terms['structure'],
+                             gates_at_one.terms['structure'], rtol=1e-5,
+                             atol=1e-5)
+  np.testing.assert_array_equal(no_terms.terms['structure'],
+                                full.terms['structure'])
+  for name in full.terms:
+    if name != 'structure':
+      np.testing.assert_array_equal(no_gates.terms[name], full.terms[name])
+      assert not np.asarray(no_terms.terms[name]).any()
+
+
+def test_the_scale_path_ranks_and_learns_as_the_plain_path(setup):
+  """Remat and small candidate chunks (what big graphs need) give the
+  plain path's logits, ranks and gradients."""
+  graph, _, arrays, model, params = setup
+  scaled = model.clone(remat=True, chunk_size=3)
+  queries = _queries('lp')
+  plain = model.apply({'params': params}, arrays, queries).logits
+  chunked = scaled.apply({'params': params}, arrays, queries).logits
+  np.testing.assert_allclose(chunked, plain, rtol=1e-5, atol=1e-5)
+  exclude = np.zeros(plain.shape, bool)
+  answers = jnp.asarray([4, 5, 6, 7])
+  real = jnp.asarray(arrays.entity.nodes['real'])
+  ranks = [metrics.filtered_ranks(logits, answers, exclude, real)
+           for logits in (plain, chunked)]
+  np.testing.assert_array_equal(*ranks)
+  candidates = np.tile(np.arange(6, dtype=np.int32), (4, 1))
+  mask = np.ones((4, 6), bool)
+
+  def loss(p, m):
+    return jnp.sum(m.apply({'params': p}, arrays, queries, candidates,
+                           token_mask=mask).logits ** 2)
+
+  grads = [jax.grad(loss)(params, m) for m in (model, scaled)]
+  chex.assert_trees_all_close(*grads, rtol=1e-4, atol=1e-5)
 
 
 def test_uniform_routing_ablation_keeps_the_base_weights():

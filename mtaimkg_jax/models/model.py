@@ -22,7 +22,9 @@ The candidate side is a gather of states and unit features; the per-pair
 work is one structure MLP and a few dot products, so training can see as
 many candidates as ranking does. `without` ablates at evaluation without
 changing a parameter: 'modalities' (the backbone alone: no gates, the
-structure term only) or any modality's name.
+structure term only), one of the two paths ('edge_gates': every gate 1;
+'modality_terms': the structure term only, gates kept), or any
+modality's name.
 """
 
 from __future__ import annotations
@@ -38,11 +40,10 @@ from mtaimkg_jax.models import moe as moe_lib
 from mtaimkg_jax.models.backbone import Ultra
 from mtaimkg_jax.models.routing import (ROUTED, TermRouter, shares,
                                         term_names)
-from mtaimkg_jax.types import (ALL_MODALITIES, MODALITIES, TASKS, GraphArrays,
-                               Queries)
+from mtaimkg_jax.types import (ABLATIONS, ALL_MODALITIES, MODALITIES, TASKS,
+                               GraphArrays, Queries)
 
-# `without` entry that leaves the backbone alone (no modality anywhere).
-ALL = 'modalities'
+ALL, EDGE_GATES, MODALITY_TERMS = ABLATIONS
 
 
 class ModelOutput(NamedTuple):
@@ -120,7 +121,8 @@ class MtaIMKG(nn.Module):
   # Ids of the tasks whose queries name their answer (EA, EL): their name
   # terms start at `text_prior` (data/tasks.py `names_prior`).
   name_prior_tasks: tuple[int, ...] = ()
-  # Ablation at evaluation: `ALL` or modality names (no parameter changes).
+  # Ablation at evaluation: `ABLATIONS` or modality names (no parameter
+  # changes).
   without: tuple[str, ...] = ()
 
   @property
@@ -160,8 +162,9 @@ class MtaIMKG(nn.Module):
       proto[m] = prototypes(unit[m], graph, edge_weight)
     # The gates run even when nothing is kept (their parameters exist
     # whatever `without` says); the backbone alone ignores them.
-    scales = self._edge_scales(graph, unit, present, proto)
-    return GraphSide(unit, present, proto, scales if kept else None)
+    scales = self.gates(edge_similarities(graph, unit, present, proto))
+    gated = kept and EDGE_GATES not in self.without
+    return GraphSide(unit, present, proto, scales if gated else None)
 
   def __call__(self, graph: GraphArrays, queries: Queries,
                candidates: jax.Array | None = None,
@@ -190,7 +193,8 @@ class MtaIMKG(nn.Module):
         [query] + [present[m][nodes][:, None].astype(jnp.float32)
                    for m in self.modalities], axis=-1)
     weights, mixture = self.router(task, self.task_embedding(task), context)
-    keep = jnp.asarray([True] + [m in kept for m in self.modalities] * 2)
+    termed = tuple(m for m in kept if MODALITY_TERMS not in self.without)
+    keep = jnp.asarray([True] + [m in termed for m in self.modalities] * 2)
     weights = jnp.where(keep, weights, 0.0)
 
     def score(index: jax.Array) -> jax.Array:
@@ -227,21 +231,23 @@ class MtaIMKG(nn.Module):
     return ModelOutput(jnp.sum(weighted, axis=-1), shares(weighted, mask),
                        balance, terms)
 
-  def _edge_scales(self, graph: GraphArrays, unit: dict[str, jax.Array],
-                   present: dict[str, jax.Array],
-                   proto: dict[str, jax.Array]) -> jax.Array:
-    """[L, E] the layer gates of every edge, from per-modality cosines of
-    its two ends and of its neighbour and its relation's prototype."""
-    entity = graph.entity
-    receivers, senders = entity.receivers, entity.senders
-    kinds = entity.edges['type']
-    features = []
-    for m in self.modalities:
-      both = present[m][receivers] & present[m][senders]
-      features += [jnp.sum(unit[m][receivers] * unit[m][senders], axis=-1),
-                   jnp.sum(unit[m][senders] * proto[m][kinds], axis=-1),
-                   both.astype(jnp.float32)]
-    return self.gates(jnp.stack(features, axis=-1))
+
+def edge_similarities(graph: GraphArrays, unit: dict[str, jax.Array],
+                      present: dict[str, jax.Array],
+                      proto: dict[str, jax.Array]) -> jax.Array:
+  """[E, 3·M] per edge and modality: the cosine of its two ends, of its
+  neighbour and its relation's prototype, and whether both ends have the
+  modality (what the edge gates read)."""
+  entity = graph.entity
+  receivers, senders = entity.receivers, entity.senders
+  kinds = entity.edges['type']
+  features = []
+  for m in unit:
+    both = present[m][receivers] & present[m][senders]
+    features += [jnp.sum(unit[m][receivers] * unit[m][senders], axis=-1),
+                 jnp.sum(unit[m][senders] * proto[m][kinds], axis=-1),
+                 both.astype(jnp.float32)]
+  return jnp.stack(features, axis=-1)
 
 
 def names_prior(terms: dict[str, jax.Array]) -> jax.Array | None:

@@ -11,10 +11,12 @@ memory is its own. A point measures: building the graph; one train step
 of the full model (`--batch` queries, `--negatives` candidates each;
 median of `--repeats` after a warm-up); ranking `--ranking-queries` test
 queries against every node with the full model and with the structure
-alone (throughput.py's `ranking`); the process's resident memory once the
-graph is on the device and at its peak. From these it derives seconds per
-edge (linear growth is the target) and the memory model: bytes per
-query·node·dim·layer above the graph's own arrays.
+alone (throughput.py's `ranking`); the resident memory once the graph is
+on the device, and the resident peak of each phase (building the graph,
+training, ranking; Linux's VmHWM, reset between phases). From these it
+derives seconds per edge (linear growth is the target) and the memory
+model: bytes per query·node·dim·layer of a train step above the graph's
+own arrays.
 """
 
 from __future__ import annotations
@@ -57,6 +59,28 @@ def resident_bytes() -> int:
     return 0
 
 
+def reset_peak() -> None:
+  """Starts a new peak-memory window (Linux: VmHWM := current RSS)."""
+  try:
+    with open('/proc/self/clear_refs', 'w') as f:
+      f.write('5')
+  except OSError:
+    pass
+
+
+def peak_bytes() -> int:
+  """The resident peak since `reset_peak` (Linux VmHWM; elsewhere the
+  process's whole peak)."""
+  try:
+    with open('/proc/self/status') as f:
+      for line in f:
+        if line.startswith('VmHWM:'):
+          return int(line.split()[1]) * 1024
+  except OSError:
+    pass
+  return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+
+
 def measure_point(args) -> dict:
   """One (size, remat) point, in this process."""
   start = time.perf_counter()
@@ -67,7 +91,9 @@ def measure_point(args) -> dict:
   budget = padding.choose_budget(graph)
   arrays = jax.tree_util.tree_map(
       jnp.asarray, padding.graph_arrays(graph, budget, args.feature_dim))
+  build_peak = peak_bytes()
   graph_bytes = resident_bytes()
+  reset_peak()
   sampler = TrainSampler(graph, budget, args.batch, args.negatives, seed=0)
   batch = jax.tree_util.tree_map(jnp.asarray, sampler.batch(0))
   model = MtaIMKG(args.dim, args.layers, remat=args.remat)
@@ -83,19 +109,24 @@ def measure_point(args) -> dict:
     return loss
 
   train = throughput.timed(lambda: train_step(), (), args.repeats, 1)
+  train_peak = peak_bytes()
+  reset_peak()
   structure = StructureOnly(args.dim, args.layers, remat=args.remat)
   ranked = throughput.ranking(
       args, graph, budget, arrays,
       ((model, state[0]), (structure, {'backbone': state[0]['backbone']})))
-  peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+  rank_peak = peak_bytes()
   states = args.batch * budget.nodes * args.dim * args.layers
   return {'entities': graph.num_nodes, 'edges': graph.num_edges,
           'budget': str(budget), 'batch': args.batch, 'dim': args.dim,
           'layers': args.layers, 'remat': args.remat,
           'build_seconds': build_seconds,
           'train_step': train, 'ranking': ranked,
-          'graph_resident_bytes': graph_bytes, 'peak_resident_bytes': peak,
-          'bytes_per_query_node_dim_layer': (peak - graph_bytes) / states,
+          'graph_resident_bytes': graph_bytes,
+          'peak_resident_bytes': {'build': build_peak, 'train': train_peak,
+                                  'ranking': rank_peak},
+          'bytes_per_query_node_dim_layer': (train_peak - graph_bytes) /
+                                            states,
           'backend': jax.default_backend()}
 
 
@@ -159,8 +190,10 @@ def plot(path: str, report: dict) -> None:
     axes[0].loglog(edges, [p['ranking']['full_seconds'] /
                            p['ranking']['queries'] for p in points], 's--',
                    label=f'ranking, s/query, remat={remat}')
-    axes[1].loglog(edges, [p['peak_resident_bytes'] / GIB for p in points],
-                   'o-', label=f'peak, remat={remat}')
+    for phase, style in (('train', 'o-'), ('ranking', 's--')):
+      axes[1].loglog(edges, [p['peak_resident_bytes'][phase] / GIB
+                             for p in points], style,
+                     label=f'{phase} peak, remat={remat}')
   axes[0].set_xlabel('directed edges')
   axes[0].set_ylabel('seconds')
   axes[0].legend(fontsize=7)

@@ -340,3 +340,36 @@ def test_mixture_is_compared_at_equal_steps_and_at_equal_task_updates():
       '0.379 (-7.1%, NOT within 2%)',
       '- one checkpoint vs single-task (equal updates of the task), `d`: MRR '
       '0.352 vs 0.355 (-0.8%, within 2%)', '']
+
+
+def test_previous_model_rows_stay_labelled_beside_the_current_ones(
+    tmp_path, monkeypatch):
+  """A row measured by code older than the current model is labelled; once
+  its command runs again with the current model, both rows are shown."""
+  plan = quality.Plan(
+      runs=[quality.Run('model', ('--config', 'configs/test.py'))],
+      rows=[quality.Row('t', 'lp/synthetic', 'MtaIMKG mixture', 'model')],
+      tables={'t': ('mrr',)}, targets={}, notes={})
+  monkeypatch.chdir(PROJECT)
+  command = quality.shell_join(quality._full_command(  # pylint: disable=protected-access
+      plan.runs[0], str(tmp_path), None))
+  old = {'table': 't', 'dataset': 'lp/synthetic', 'method': 'MtaIMKG mixture',
+         'run': 'model', 'note': '', 'setting': '', 'command': command,
+         'trains': False, 'metrics': {'mrr': 0.3, 'count': 5},
+         'code': 'dccb1cf'}  # older than the current model
+  carried = quality.collect(plan, str(tmp_path), None, {'rows': [old]})
+  assert [r['method'] for r in carried['rows']] == [
+      'MtaIMKG mixture [previous model]']
+  workdir = tmp_path / 'model'
+  workdir.mkdir()
+  (workdir / 'results.json').write_text(json.dumps(
+      {'lp/synthetic': {'mrr': 0.4, 'count': 5}}))
+  (workdir / 'quality_run.json').write_text(json.dumps(
+      {'command': command, 'code': quality.CURRENT_MODEL_SINCE,
+       'seconds': 1.0}))
+  both = quality.collect(plan, str(tmp_path), None, carried)
+  assert [(r['method'], r['metrics']['mrr']) for r in both['rows']] == [
+      ('MtaIMKG mixture', 0.4), ('MtaIMKG mixture [previous model]', 0.3)]
+  # Collected again from its own output, the table is the same.
+  assert quality.collect(plan, str(tmp_path), None, both)['rows'] == (
+      both['rows'])

@@ -45,7 +45,13 @@ class Predictor:
     self._params = None
     self._encoder = None
     model = experiment.model
-    self._score = jax.jit(lambda p, g, q: model.apply({'params': p}, g, q))
+    # The graph's query-independent part (unit features, prototypes, edge
+    # gates) is computed once per dataset, as ranking does, not per query.
+    self._graph_side = jax.jit(lambda p, g: model.apply(
+        {'params': p}, g, method='graph_side'))
+    self._sides = {}
+    self._score = jax.jit(lambda p, g, q, side: model.apply(
+        {'params': p}, g, q, side=side))
 
   @classmethod
   def from_workdir(cls, workdir: str,
@@ -115,15 +121,22 @@ class Predictor:
     prepared = self._prepared(task)
     graph = prepared.graph
     parsed = prepared.kind.parse_query(graph, query)
-    arrays = prepared.arrays
-    if parsed.new_text is not None:
+    params = self._params_once()
+    if parsed.new_text is None:
+      arrays = prepared.arrays
+      if prepared.spec.dataset not in self._sides:
+        self._sides[prepared.spec.dataset] = self._graph_side(params, arrays)
+      side = self._sides[prepared.spec.dataset]
+    else:  # a new mention's features change the graph's unit features
       arrays = self._with_new_mention(prepared, parsed.new_text)
+      side = self._graph_side(params, arrays)
     batch_size = self.experiment.config.eval.batch_size
     queries = pad_queries(
         QuerySet(np.array([parsed.node]), np.array([parsed.relation]),
                  np.array([0])), graph.task, batch_size)
-    output = self._score(self._params_once(), arrays,
-                         parallel.replicate(queries, self.experiment.mesh))
+    output = self._score(params, arrays,
+                         parallel.replicate(queries, self.experiment.mesh),
+                         side)
     return prepared, parsed, output
 
   def routing(self, query: str, task: str | None = None) -> dict[str, float]:

@@ -33,8 +33,8 @@ def _lp_query(predictor):
 
 
 def test_two_queries_after_one_load(workdir, monkeypatch):
-  """The second query reloads no graph, restores nothing and compiles
-  nothing."""
+  """The second query reloads no graph, restores nothing, compiles
+  nothing and recomputes nothing of the graph that is query independent."""
   built, restored = [], []
   load, restore = loading.load_graph, Experiment.checkpoint_params
   monkeypatch.setattr(loading, 'load_graph',
@@ -50,6 +50,11 @@ def test_two_queries_after_one_load(workdir, monkeypatch):
                             query.split('|')[0], top_k=3)
   assert (len(built), len(restored)) == (1, 1)
   assert predictor._score._cache_size() == 1  # pylint: disable=protected-access
+  sides = []
+  side_of = predictor._graph_side  # pylint: disable=protected-access
+  predictor._graph_side = lambda *a: sides.append(a) or side_of(*a)  # pylint: disable=protected-access
+  predictor.predict(query, task='lp', top_k=5)
+  assert not sides  # the graph side of lp/synthetic was kept
   assert first == second and len(other) == 3
   assert [a['rank'] for a in first] == [1, 2, 3, 4, 5]
   scores = [a['score'] for a in first]

@@ -1,7 +1,7 @@
 r"""Time and peak memory of the full model against graph size, up to
 graphs of millions of edges, on synthetic LP graphs
-(`synthetic.make_scale_lp`: 10 triples per entity, 20 directed edges per
-node with inverses).
+(`synthetic.make_scale_lp`: 10 triples per entity, of which 90% are
+facts: 18 directed edges per node with inverses).
 
   python benchmarks/scale.py --entities 12500,25000,50000,100000 \
       --json benchmarks/results/scale.json --plot benchmarks/results/scale.png
@@ -15,8 +15,8 @@ alone (throughput.py's `ranking`); the resident memory once the graph is
 on the device, and the resident peak of each phase (building the graph,
 training, ranking; Linux's VmHWM, reset between phases). From these it
 derives seconds per edge (linear growth is the target) and the memory
-model: bytes per query·node·dim·layer of a train step above the graph's
-own arrays.
+model: the peak as a line in edges, per query·edge·dim and per
+query·node·dim·layer, and the largest graph it fits in a few budgets.
 """
 
 from __future__ import annotations
@@ -24,7 +24,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import resource
 import subprocess
 import sys
 import time
@@ -32,10 +31,13 @@ import time
 import jax
 import jax.numpy as jnp
 import numpy as np
-import optax
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(
     __file__))))
+
+if __name__ == '__main__':
+  from mtaimkg_jax import runtime  # pylint: disable=g-import-not-at-top
+  runtime.reexec_with_huge_page_malloc(sys.argv)
 
 from benchmarks import throughput  # pylint: disable=g-import-not-at-top,wrong-import-position
 from mtaimkg_jax.data import padding, synthetic  # pylint: disable=g-import-not-at-top,wrong-import-position
@@ -78,11 +80,13 @@ def peak_bytes() -> int:
           return int(line.split()[1]) * 1024
   except OSError:
     pass
-  return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+  return throughput.peak_memory_bytes()
 
 
 def measure_point(args) -> dict:
   """One (size, remat) point, in this process."""
+  jnp.zeros(1).block_until_ready()  # the runtime up, before any graph
+  process_bytes = resident_bytes()
   start = time.perf_counter()
   task = synthetic.make_scale_lp(synthetic.ScaleSpec(
       num_entities=args.point, triples_per_entity=args.triples_per_entity))
@@ -99,34 +103,26 @@ def measure_point(args) -> dict:
   model = MtaIMKG(args.dim, args.layers, remat=args.remat)
   params = jax.jit(model.init)(jax.random.PRNGKey(0), arrays, batch.queries,
                                batch.candidates)['params']
-  optimizer = optax.adamw(5e-4)
-  step = jax.jit(throughput.model_train_step(model, optimizer),
-                 donate_argnums=(0, 1))
-  state = [params, optimizer.init(params)]
-
-  def train_step():
-    state[0], state[1], loss = step(state[0], state[1], arrays, batch)
-    return loss
-
-  train = throughput.timed(lambda: train_step(), (), args.repeats, 1)
+  step, state = throughput.training_step(model, params)
+  train, state = throughput.timed_training(step, state, (arrays, batch),
+                                           args.repeats, 1)
   train_peak = peak_bytes()
   reset_peak()
   structure = StructureOnly(args.dim, args.layers, remat=args.remat)
   ranked = throughput.ranking(
       args, graph, budget, arrays,
-      ((model, state[0]), (structure, {'backbone': state[0]['backbone']})))
+      ((model, state.params),
+       (structure, {'backbone': state.params['backbone']})))
   rank_peak = peak_bytes()
-  states = args.batch * budget.nodes * args.dim * args.layers
   return {'entities': graph.num_nodes, 'edges': graph.num_edges,
           'budget': str(budget), 'batch': args.batch, 'dim': args.dim,
           'layers': args.layers, 'remat': args.remat,
           'build_seconds': build_seconds,
           'train_step': train, 'ranking': ranked,
+          'process_resident_bytes': process_bytes,
           'graph_resident_bytes': graph_bytes,
           'peak_resident_bytes': {'build': build_peak, 'train': train_peak,
                                   'ranking': rank_peak},
-          'bytes_per_query_node_dim_layer': (train_peak - graph_bytes) /
-                                            states,
           'backend': jax.default_backend()}
 
 
@@ -159,22 +155,30 @@ def linearity(points: list[dict], seconds) -> dict:
 
 
 def memory_model(points: list[dict]) -> dict:
-  """Bytes per query·node·dim·layer (mean over the points) and graph bytes
-  per directed edge, and from them the largest graph (nodes, at this
-  sweep's edges per node and batch) that fits each of `BUDGETS`."""
-  per_state = float(np.mean([p['bytes_per_query_node_dim_layer']
-                             for p in points]))
-  per_edge = float(np.mean([p['graph_resident_bytes'] / p['edges']
-                            for p in points]))
-  p = points[-1]
-  edges_per_node = p['edges'] / p['entities']
-  per_node = (per_state * p['batch'] * p['dim'] * p['layers'] +
-              per_edge * edges_per_node)
-  return {'bytes_per_query_node_dim_layer': per_state,
-          'graph_bytes_per_edge': per_edge,
-          'largest_nodes': {name: int(budget / per_node)
+  """The peak of a point (training or ranking, whichever is higher) as a
+  line in edges across the sweep (fixed
+  batch, dims, layers and edges per node): its slope per query·edge·dim
+  and per query·node·dim·layer, its intercept (the runtime), and the
+  largest graph that line fits in each of `BUDGETS`."""
+  last = points[-1]
+  edges = np.asarray([p['edges'] for p in points], float)
+  peaks = np.asarray([max(p['peak_resident_bytes']['train'],
+                          p['peak_resident_bytes']['ranking'])
+                      for p in points], float)
+  slope, intercept = np.polyfit(edges, peaks, 1)
+  edges_per_node = last['edges'] / last['entities']
+  batch, dim, layers = last['batch'], last['dim'], last['layers']
+  return {'peak_bytes_per_edge': float(slope),
+          'fixed_bytes': float(intercept),
+          'bytes_per_query_edge_dim': float(slope / (batch * dim)),
+          'bytes_per_query_node_dim_layer': float(
+              slope * edges_per_node / (batch * dim * layers)),
+          'largest_edges': {name: int((budget - intercept) / slope)
                             for name, budget in BUDGETS.items()},
-          'at': {'batch': p['batch'], 'dim': p['dim'], 'layers': p['layers'],
+          'largest_nodes': {name: int((budget - intercept) / slope /
+                                      edges_per_node)
+                            for name, budget in BUDGETS.items()},
+          'at': {'batch': batch, 'dim': dim, 'layers': layers,
                  'edges_per_node': edges_per_node}}
 
 

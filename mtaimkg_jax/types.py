@@ -27,7 +27,10 @@ ALL_MODALITIES = MODALITIES + VIEWS
 # `model.without` entries besides modality names: the backbone alone (no
 # modality anywhere), or one path of the modalities (the edge gates inside
 # message passing, the modality terms of the logit).
-ABLATIONS = ('modalities', 'edge_gates', 'modality_terms')
+WITHOUT_MODALITIES = 'modalities'
+WITHOUT_EDGE_GATES = 'edge_gates'
+WITHOUT_MODALITY_TERMS = 'modality_terms'
+ABLATIONS = (WITHOUT_MODALITIES, WITHOUT_EDGE_GATES, WITHOUT_MODALITY_TERMS)
 
 
 class GraphArrays(NamedTuple):

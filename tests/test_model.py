@@ -7,11 +7,11 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
+from mtaimkg_jax import metrics
 from mtaimkg_jax.data.graph import build_lp
 from mtaimkg_jax.data.mmkg import Features, LPTask, MMKG, Vocab
 from mtaimkg_jax.data.padding import Budget, choose_budget, graph_arrays
 from mtaimkg_jax.models import moe, routing
-from mtaimkg_jax import metrics
 from mtaimkg_jax.models.model import MtaIMKG, StructureOnly
 from mtaimkg_jax.types import TASK_IDS, Queries
 
@@ -233,6 +233,12 @@ def test_the_scale_path_ranks_and_learns_as_the_plain_path(setup):
                            token_mask=mask).logits ** 2)
 
   grads = [jax.grad(loss)(params, m) for m in (model, scaled)]
+  chex.assert_trees_all_close(*grads, rtol=1e-4, atol=1e-5)
+
+  def ranking_loss(p, m):  # candidates in chunks (no token mask)
+    return jnp.sum(m.apply({'params': p}, arrays, queries).logits ** 2)
+
+  grads = [jax.grad(ranking_loss)(params, m) for m in (model, scaled)]
   chex.assert_trees_all_close(*grads, rtol=1e-4, atol=1e-5)
 
 

@@ -2,13 +2,14 @@
 structure, its determinism, and the scale benchmark that sweeps it."""
 
 import json
+import math
 import pathlib
 import sys
-import time
 
 import numpy as np
 
 from mtaimkg_jax.data import synthetic
+from mtaimkg_jax.data.features import unit_rows
 from mtaimkg_jax.data.graph import build_lp
 
 sys.path.insert(0, str(pathlib.Path(__file__).parents[1]))
@@ -39,8 +40,7 @@ def test_scale_graph_is_deterministic_and_community_biased():
                                   second.triples[split])
   # Features encode the community: linked nodes are more alike than
   # random pairs (what the model's modality paths can read).
-  x = first.features['text'].values
-  x = x / np.maximum(np.linalg.norm(x, axis=1, keepdims=True), 1e-9)
+  x = unit_rows(first.features['text'].values)
   train = first.triples['train']
   linked = np.mean(np.sum(x[train[:, 0]] * x[train[:, 2]], axis=1))
   rng = np.random.default_rng(0)
@@ -49,12 +49,10 @@ def test_scale_graph_is_deterministic_and_community_biased():
   assert linked > random + 0.05
 
 
-def test_a_million_edges_build_in_seconds():
-  start = time.perf_counter()
+def test_a_million_edge_graph_builds():
   task = synthetic.make_scale_lp(synthetic.ScaleSpec(num_entities=60_000))
   graph = build_lp(task, k=8)
   assert graph.num_edges >= 1_000_000
-  assert time.perf_counter() - start < 120  # a loose bound: O(edges)
 
 
 def test_scale_benchmark_on_tiny_graphs(tmp_path):
@@ -75,8 +73,10 @@ def test_scale_benchmark_on_tiny_graphs(tmp_path):
     peaks = point['peak_resident_bytes']
     assert set(peaks) == {'build', 'train', 'ranking'}
     assert peaks['train'] >= point['graph_resident_bytes'] > 0
-  linear = on_disk['linearity']['true']
-  assert linear['train_step']['max_over_min_seconds_per_edge'] >= 1.0
+  linear = on_disk['linearity']['true']['train_step']
+  assert math.isfinite(linear['max_over_min_seconds_per_edge'])
+  assert math.isfinite(linear['loglog_slope'])
   model = on_disk['memory_model']['true']
   assert set(model['largest_nodes']) == set(scale.BUDGETS)
+  assert math.isfinite(model['bytes_per_query_edge_dim'])
   assert (tmp_path / 'scale.png').stat().st_size > 0

@@ -40,10 +40,9 @@ from mtaimkg_jax.models import moe as moe_lib
 from mtaimkg_jax.models.backbone import Ultra
 from mtaimkg_jax.models.routing import (ROUTED, TermRouter, shares,
                                         term_names)
-from mtaimkg_jax.types import (ABLATIONS, ALL_MODALITIES, MODALITIES, TASKS,
-                               GraphArrays, Queries)
-
-ALL, EDGE_GATES, MODALITY_TERMS = ABLATIONS
+from mtaimkg_jax.types import (ALL_MODALITIES, MODALITIES, TASKS,
+                               WITHOUT_EDGE_GATES, WITHOUT_MODALITIES,
+                               WITHOUT_MODALITY_TERMS, GraphArrays, Queries)
 
 
 class ModelOutput(NamedTuple):
@@ -85,7 +84,7 @@ class GraphSide(NamedTuple):
   unit: dict[str, jax.Array]  # modality → [N, k] unit features (0: absent)
   present: dict[str, jax.Array]  # modality → bool [N]
   prototypes: dict[str, jax.Array]  # modality → [R_pad, k]
-  scales: jax.Array | None  # [L, E] edge gates; None: the backbone alone
+  scales: jax.Array | None  # [L, E] edge gates; None: no gates (ablated)
 
 
 class EdgeGates(nn.Module):
@@ -121,8 +120,8 @@ class MtaIMKG(nn.Module):
   # Ids of the tasks whose queries name their answer (EA, EL): their name
   # terms start at `text_prior` (data/tasks.py `names_prior`).
   name_prior_tasks: tuple[int, ...] = ()
-  # Ablation at evaluation: `ABLATIONS` or modality names (no parameter
-  # changes).
+  # Ablation at evaluation: `types.ABLATIONS` or modality names (no
+  # parameter changes).
   without: tuple[str, ...] = ()
 
   @property
@@ -139,7 +138,7 @@ class MtaIMKG(nn.Module):
                              self.uniform_routing)
 
   def _kept(self) -> tuple[str, ...]:
-    if ALL in self.without:
+    if WITHOUT_MODALITIES in self.without:
       return ()
     return tuple(m for m in self.modalities if m not in self.without)
 
@@ -163,7 +162,7 @@ class MtaIMKG(nn.Module):
     # The gates run even when nothing is kept (their parameters exist
     # whatever `without` says); the backbone alone ignores them.
     scales = self.gates(edge_similarities(graph, unit, present, proto))
-    gated = kept and EDGE_GATES not in self.without
+    gated = kept and WITHOUT_EDGE_GATES not in self.without
     return GraphSide(unit, present, proto, scales if gated else None)
 
   def __call__(self, graph: GraphArrays, queries: Queries,
@@ -193,7 +192,7 @@ class MtaIMKG(nn.Module):
         [query] + [present[m][nodes][:, None].astype(jnp.float32)
                    for m in self.modalities], axis=-1)
     weights, mixture = self.router(task, self.task_embedding(task), context)
-    termed = tuple(m for m in kept if MODALITY_TERMS not in self.without)
+    termed = () if WITHOUT_MODALITY_TERMS in self.without else kept
     keep = jnp.asarray([True] + [m in termed for m in self.modalities] * 2)
     weights = jnp.where(keep, weights, 0.0)
 

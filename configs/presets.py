@@ -5,6 +5,8 @@ backbone, CPU-size batches), the mixture's datasets and the `file.py:arg`
 parser. Commands run from the project root, where `configs` imports.
 """
 
+import pathlib
+
 import ml_collections
 
 from mtaimkg_jax import config_base
@@ -43,6 +45,10 @@ def real_data_config() -> ml_collections.ConfigDict:
   return config
 
 
+# The mixture checkpoint this repository ships (a workdir: config.json and
+# its last step).
+SHIPPED_CHECKPOINT = str(pathlib.Path(__file__).resolve().parents[1] /
+                         'checkpoints' / 'mtaimkg_mixture')
 MIXTURE_TASKS = (('lp', 'lp/DB15K', 1.0), ('ea', 'ea/DBP15K/zh_en', 1.0),
                  ('el', 'el/RichpediaMEL', 1.0))
 

@@ -1,12 +1,17 @@
 r"""Zero-shot evaluation of a trained checkpoint on any dataset.
 
-The model settings are the mixture's, so `config.init_workdir` may be any
-run of configs/mixture.py (or of configs/single.py):
+By default the checkpoint is the one this repository ships,
+`checkpoints/mtaimkg_mixture` (configs/mixture.py, trained on LP DB15K +
+EA DBP15K zh_en + EL RichpediaMEL from ULTRA's 3g weights), so a graph of
+your own is ranked with one command and no training:
 
   python -m mtaimkg_jax.main --config configs/transfer.py:task=lp,dataset=lp/MKG-Y \
-    --config.init_workdir=/tmp/mixture --mode=eval --workdir /tmp/transfer_mkgy
+    --mode=eval --workdir /tmp/transfer_mkgy
 
-Writes <workdir>/results.json with the key of the dataset.
+`--config.init_workdir` takes any other run of configs/mixture.py or
+configs/single.py instead. The model is the checkpoint's own (its
+config.json). Writes <workdir>/results.json with the key of the dataset.
+Result: checkpoints/mtaimkg_mixture/README.md.
 """
 
 from configs import presets
@@ -17,4 +22,5 @@ def get_config(arg: str = 'task=lp,dataset=lp/MKG-Y'):
   config = presets.mixture_config(steps=0)
   config.tasks = ((options['task'], options['dataset'], 1.0),)
   config.train.num_steps = 0
+  config.init_workdir = presets.SHIPPED_CHECKPOINT
   return config

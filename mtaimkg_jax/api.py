@@ -32,7 +32,7 @@ from mtaimkg_jax.data.graph import QuerySet
 from mtaimkg_jax.data.tasks import ParsedQuery
 from mtaimkg_jax.errors import ConfigError
 from mtaimkg_jax.experiment import (Experiment, Prepared, checkpoint_source,
-                                    for_checkpoint)
+                                    for_checkpoint, named_checkpoint_first)
 
 
 class Predictor:
@@ -71,6 +71,7 @@ class Predictor:
                   overridden: Iterable[str] = ()) -> Predictor:
     """A command line's config: the model of the checkpoint it names
     (`experiment.checkpoint_source`), except the keys it `overridden`."""
+    config = named_checkpoint_first(config, overridden)
     config = for_checkpoint(config, checkpoint_source(config, workdir),
                             overridden)
     return cls(Experiment(config), workdir)

@@ -86,6 +86,23 @@ def eval_specs(config: ml_collections.ConfigDict) -> list[loading.TaskSpec]:
   return loading.parse_tasks(config.tasks)
 
 
+def named_checkpoint_first(config: ml_collections.ConfigDict,
+                           overridden: Iterable[str] = ()
+                           ) -> ml_collections.ConfigDict:
+  """`config` without its default `init_workdir` when the command line
+  names `model.init_checkpoint` and not `init_workdir`: a checkpoint named
+  on the command line wins over a config's default one (configs/transfer.py
+  defaults to the shipped mixture; `--config.model.name=ultra
+  --config.model.init_checkpoint=ultra_3g.pth` then ranks with ULTRA's own
+  weights)."""
+  named = set(overridden)
+  if ('model.init_checkpoint' in named and 'init_workdir' not in named and
+      config.init_workdir):
+    config = config.copy_and_resolve_references()
+    config.init_workdir = ''
+  return config
+
+
 def checkpoint_source(config: ml_collections.ConfigDict,
                       workdir: str | None) -> str | None:
   """Where evaluation and prediction take parameters from: this workdir if
@@ -211,9 +228,10 @@ class Experiment:
   def optimizer(self, params: Any):
     return steps.make_optimizer(self.config, params)
 
-  def init_params(self, prepared: Prepared) -> Any:
+  def init_params(self, prepared: Prepared, imported: bool = True) -> Any:
     """Fresh host parameters (shapes from `prepared`'s graph), the backbone
-    replaced by `config.model.init_checkpoint`'s when set."""
+    replaced by `config.model.init_checkpoint`'s when set and `imported`
+    (not when a checkpoint's parameters will replace them all)."""
     config = self.config
     graph = prepared.graph
     queries = graph.queries[next(iter(graph.queries))]
@@ -224,7 +242,7 @@ class Experiment:
     variables = jax.jit(self.model.init)(
         jax.random.PRNGKey(config.seed), arrays, batch, candidates)
     params = jax.device_get(variables['params'])
-    if config.model.init_checkpoint:
+    if config.model.init_checkpoint and imported:
       params = dict(params)
       params['backbone'] = self._backbone_params(params['backbone'])
     return params
@@ -285,7 +303,9 @@ class Experiment:
     replicated on the mesh."""
     source = checkpoint_source(self.config, workdir)
     first = self.prepare(self.eval_specs[0])
-    params = self.init_params(first)
+    # A checkpoint's parameters replace every initial one: no import then
+    # (a shipped checkpoint needs no ULTRA file beside it).
+    params = self.init_params(first, imported=source is None)
     if source is None:
       return parallel.replicate(params, self.mesh)
     key = 'workdir' if source == workdir else 'init_workdir'

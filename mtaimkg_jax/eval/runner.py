@@ -25,7 +25,7 @@ from mtaimkg_jax.errors import ConfigError, raise_together
 from mtaimkg_jax.eval import (baselines, calibration, matching, ranking,
                               results as results_lib, routing)
 from mtaimkg_jax.experiment import (Experiment, Prepared, checkpoint_source,
-                                    for_checkpoint)
+                                    for_checkpoint, named_checkpoint_first)
 
 Results = dict[str, dict[str, Any]]
 
@@ -175,6 +175,7 @@ def evaluate_checkpoint(config: ml_collections.ConfigDict, workdir: str,
   if not workdir:
     raise ConfigError('workdir', 'a --workdir is required')
   if config.model.name != 'baseline':
+    config = named_checkpoint_first(config, overridden)
     config = for_checkpoint(config, checkpoint_source(config, workdir),
                             overridden)
   experiment = Experiment(config)

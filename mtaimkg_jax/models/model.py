@@ -60,11 +60,12 @@ def unit_rows(x: jax.Array) -> jax.Array:
   return x / jnp.maximum(jnp.linalg.norm(x, axis=-1, keepdims=True), 1e-9)
 
 
-def _cosines(query: jax.Array, candidates: jax.Array) -> jax.Array:
-  """[B, k] · [B, C, k] → [B, C] dot products of unit rows, summed the same
-  way whatever C is (a ranking scores other candidate sets than training,
-  and near ties must not depend on it)."""
-  return jnp.sum(query[:, None, :] * candidates, axis=-1)
+def _node_cosines(query: jax.Array, unit: jax.Array) -> jax.Array:
+  """[B, k] query rows · [N, k] unit features → [B, N] dot products with
+  every node: one matmul, then a candidate's score is a gather of a
+  scalar (not of its k features), the same whichever candidates are
+  scored with it."""
+  return query @ unit.T
 
 
 def prototypes(unit: jax.Array, graph: GraphArrays,
@@ -196,14 +197,18 @@ class MtaIMKG(nn.Module):
     keep = jnp.asarray([True] + [m in termed for m in self.modalities] * 2)
     weights = jnp.where(keep, weights, 0.0)
 
+    # Per modality, the query's and its relation prototype's cosine with
+    # every node ([B, N] each); candidates gather from them.
+    similarities = (
+        [_node_cosines(unit[m][nodes], unit[m]) for m in self.modalities] +
+        [_node_cosines(proto[m][queries.relations], unit[m])
+         for m in self.modalities])
+
     def score(index: jax.Array) -> jax.Array:
       """[B, C, K] the weighted terms of candidates `index` [B, C]."""
       states = jnp.take_along_axis(h, index[:, :, None], axis=1)
       columns = [self.backbone.score_states(states, query)]
-      columns += [_cosines(unit[m][nodes], unit[m][index])
-                  for m in self.modalities]
-      columns += [_cosines(proto[m][queries.relations], unit[m][index])
-                  for m in self.modalities]
+      columns += [jnp.take_along_axis(s, index, axis=1) for s in similarities]
       return jnp.stack(columns, axis=-1) * weights[:, None, :]
 
     if candidates is None:

@@ -631,9 +631,12 @@ def _predates_current_model(commit: str) -> bool:
 
 
 def _is_previous_model(entry: dict) -> bool:
-  """Whether a measured MtaIMKG row was made by the previous model: by code
-  older than `CURRENT_MODEL_SINCE`, or before runs recorded their code (no
-  'code' key; '' is a run whose code git could not name)."""
+  """Whether a measured MtaIMKG row was made by the previous model: marked
+  so by an earlier collection, or made by code older than
+  `CURRENT_MODEL_SINCE`, or before runs recorded their code (no 'code'
+  key; '' is a run whose code git could not name)."""
+  if entry.get('model') == 'previous':
+    return True
   if not entry['method'].startswith('MtaIMKG') or not entry.get('metrics'):
     return False
   if 'code' not in entry:
@@ -642,12 +645,16 @@ def _is_previous_model(entry: dict) -> bool:
   return bool(commit) and _predates_current_model(commit)
 
 
+def _is_model_row(row: dict) -> bool:
+  """A row of MtaIMKG itself (either model), not its backbone alone."""
+  return (row['method'].startswith('MtaIMKG') and
+          not row['method'].startswith(BACKBONE_ALONE))
+
+
 def _judged(row: dict) -> bool:
   """Whether a row is the current model's own result, which targets judge:
   not the previous model's, not its backbone alone."""
-  return (row['method'].startswith('MtaIMKG') and
-          row.get('model') != 'previous' and
-          not row['method'].startswith(BACKBONE_ALONE))
+  return _is_model_row(row) and row.get('model') != 'previous'
 
 
 def collect(plan: Plan, runs: str, data_root: str | None,
@@ -663,8 +670,8 @@ def collect(plan: Plan, runs: str, data_root: str | None,
   kept, kept_previous_model = {}, {}
   for r in (previous or {}).get('rows', ()):
     if r.get('metrics'):
-      older = r.get('model') == 'previous' or _is_previous_model(r)
-      (kept_previous_model if older else kept)[_row_id(r)] = r
+      (kept_previous_model if _is_previous_model(r) else kept)[
+          _row_id(r)] = r
   out = []
   carried = set()  # runs whose rows came from `previous`
   for row in plan.rows:
@@ -698,7 +705,7 @@ def collect(plan: Plan, runs: str, data_root: str | None,
                       if k in earlier})
         carried.add(run.name)
     older = kept_previous_model.get(_row_id(entry))
-    if entry.get('model') == 'previous' or _is_previous_model(entry):
+    if _is_previous_model(entry):
       entry.update(model='previous', method=row.method + PREVIOUS_MODEL)
     out.append(entry)
     if (entry.get('model') != 'previous' and entry.get('metrics') and older
@@ -937,9 +944,7 @@ def headline(plan: Plan, collected: dict, results_link: str) -> str:
     # matching); a learned-term scale chosen on held-out queries is either.
     # The previous model's rows count, labelled; the backbone alone not.
     best = max((r for r in rows if r['dataset'] == entry.dataset and
-                r['method'].startswith('MtaIMKG') and
-                not r['method'].startswith(BACKBONE_ALONE) and
-                entry.metric in r['metrics'] and
+                _is_model_row(r) and entry.metric in r['metrics'] and
                 (ONE_TO_ONE in r['setting']) == entry.one_to_one),
                key=lambda r: r['metrics'][entry.metric], default=None)
     present = [r for r in (floor, ultra, mixture, best) if r]

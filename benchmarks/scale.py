@@ -244,11 +244,7 @@ def main(argv=None):
                                 lambda p: p['train_step']['median_seconds']),
         'ranking': linearity(points, lambda p: p['ranking']['full_seconds'])}
     report['memory_model'][mode] = memory_model(points)
-  text = json.dumps(report, indent=2, sort_keys=True)
-  print(text)
-  if args.json:
-    with open(args.json, 'w') as f:
-      f.write(text + '\n')
+  throughput.write_report(report, args.json)
   if args.plot:
     plot(args.plot, report)
   return report

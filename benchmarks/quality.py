@@ -101,19 +101,37 @@ def _calibrated(*tasks: str) -> tuple[str, ...]:
                    '--config.eval.calibrate_learned_scale=True',)
 
 
-# (method, run, view flags (training and transfer), training-only flags).
+@dataclasses.dataclass(frozen=True)
+class ViewMixture:
+  """A mixture trained with derived feature views: its rows' method, its
+  run, the view flags (its training and every transfer from it), flags of
+  its training only, and whether its plain zero-shot EA transfers (e.g.
+  ja_en, the issue's zero-shot target) are tabulated."""
+  method: str
+  run: str
+  flags: tuple[str, ...]
+  training: tuple[str, ...] = ()
+  zero_shot_ea: bool = False
+
+
+_TASK_VIEWS = ("--config.features.views=('neighbours','anchors','surface')",
+               "--config.features.view_tasks.surface=('ea','el')")
 VIEW_MIXTURES = (
-    ('MtaIMKG mixture, neighbours + surface views', 'mixture_views',
-     ("--config.features.views=('neighbours','surface')",), ()),
+    ViewMixture('MtaIMKG mixture, neighbours + surface views', 'mixture_views',
+                ("--config.features.views=('neighbours','surface')",)),
     # All three views, with name trigrams kept out of LP, whose transfer
-    # they hurt (MKG-Y); anchors exist only for EA graphs. The learned EA/EL
-    # terms are scaled on held-out queries (rows with and without).
-    ('MtaIMKG mixture, neighbours + anchors + surface (EA, EL only) views, '
-     f'{HELD_OUT:.0%} of the EA seeds and EL training mentions held out',
-     'mixture_task_views',
-     ("--config.features.views=('neighbours','anchors','surface')",
-      "--config.features.view_tasks.surface=('ea','el')"),
-     _calibrated('ea', 'el')),
+    # they hurt (MKG-Y); LP gets no view at all, since every LP relation is
+    # queried (no neighbours) and anchors are EA seed pairs. The learned
+    # EA/EL terms are scaled on held-out queries (rows with and without).
+    ViewMixture(
+        'MtaIMKG mixture, neighbours + anchors + surface (EA, EL only) views, '
+        f'{HELD_OUT:.0%} of the EA seeds and EL training mentions held out',
+        'mixture_task_views', _TASK_VIEWS, _calibrated('ea', 'el')),
+    # The same views on all the seeds and training mentions, ranked plainly:
+    # the candidate default of configs/mixture.py.
+    ViewMixture('MtaIMKG mixture, neighbours + anchors + surface (EA, EL '
+                'only) views', 'mixture_ea_el_views', _TASK_VIEWS,
+                zero_shot_ea=True),
 )
 # Method suffix of a row ranked with the learned terms scaled on them.
 _SCALED = ', learned terms scaled on the held-out queries'
@@ -261,9 +279,9 @@ def real_plan(steps: int) -> Plan:
 
   mixture = add(Run('mixture', ('--config', f'configs/mixture.py:steps={steps}'),
                     trains=True))
-  for _, name, flags, training in VIEW_MIXTURES:
-    add(Run(name, ('--config', f'configs/mixture.py:steps={steps}', *flags,
-                   *training), trains=True))
+  for view in VIEW_MIXTURES:
+    add(Run(view.run, ('--config', f'configs/mixture.py:steps={steps}',
+                       *view.flags, *view.training), trains=True))
   for split in GRAIL_V1:
     dataset = f'lp/grail/{split}_ind'
     rows.append(Row(lp_zero, dataset, ULTRA, add(
@@ -326,11 +344,12 @@ def real_plan(steps: int) -> Plan:
               'lp', dataset, '--config.model.without=(\'modalities\',)',
               '--config.init_workdir={runs}/mixture'))),
                       'trained on DB15K (+EA, EL)'))
-      for method, run, flags, _ in VIEW_MIXTURES:
-        rows.append(Row(lp_zero, dataset, method, add(Run(
-            f'{run}_on_{name}', _transfer(
-                'lp', dataset, *flags, f'--config.init_workdir={{runs}}/{run}'
-            ))), 'trained on DB15K (+EA, EL)'))
+      for view in VIEW_MIXTURES:
+        rows.append(Row(lp_zero, dataset, view.method, add(Run(
+            f'{view.run}_on_{name}', _transfer(
+                'lp', dataset, *view.flags,
+                f'--config.init_workdir={{runs}}/{view.run}'))),
+                        'trained on DB15K (+EA, EL)'))
     rows.append(Row(lp_trans, dataset, 'relation frequency', base_run))
     rows.append(Row(lp_trans, dataset, ULTRA, ultra_run, 'zero-shot'))
     single = single_db15k if name == 'DB15K' else add(Run(
@@ -352,8 +371,8 @@ def real_plan(steps: int) -> Plan:
     if name == 'DB15K':
       rows += [Row(lp_trans, dataset, method, run)
                for run, (method, _) in frozen.items()]
-      rows += [Row(lp_trans, dataset, method, run)
-               for method, run, _, _ in VIEW_MIXTURES]
+      rows += [Row(lp_trans, dataset, view.method, view.run)
+               for view in VIEW_MIXTURES]
   matched = ' + one-to-one (Sinkhorn, τ = {:g})'
   model_matched = matched.format(
       presets.real_data_config().eval.sinkhorn_temperature)
@@ -421,9 +440,8 @@ def real_plan(steps: int) -> Plan:
       scaled_transfers = [(f'MtaIMKG mixture, {HELD_OUT:.0%} of the seeds '
                            'held out', mixture, (),
                            calibrated_settings[len(plain):])] + [
-          (method, view_run, flags, calibrated_settings)
-          for method, view_run, flags, training in VIEW_MIXTURES
-          if _calibrates(training)]
+          (view.method, view.run, view.flags, calibrated_settings)
+          for view in VIEW_MIXTURES if _calibrates(view.training)]
       for method, source, flags, settings in scaled_transfers:
         scaled = add(Run(f'{source}_on_{slug}_calibrated', _transfer(
             'ea', dataset, *flags, f'--config.init_workdir={{runs}}/{source}',
@@ -431,11 +449,20 @@ def real_plan(steps: int) -> Plan:
         rows += [Row(ea, dataset, method + suffix, scaled,
                      'zero-shot, no gradient step on this graph',
                      setting=setting) for setting, suffix in settings]
+      for view in VIEW_MIXTURES:
+        if view.zero_shot_ea and not _calibrates(view.training):
+          transfer = add(Run(f'{view.run}_on_{slug}', _transfer(
+              'ea', dataset, *view.flags,
+              f'--config.init_workdir={{runs}}/{view.run}', *options)))
+          rows += [Row(ea, dataset, view.method + suffix, transfer,
+                       'zero-shot', setting=setting)
+                   for setting, suffix in plain]
     if slug == 'zh_en':
-      for method, view_run, _, training in VIEW_MIXTURES:
-        rows += [Row(ea, dataset, method + suffix, view_run, setting=setting)
+      for view in VIEW_MIXTURES:
+        rows += [Row(ea, dataset, view.method + suffix, view.run,
+                     setting=setting)
                  for setting, suffix in (calibrated_settings if _calibrates(
-                     training) else plain)]
+                     view.training) else plain)]
   dataset = 'el/RichpediaMEL'
   baseline = add(Run('baseline_RichpediaMEL',
                      _transfer('el', dataset, *_RAW_COSINE)))
@@ -463,10 +490,11 @@ def real_plan(steps: int) -> Plan:
   rows.append(Row(el, dataset, method + _SCALED,
                   calibrated, setting=CALIBRATED))
   rows.append(Row(el, dataset, MIXTURE, mixture))
-  for method, run, _, training in VIEW_MIXTURES:
-    rows.append(Row(el, dataset, method, run))
-    if _calibrates(training):
-      rows.append(Row(el, dataset, method + _SCALED, run, setting=CALIBRATED))
+  for view in VIEW_MIXTURES:
+    rows.append(Row(el, dataset, view.method, view.run))
+    if _calibrates(view.training):
+      rows.append(Row(el, dataset, view.method + _SCALED, view.run,
+                      setting=CALIBRATED))
   rows.append(Row(el, 'el/synthetic', MIXTURE, add(Run(
       'mixture_on_el_synthetic', _transfer(
           'el', 'el/synthetic', '--config.init_workdir={runs}/mixture'))),
@@ -528,7 +556,7 @@ def real_plan(steps: int) -> Plan:
       add(replicate) for replicate in (
           seed_replicate(by_name[row.run], mixture, seed)
           for seed in EXTRA_SEEDS) if replicate)) for row in rows]
-  view_runs = tuple(run for _, run, _, _ in VIEW_MIXTURES)
+  view_runs = tuple(view.run for view in VIEW_MIXTURES)
   routing_runs = (mixture,) + view_runs + tuple(
       r.name for r in runs if r.name.startswith(
           tuple(f'{m}_on_' for m in ('mixture',) + view_runs)))

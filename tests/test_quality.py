@@ -365,6 +365,24 @@ def test_mixture_is_compared_at_equal_steps_and_at_equal_task_updates():
       '0.352 vs 0.355 (-0.8%, within 2%)', '']
 
 
+def test_a_view_mixture_marked_zero_shot_ea_gets_plain_ja_en_rows():
+  plan = quality.real_plan(steps=800)
+  by_name = {run.name: run for run in plan.runs}
+  for view in quality.VIEW_MIXTURES:
+    reads = f'--config.init_workdir={{runs}}/{view.run}'
+    ja_en = [row for row in plan.rows if row.dataset == 'ea/DBP15K/ja_en'
+             and reads in by_name[row.run].args]
+    plain = [r for r in ja_en if not quality._calibrates(by_name[r.run].args)]
+    if not view.zero_shot_ea:
+      assert not plain
+      continue
+    assert [r.setting for r in plain] == ['', quality.ONE_TO_ONE]
+    assert plain[0].method == view.method
+    assert plain[1].method.startswith(view.method + ' + one-to-one')
+    (run,) = {by_name[r.run] for r in plain}
+    assert not run.trains and set(view.flags) <= set(run.args)
+
+
 def test_previous_model_rows_stay_labelled_beside_the_current_ones(
     tmp_path, monkeypatch):
   """A row measured by code older than the current model is labelled; once

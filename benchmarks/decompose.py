@@ -1,9 +1,13 @@
 r"""What each part of a trained model's EA and EL logits does, from the
-scores its evaluation saved: the cosine prior (Σ over views of the learned
-gate × the cosine of unified features, the model's 'prior' logit term)
-against the learned terms (MoE head + gated structure score = logits −
-prior), each ranked alone, and the prior with the learned terms scaled
-down; EA also after one-to-one matching.
+scores its evaluation saved: the names prior (the routed query–candidate
+cosines, the model's 'prior' logit term) against the learned terms (the
+routed structure score and candidate–prototype cosines = logits − prior),
+each ranked alone, and the prior with the learned terms scaled down; EA
+also after one-to-one matching. It also splits the learned terms into
+what they give a candidate whatever the query (their mean over the
+queries: a popularity or hub score) and the rest, and ranks the model
+without that per-candidate part, estimated from all the queries or from
+the first query alone (how query-independent it is).
 
 Run it with the training run's own flags (the workdir must hold a
 finished evaluation that saved the score matrix: EA with one-to-one
@@ -13,6 +17,11 @@ matching, EA or EL with `eval.calibrate_learned_scale`):
     --config configs/single.py:task=ea,dataset=ea/DBP15K/zh_en,steps=800 \
     --config.features.views="('neighbours',)" \
     --workdir workdir/quality/single_ea_zh_en_neighbours
+  # a transfer (evaluation only) reads its source checkpoint's gates
+  python benchmarks/decompose.py \
+    --config configs/transfer.py:task=ea,dataset=ea/DBP15K/ja_en \
+    --config.init_workdir=workdir/quality/mixture \
+    --workdir workdir/quality/mixture_on_ja_en
 
 A diagnostic on the test split: it says where a model loses to its own
 prior; it never chooses a setting. Results go to
@@ -49,6 +58,23 @@ _OUT = flags.DEFINE_string(
     'JSON file the results are merged into.')
 # Scales of the learned terms added to the prior (1 = the model).
 LEARNED_SCALES = (0.25, 0.5)
+WITHOUT_BIAS = 'model − per-candidate mean of the learned terms'
+WITHOUT_ONE_QUERY = 'model − the first query\'s learned terms'
+
+
+def candidate_bias(learned: np.ndarray) -> tuple[np.ndarray, float]:
+  """The learned terms' mean over the queries for each candidate [C] (0
+  where none may compete), and the share of their variance it explains."""
+  values = np.where(np.isfinite(learned), learned, np.nan)
+  counts = np.sum(np.isfinite(values), axis=0)
+  bias = np.nansum(values, axis=0) / np.maximum(counts, 1)
+  explained = 1.0 - np.nanvar(values - bias) / np.nanvar(values)
+  return bias.astype(np.float32), float(explained)
+
+
+def most_top1(scores: np.ndarray) -> int:
+  """How many queries rank their most frequent top-1 candidate first."""
+  return int(np.bincount(np.argmax(scores, axis=1)).max())
 
 
 def _summary(scores: np.ndarray, columns: np.ndarray, matched: bool,
@@ -70,7 +96,11 @@ def decompose(config, workdir: str) -> dict[str, dict[str, dict]]:
   """{dataset: {part: H@1 / MRR, plain (and one-to-one for EA)}} of each EA
   and EL eval dataset of `config`, from `workdir`'s saved scores and
   checkpoint."""
+  # An evaluation-only run (a transfer) reads its source's checkpoint.
   params = checkpoint.Checkpoints(workdir, 1, 1000).latest_params()
+  if params is None and config.init_workdir:
+    params = checkpoint.Checkpoints(config.init_workdir, 1,
+                                    1000).latest_params()
   if params is None:
     raise ConfigError('workdir', f'no checkpoint under {workdir!r}')
   modalities = build_model(config).modalities
@@ -104,8 +134,16 @@ def decompose(config, workdir: str) -> dict[str, dict[str, dict]]:
     parts.update({f'prior + {a:g} learned': calibration.scaled(prior, learned,
                                                                a)
                   for a in LEARNED_SCALES})
+    bias, explained = candidate_bias(learned)
+    first = np.where(np.isfinite(learned[0]), learned[0], 0.0)
+    parts[WITHOUT_BIAS] = scores - bias
+    parts[WITHOUT_ONE_QUERY] = scores - first
     out[graph.key] = {name: _summary(value, columns, matched, eval_cfg)
                       for name, value in parts.items()}
+    out[graph.key]['learned variance per candidate'] = explained
+    out[graph.key]['most top-1'] = {
+        'model': most_top1(scores), WITHOUT_BIAS: most_top1(
+            parts[WITHOUT_BIAS])}
     base = np.asarray(params['router']['base'])[KINDS[graph.task].id]
     out[graph.key]['gates'] = dict(zip(modalities, map(float, base[1:1 + len(
         modalities)])))
@@ -122,7 +160,7 @@ def main(argv) -> int:
     found[f'{_WORKDIR.value} {dataset}'] = parts
     print(dataset)
     for name, m in parts.items():
-      if name != 'gates':
+      if isinstance(m, dict) and 'mrr' in m:
         matched = (f' | one-to-one H@1 {m["one_to_one_hits@1"]:.4f} '
                    f'MRR {m["one_to_one_mrr"]:.4f}'
                    if 'one_to_one_mrr' in m else '')

@@ -79,6 +79,10 @@ def base_config() -> ml_collections.ConfigDict:
   # Initial weight of the names' cosine in EA/EL logits (learned per task
   # and modality; 0 starts every task without the names-alone prior).
   config.model.text_prior = 10.0
+  # Reference queries (training seeds) a one-to-one task's (EA) learned
+  # terms are centred on, so that a score a candidate gets whatever the
+  # query cannot rank it; 0: not centred (the previous model).
+  config.model.num_references = 0
   config.model.init_checkpoint = ''  # ULTRA .pth or Orbax params directory
   config.model.freeze_backbone = False
 

@@ -42,6 +42,7 @@ _NUMBERS: dict[str, tuple] = {
     'model.num_experts': ('int', 1),
     'model.expert_hidden': ('int', 1),
     'model.gate_hidden': ('int', 1),
+    'model.num_references': ('int', 0),
     'model.top_k': ('int', 0),
     'model.chunk_size': ('int', 1),
     'train.num_steps': ('int', 0),

@@ -220,7 +220,8 @@ class Experiment:
     if key not in self._prepared:
       graph = graph.for_split(split) if split else graph
       budget = padding.choose_budget(graph, self._budgets)
-      arrays = padding.graph_arrays(graph, budget, self.config.features.k)
+      arrays = padding.graph_arrays(graph, budget, self.config.features.k,
+                                    self.config.model.num_references)
       self._prepared[key] = Prepared(spec, graph, budget,
                                      parallel.replicate(arrays, self.mesh))
     return self._prepared[key]

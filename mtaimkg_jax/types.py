@@ -51,6 +51,9 @@ class GraphArrays(NamedTuple):
   # (EL: mentions are edgeless), so every other node's state is the same
   # for all queries and one entity-GNN run serves the batch; [0] otherwise.
   isolated_queries: np.ndarray
+  # int32 [K] the reference queries' nodes of a one-to-one task's graph
+  # (`padding.reference_nodes`); [0] otherwise. Static shape per graph.
+  references: np.ndarray
 
 
 class Queries(NamedTuple):

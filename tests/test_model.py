@@ -7,12 +7,17 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
+from configs import test as test_config
 from mtaimkg_jax import metrics
+from mtaimkg_jax.data import loading
 from mtaimkg_jax.data.graph import build_lp
 from mtaimkg_jax.data.mmkg import Features, LPTask, MMKG, Vocab
-from mtaimkg_jax.data.padding import Budget, choose_budget, graph_arrays
+from mtaimkg_jax.data.padding import (Budget, choose_budget, graph_arrays,
+                                     reference_nodes)
+from mtaimkg_jax.experiment import Experiment
 from mtaimkg_jax.models import moe, routing
-from mtaimkg_jax.models.model import MtaIMKG, StructureOnly
+from mtaimkg_jax.models.model import (MtaIMKG, StructureOnly, names_prior,
+                                     without_own_facts)
 from mtaimkg_jax.types import TASK_IDS, Queries
 
 K = 6
@@ -336,3 +341,78 @@ def test_top_k_gates():
   np.testing.assert_allclose(moe.top_k_gates(p, 2), [[0, 0.625, 0.375, 0]],
                              rtol=1e-6)
   np.testing.assert_allclose(moe.top_k_gates(p, 0), p)
+
+
+@pytest.fixture(scope='module')
+def centred():
+  """The synthetic EA graph of configs/test.py with one reference query,
+  and a model with moved parameters."""
+  config = test_config.get_config()
+  config.model.num_references = 1
+  experiment = Experiment(config)
+  spec = next(s for s in loading.parse_tasks(config.tasks) if s.task == 'ea')
+  prepared = experiment.prepare(spec)
+  arrays = jax.tree_util.tree_map(np.asarray, prepared.arrays)
+  params = _perturbed(experiment.init_params(prepared), scale=0.3)
+  return prepared.graph, arrays, experiment.model, params
+
+
+def test_a_reference_query_centres_its_own_learned_terms_to_zero(centred):
+  """Asked as the reference is (its `same_as` edge removed), the reference
+  node's structure and prototype terms are exactly what is subtracted, so
+  its logits are its name terms alone; without the reference they are
+  not."""
+  _, arrays, model, params = centred
+  node = int(arrays.references[0])
+  queries = Queries(
+      nodes=np.full(2, node, np.int32),
+      relations=np.full(2, arrays.shared_condition[0], np.int32),
+      answers=np.zeros(2, np.int32), task=np.full(2, TASK_IDS['ea'], np.int32),
+      valid=np.ones(2, bool))
+  weight = without_own_facts(arrays, arrays.references,
+                             arrays.entity.edges['weight'])
+  assert float(jnp.sum(weight)) < float(jnp.sum(
+      arrays.entity.edges['weight']))  # the seed's own edges are gone
+  out = model.apply({'params': params}, arrays, queries, edge_weight=weight)
+  real = np.asarray(arrays.entity.nodes['real'])
+  learned = np.asarray(out.logits - names_prior(out.terms))[:, real]
+  np.testing.assert_allclose(learned, 0.0, atol=1e-4)
+  plain = model.apply({'params': params}, arrays._replace(
+      references=np.zeros((0,), np.int32)), queries, edge_weight=weight)
+  learned = np.asarray(plain.logits - names_prior(plain.terms))[:, real]
+  assert np.abs(learned).max() > 1e-2
+
+
+def test_centring_removes_a_score_every_query_gives_a_candidate(centred):
+  """The candidate–prototype terms depend on the relation alone, shared by
+  every EA query: centred, they are 0 for every query."""
+  graph, arrays, model, params = centred
+  queries = graph.queries['test']
+  batch = Queries(nodes=queries.nodes[:4].astype(np.int32),
+                  relations=queries.relations[:4].astype(np.int32),
+                  answers=np.zeros(4, np.int32),
+                  task=np.full(4, TASK_IDS['ea'], np.int32),
+                  valid=np.ones(4, bool))
+  for references, centred_away in ((arrays.references, True),
+                                   (np.zeros((0,), np.int32), False)):
+    terms = model.apply({'params': params}, arrays._replace(
+        references=references), batch).terms
+    relation = np.concatenate([np.asarray(v) for k, v in terms.items()
+                               if k.endswith('_relation')])
+    assert np.allclose(relation, 0.0) == centred_away
+
+
+def test_references_are_seeded_training_seeds_of_one_to_one_graphs():
+  experiment = Experiment(test_config.get_config())
+  graphs = {s.task: experiment.graph(s)
+            for s in loading.parse_tasks(experiment.config.tasks)}
+  ea = graphs['ea']
+  chosen = reference_nodes(ea, 3)
+  assert chosen.shape == (3,) and chosen.dtype == np.int32
+  assert set(chosen) <= set(ea.seed_pairs[:, 0])
+  np.testing.assert_array_equal(chosen, reference_nodes(ea, 3))
+  for task in ('lp', 'el'):
+    assert reference_nodes(graphs[task], 3).shape == (0,)
+  assert reference_nodes(ea, 0).shape == (0,)
+  with pytest.raises(ValueError, match='model.num_references'):
+    reference_nodes(ea, len(ea.seed_pairs) + 1)

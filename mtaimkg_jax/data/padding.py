@@ -88,10 +88,11 @@ def candidate_index(graph: QueryGraph) -> np.ndarray:
                         ]).astype(np.int32)
 
 
-def graph_arrays(graph: QueryGraph, budget: Budget,
-                 feature_dim: int) -> GraphArrays:
+def graph_arrays(graph: QueryGraph, budget: Budget, feature_dim: int,
+                 num_references: int = 0) -> GraphArrays:
   """Pads `graph` to `budget`. Every modality, derived views included,
-  gets arrays (absent = zeros) so all graphs share one pytree structure."""
+  gets arrays (absent = zeros) so all graphs share one pytree structure;
+  `num_references`: see `reference_nodes`."""
   nodes = {}
   available = []
   for modality in ALL_MODALITIES:
@@ -130,7 +131,25 @@ def graph_arrays(graph: QueryGraph, budget: Budget,
                                                    np.int32),
                      modality_available=np.asarray(available, bool),
                      shared_condition=condition,
-                     isolated_queries=isolated_queries(graph, condition))
+                     isolated_queries=isolated_queries(graph, condition),
+                     references=reference_nodes(graph, num_references))
+
+
+def reference_nodes(graph: QueryGraph, count: int) -> np.ndarray:
+  """int32 [count] of a one-to-one task's graph (EA), else [0]: a seeded
+  choice of training seeds' query nodes, the reference queries the model
+  centres its learned terms on (`MtaIMKG.graph_side`). All of a graph's
+  queries share one relation, so a score a candidate gets whatever the
+  query is part of every query's logits; with one answer per candidate it
+  can only rank hubs first."""
+  if not count or not KINDS[graph.task].one_to_one:
+    return np.zeros((0,), np.int32)
+  nodes = np.unique(graph.seed_pairs[:, 0])
+  if len(nodes) < count:
+    raise ValueError(f'{graph.key}: {len(nodes)} training seeds cannot give '
+                     f'{count} reference queries (model.num_references)')
+  chosen = np.random.default_rng(0).choice(nodes, count, replace=False)
+  return np.sort(chosen).astype(np.int32)
 
 
 def isolated_queries(graph: QueryGraph, condition: np.ndarray) -> np.ndarray:

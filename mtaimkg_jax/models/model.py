@@ -86,6 +86,9 @@ class GraphSide(NamedTuple):
   present: dict[str, jax.Array]  # modality → bool [N]
   prototypes: dict[str, jax.Array]  # modality → [R_pad, k]
   scales: jax.Array | None  # [L, E] edge gates; None: no gates (ablated)
+  # [K, N] each routed term's mean over the graph's reference queries
+  # (name terms 0), which its queries' terms are centred on; None: none.
+  reference: jax.Array | None = None
 
 
 class EdgeGates(nn.Module):
@@ -163,8 +166,36 @@ class MtaIMKG(nn.Module):
     # The gates run even when nothing is kept (their parameters exist
     # whatever `without` says); the backbone alone ignores them.
     scales = self.gates(edge_similarities(graph, unit, present, proto))
-    gated = kept and WITHOUT_EDGE_GATES not in self.without
-    return GraphSide(unit, present, proto, scales if gated else None)
+    if not kept or WITHOUT_EDGE_GATES in self.without:
+      scales = None
+    reference = None
+    if graph.references.shape[0]:
+      reference = self._reference_terms(graph, edge_weight, scales, unit,
+                                        proto)
+    return GraphSide(unit, present, proto, scales, reference)
+
+  def _reference_terms(self, graph: GraphArrays, edge_weight: jax.Array,
+                       scales: jax.Array | None, unit: dict[str, jax.Array],
+                       proto: dict[str, jax.Array]) -> jax.Array:
+    """[K, N] the learned terms (structure, candidate–prototype cosines)
+    the reference queries (`GraphArrays.references`) give every node, their
+    mean; the name terms' rows are 0 (names are query specific).
+
+    A reference is queried as a test query is: without its own `same_as`
+    edge. Every query of the graph shares its relation, so the prototype
+    rows equal the queries' own and cancel exactly."""
+    nodes = graph.references
+    condition = graph.shared_condition
+    relations = jnp.broadcast_to(condition, nodes.shape)
+    h, query, _ = self.backbone.states(
+        graph, nodes, relations,
+        without_own_facts(graph, nodes, edge_weight), scales)
+    structure = jnp.mean(
+        self.backbone.score_states(jnp.swapaxes(h, 0, 1), query), axis=0)
+    names = [jnp.zeros_like(structure)] * len(self.modalities)
+    relation = [_node_cosines(proto[m][condition], unit[m])[0]
+                for m in self.modalities]
+    return jnp.stack([structure] + names + relation)
 
   def __call__(self, graph: GraphArrays, queries: Queries,
                candidates: jax.Array | None = None,
@@ -209,7 +240,10 @@ class MtaIMKG(nn.Module):
       states = jnp.take_along_axis(h, index[:, :, None], axis=1)
       columns = [self.backbone.score_states(states, query)]
       columns += [jnp.take_along_axis(s, index, axis=1) for s in similarities]
-      return jnp.stack(columns, axis=-1) * weights[:, None, :]
+      columns = jnp.stack(columns, axis=-1)
+      if side.reference is not None:
+        columns -= side.reference.T[index]
+      return columns * weights[:, None, :]
 
     if candidates is None:
       candidates = jnp.broadcast_to(jnp.arange(h.shape[1]),
@@ -234,6 +268,19 @@ class MtaIMKG(nn.Module):
     terms = {name: weighted[..., k] for k, name in enumerate(self.routed)}
     return ModelOutput(jnp.sum(weighted, axis=-1), shares(weighted, mask),
                        balance, terms)
+
+
+def without_own_facts(graph: GraphArrays, nodes: jax.Array,
+                      edge_weight: jax.Array) -> jax.Array:
+  """`edge_weight` without the edges of the shared condition relation (EA:
+  `same_as`, both directions) at `nodes` [K]: queries made of training
+  seeds, asked as a test query is."""
+  entity = graph.entity
+  chosen = jnp.zeros(entity.nodes['real'].shape, bool).at[nodes].set(True)
+  kind = entity.edges['type'] % graph.num_base_relations
+  own = ((chosen[entity.senders] | chosen[entity.receivers]) &
+         (kind == graph.shared_condition[0]))
+  return jnp.where(own, 0.0, edge_weight)
 
 
 def edge_similarities(graph: GraphArrays, unit: dict[str, jax.Array],

@@ -132,6 +132,13 @@ VIEW_MIXTURES = (
     ViewMixture('MtaIMKG mixture, neighbours + anchors + surface (EA, EL '
                 'only) views', 'mixture_ea_el_views', _TASK_VIEWS,
                 zero_shot_ea=True),
+    # The same with EA's learned terms centred on one reference query
+    # (model.num_references, chosen on ja_en's held-out seed pairs).
+    ViewMixture('MtaIMKG mixture, neighbours + anchors + surface (EA, EL '
+                'only) views, EA terms centred on a reference query',
+                'mixture_centred_views',
+                _TASK_VIEWS + ('--config.model.num_references=1',),
+                zero_shot_ea=True),
 )
 # Method suffix of a row ranked with the learned terms scaled on them.
 _SCALED = ', learned terms scaled on the held-out queries'

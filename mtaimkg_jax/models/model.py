@@ -17,6 +17,13 @@ on every graph, never an axis of a graph's own feature space:
   are routed per query (`routing.TermRouter`: a per-task base plus a
   gated mixture of experts on the query's context), so every term is
   routed and `routing.shares` reads each term's contribution.
+- **Centred for one-to-one tasks** (EA, with `model.num_references`):
+  every query of an alignment graph shares one relation, so the learned
+  terms (structure, candidate–prototype cosines) hold a score each
+  candidate gets whatever the query; with one answer per candidate it can
+  only rank hubs first. Those terms are taken relative to the same terms
+  of a few fixed reference queries (training seeds, asked without their
+  own `same_as` edge), computed once per graph in `graph_side`.
 
 The candidate side is a gather of states and unit features; the per-pair
 work is one structure MLP and a few dot products, so training can see as

@@ -383,6 +383,27 @@ def test_a_view_mixture_marked_zero_shot_ea_gets_plain_ja_en_rows():
     assert not run.trains and set(view.flags) <= set(run.args)
 
 
+def test_a_seeded_view_mixture_gets_seed_replicates_of_its_plain_rows():
+  plan = quality.real_plan(steps=800)
+  by_name = {run.name: run for run in plan.runs}
+  for view in quality.VIEW_MIXTURES:
+    reads = f'--config.init_workdir={{runs}}/{view.run}'
+    own = [row for row in plan.rows if row.run == view.run or (
+        reads in by_name[row.run].args and
+        not quality._calibrates(by_name[row.run].args))]
+    assert own
+    for row in own:
+      if not view.seeded:
+        assert not row.replicates
+        continue
+      (name,) = row.replicates
+      assert name == row.run.replace(view.run, f'{view.run}_seed1', 1)
+      args = by_name[name].args
+      assert ('--config.seed=1' in args) == (row.run == view.run)
+      assert by_name[name].trains == (row.run == view.run)
+      assert set(view.flags) <= set(args)
+
+
 def test_previous_model_rows_stay_labelled_beside_the_current_ones(
     tmp_path, monkeypatch):
   """A row measured by code older than the current model is labelled; once

@@ -14,6 +14,7 @@ from mtaimkg_jax.data.graph import build_lp
 from mtaimkg_jax.data.mmkg import Features, LPTask, MMKG, Vocab
 from mtaimkg_jax.data.padding import (Budget, choose_budget, graph_arrays,
                                      reference_nodes)
+from mtaimkg_jax.errors import ConfigError
 from mtaimkg_jax.experiment import Experiment
 from mtaimkg_jax.models import moe, routing
 from mtaimkg_jax.models.model import (MtaIMKG, StructureOnly, names_prior,
@@ -414,5 +415,5 @@ def test_references_are_seeded_training_seeds_of_one_to_one_graphs():
   for task in ('lp', 'el'):
     assert reference_nodes(graphs[task], 3).shape == (0,)
   assert reference_nodes(ea, 0).shape == (0,)
-  with pytest.raises(ValueError, match='model.num_references'):
+  with pytest.raises(ConfigError, match='model.num_references'):
     reference_nodes(ea, len(ea.seed_pairs) + 1)

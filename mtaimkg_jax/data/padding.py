@@ -17,7 +17,7 @@ import numpy as np
 from mtaimkg_jax.data import jraph_utils
 from mtaimkg_jax.data.graph import QueryGraph
 from mtaimkg_jax.data.tasks import KINDS
-from mtaimkg_jax.errors import BudgetError
+from mtaimkg_jax.errors import BudgetError, ConfigError
 from mtaimkg_jax.types import ALL_MODALITIES, GraphArrays
 
 # Bucket sizes are m * 2**e for these mantissas: at most 25% padding waste.
@@ -146,8 +146,9 @@ def reference_nodes(graph: QueryGraph, count: int) -> np.ndarray:
     return np.zeros((0,), np.int32)
   nodes = np.unique(graph.seed_pairs[:, 0])
   if len(nodes) < count:
-    raise ValueError(f'{graph.key}: {len(nodes)} training seeds cannot give '
-                     f'{count} reference queries (model.num_references)')
+    raise ConfigError('model.num_references',
+                      f'{count} reference queries, but {graph.key} has '
+                      f'{len(nodes)} training seeds')
   chosen = np.random.default_rng(0).choice(nodes, count, replace=False)
   return np.sort(chosen).astype(np.int32)
 

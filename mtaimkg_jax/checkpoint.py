@@ -29,6 +29,7 @@ import ml_collections
 import numpy as np
 import orbax.checkpoint as ocp
 
+from mtaimkg_jax.config_base import base_config
 from mtaimkg_jax.errors import ConfigError, TrainingError
 
 CONFIG_FILE = 'config.json'
@@ -203,12 +204,27 @@ def _tuples(value: Any) -> Any:
 
 
 def read_config(workdir: str) -> ml_collections.ConfigDict | None:
-  """The config a run saved in `workdir`, or None if it saved none."""
+  """The config a run saved in `workdir`, or None if it saved none. Keys
+  added to the schema after the run take their default, which is the
+  behaviour of the code that ran it (a new key defaults to the old
+  behaviour), so the run still resumes and evaluates as it trained."""
   path = os.path.join(workdir, CONFIG_FILE)
   if not os.path.exists(path):
     return None
   with open(path) as f:
-    return ml_collections.ConfigDict(_tuples(json.load(f)))
+    saved = _tuples(json.load(f))
+  return ml_collections.ConfigDict(_with_defaults(saved, base_config().to_dict()))
+
+
+def _with_defaults(saved: dict, defaults: dict) -> dict:
+  """`saved` with the keys only `defaults` has, section by section."""
+  out = dict(saved)
+  for key, value in defaults.items():
+    if key not in out:
+      out[key] = value
+    elif isinstance(value, dict) and isinstance(out[key], dict):
+      out[key] = _with_defaults(out[key], value)
+  return out
 
 
 class Preemption:

@@ -21,6 +21,23 @@ def test_config_round_trips_with_its_tuples(tmp_path):
   assert checkpoint.read_config(str(tmp_path / 'none')) is None
 
 
+def test_a_key_newer_than_the_run_reads_as_its_default(tmp_path):
+  """A run saved before `model.num_references` existed ran uncentred: it
+  reads as 0, whatever a preset now sets, so it resumes and evaluates as
+  it trained; its own keys are kept."""
+  config = test_config.get_config()
+  config.model.num_experts = 2
+  saved = config.to_dict()
+  del saved['model']['num_references']
+  (tmp_path / checkpoint.CONFIG_FILE).write_text(json.dumps(saved))
+  config.model.num_references = 1
+  read = checkpoint.read_config(str(tmp_path))
+  assert read.model.num_references == 0
+  assert read.model.num_experts == 2
+  config.model.num_references = 0
+  assert read == config
+
+
 def test_json_is_written_whole(tmp_path):
   path = tmp_path / 'out' / 'results.json'
   checkpoint.write_json(str(path), {'lp/g': {'mrr': 0.5, 'count': 2}})

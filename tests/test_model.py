@@ -363,17 +363,25 @@ def test_a_reference_query_centres_its_own_learned_terms_to_zero(centred):
   node's structure and prototype terms are exactly what is subtracted, so
   its logits are its name terms alone; without the reference they are
   not."""
-  _, arrays, model, params = centred
+  graph, arrays, model, params = centred
   node = int(arrays.references[0])
+  same_as = int(arrays.shared_condition[0])
   queries = Queries(
       nodes=np.full(2, node, np.int32),
-      relations=np.full(2, arrays.shared_condition[0], np.int32),
+      relations=np.full(2, same_as, np.int32),
       answers=np.zeros(2, np.int32), task=np.full(2, TASK_IDS['ea'], np.int32),
       valid=np.ones(2, bool))
   weight = without_own_facts(arrays, arrays.references,
                              arrays.entity.edges['weight'])
-  assert float(jnp.sum(weight)) < float(jnp.sum(
-      arrays.entity.edges['weight']))  # the seed's own edges are gone
+  # Exactly the seed's own same_as edges, both directions, are gone.
+  gone = np.flatnonzero(np.asarray(weight) != np.asarray(
+      arrays.entity.edges['weight']))
+  assert len(gone) == 2 * np.sum(graph.seed_pairs[:, 0] == node) > 0
+  entity = arrays.entity
+  assert np.all(np.asarray(entity.edges['type'])[gone] %
+                graph.num_base_relations == same_as)
+  assert np.all((np.asarray(entity.senders)[gone] == node) |
+                (np.asarray(entity.receivers)[gone] == node))
   out = model.apply({'params': params}, arrays, queries, edge_weight=weight)
   real = np.asarray(arrays.entity.nodes['real'])
   learned = np.asarray(out.logits - names_prior(out.terms))[:, real]
@@ -401,6 +409,33 @@ def test_centring_removes_a_score_every_query_gives_a_candidate(centred):
     relation = np.concatenate([np.asarray(v) for k, v in terms.items()
                                if k.endswith('_relation')])
     assert np.allclose(relation, 0.0) == centred_away
+
+
+def test_training_sees_the_centred_terms(centred):
+  """The loss path (training candidates, `token_mask`) is centred too: the
+  gradient of a loss on EA logits changes with the reference."""
+  graph, arrays, model, params = centred
+  queries = graph.queries['train']
+  batch = Queries(nodes=queries.nodes[:4].astype(np.int32),
+                  relations=queries.relations[:4].astype(np.int32),
+                  answers=queries.answers[:4].astype(np.int32),
+                  task=np.full(4, TASK_IDS['ea'], np.int32),
+                  valid=np.ones(4, bool))
+  candidates = np.stack([queries.answers[:4],
+                         np.roll(queries.answers[:4], 1)], 1).astype(np.int32)
+
+  def gradient(references):
+    def loss(p):
+      logits = model.apply({'params': p}, arrays._replace(
+          references=references), batch, candidates,
+                           token_mask=np.ones(candidates.shape, bool)).logits
+      return jnp.sum(jax.nn.log_softmax(logits)[:, 0])
+    return jax.grad(loss)(params)['backbone']
+
+  centred_grad = jax.tree_util.tree_leaves(gradient(arrays.references))
+  plain_grad = jax.tree_util.tree_leaves(gradient(np.zeros((0,), np.int32)))
+  assert all(np.all(np.isfinite(g)) for g in centred_grad)
+  assert any(not np.allclose(a, b) for a, b in zip(centred_grad, plain_grad))
 
 
 def test_references_are_seeded_training_seeds_of_one_to_one_graphs():

@@ -93,7 +93,7 @@ class GraphSide(NamedTuple):
   present: dict[str, jax.Array]  # modality → bool [N]
   prototypes: dict[str, jax.Array]  # modality → [R_pad, k]
   scales: jax.Array | None  # [L, E] edge gates; None: no gates (ablated)
-  # [K, N] each routed term's mean over the graph's reference queries
+  # [T, N] per routed term, its mean over the graph's reference queries
   # (name terms 0), which its queries' terms are centred on; None: none.
   reference: jax.Array | None = None
 
@@ -184,9 +184,10 @@ class MtaIMKG(nn.Module):
   def _reference_terms(self, graph: GraphArrays, edge_weight: jax.Array,
                        scales: jax.Array | None, unit: dict[str, jax.Array],
                        proto: dict[str, jax.Array]) -> jax.Array:
-    """[K, N] the learned terms (structure, candidate–prototype cosines)
-    the reference queries (`GraphArrays.references`) give every node, their
-    mean; the name terms' rows are 0 (names are query specific).
+    """[T, N] per routed term, what the reference queries
+    (`GraphArrays.references`) give every node, their mean: the learned
+    terms (structure, candidate–prototype cosines); the name terms' rows
+    are 0 (names are query specific).
 
     A reference is queried as a test query is: without its own `same_as`
     edge. Every query of the graph shares its relation, so the prototype

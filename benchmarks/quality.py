@@ -106,16 +106,22 @@ class ViewMixture:
   """A mixture trained with derived feature views: its rows' method, its
   run, the view flags (its training and every transfer from it), flags of
   its training only, whether its plain zero-shot EA transfers (e.g.
-  ja_en, the issue's zero-shot target) are tabulated, and whether its rows
-  are also measured with `EXTRA_SEEDS` (a candidate default)."""
+  ja_en, the issue's zero-shot target) are tabulated, whether its rows
+  are also measured with `EXTRA_SEEDS` (a candidate default), and whether
+  its checkpoint is also ranked on zh_en and ja_en with EA's terms
+  centred at evaluation only (`CENTRED`)."""
   method: str
   run: str
   flags: tuple[str, ...]
   training: tuple[str, ...] = ()
   zero_shot_ea: bool = False
   seeded: bool = False
+  centred_at_eval: bool = False
 
 
+# EA's learned terms centred on one reference query (model.num_references,
+# chosen on ja_en's held-out seed pairs: docs/findings.md).
+CENTRED = '--config.model.num_references=1'
 _TASK_VIEWS = ("--config.features.views=('neighbours','anchors','surface')",
                "--config.features.view_tasks.surface=('ea','el')")
 VIEW_MIXTURES = (
@@ -133,15 +139,19 @@ VIEW_MIXTURES = (
     # the candidate default of configs/mixture.py.
     ViewMixture('MtaIMKG mixture, neighbours + anchors + surface (EA, EL '
                 'only) views', 'mixture_ea_el_views', _TASK_VIEWS,
-                zero_shot_ea=True),
+                zero_shot_ea=True, centred_at_eval=True),
     # The same with EA's learned terms centred on one reference query
     # (model.num_references, chosen on ja_en's held-out seed pairs).
     ViewMixture('MtaIMKG mixture, neighbours + anchors + surface (EA, EL '
                 'only) views, EA terms centred on a reference query',
                 'mixture_centred_views',
-                _TASK_VIEWS + ('--config.model.num_references=1',),
+                _TASK_VIEWS + (CENTRED,),
                 zero_shot_ea=True, seeded=True),
 )
+# Method suffix of a row ranked with EA's terms centred by a checkpoint
+# trained without centring.
+_CENTRED_AT_EVAL = (', EA terms centred on a reference query at evaluation '
+                    'only')
 # Method suffix of a row ranked with the learned terms scaled on them.
 _SCALED = ', learned terms scaled on the held-out queries'
 # A single-task run with as many steps as the mixture trains its task: the
@@ -472,6 +482,14 @@ def real_plan(steps: int) -> Plan:
                      setting=setting)
                  for setting, suffix in (calibrated_settings if _calibrates(
                      view.training) else plain)]
+    for view in VIEW_MIXTURES:
+      if view.centred_at_eval and slug in ('zh_en', 'ja_en'):
+        centred = add(Run(f'{view.run}_centred_on_{slug}', _transfer(
+            'ea', dataset, *view.flags, CENTRED,
+            f'--config.init_workdir={{runs}}/{view.run}', *options)))
+        rows += [Row(ea, dataset, view.method + _CENTRED_AT_EVAL + suffix,
+                     centred, '' if slug == 'zh_en' else 'zero-shot',
+                     setting=setting) for setting, suffix in plain]
   dataset = 'el/RichpediaMEL'
   baseline = add(Run('baseline_RichpediaMEL',
                      _transfer('el', dataset, *_RAW_COSINE)))

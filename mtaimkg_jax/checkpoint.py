@@ -213,7 +213,8 @@ def read_config(workdir: str) -> ml_collections.ConfigDict | None:
     return None
   with open(path) as f:
     saved = _tuples(json.load(f))
-  return ml_collections.ConfigDict(_with_defaults(saved, base_config().to_dict()))
+  return ml_collections.ConfigDict(
+      _with_defaults(saved, base_config().to_dict()))
 
 
 def _with_defaults(saved: dict, defaults: dict) -> dict:

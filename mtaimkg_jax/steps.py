@@ -127,6 +127,10 @@ def make_steps(model: nn.Module, optimizer: optax.GradientTransformation,
   sharded = parallel.sharded(mesh)
 
   def loss_fn(params, graph: GraphArrays, batch: TrainBatch):
+    # Centring on reference queries is a ranking-time operation: trained
+    # through, the loss learns the fixed reference's own scores and ranks
+    # whatever it scores low first (docs/findings.md).
+    graph = graph._replace(references=graph.references[:0])
     queries = batch.queries
     token_mask = batch.candidate_valid & queries.valid[:, None]
     output = model.apply({'params': params}, graph, queries,

@@ -6,9 +6,10 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
+from jax.sharding import Mesh
 
 from configs import test as test_config
-from mtaimkg_jax import metrics
+from mtaimkg_jax import metrics, parallel, steps
 from mtaimkg_jax.data import loading
 from mtaimkg_jax.data.graph import build_lp
 from mtaimkg_jax.data.mmkg import Features, LPTask, MMKG, Vocab
@@ -19,7 +20,7 @@ from mtaimkg_jax.experiment import Experiment
 from mtaimkg_jax.models import moe, routing
 from mtaimkg_jax.models.model import (MtaIMKG, StructureOnly, names_prior,
                                      without_own_facts)
-from mtaimkg_jax.types import TASK_IDS, Queries
+from mtaimkg_jax.types import TASK_IDS, Queries, TrainBatch
 
 K = 6
 
@@ -411,10 +412,13 @@ def test_centring_removes_a_score_every_query_gives_a_candidate(centred):
     assert np.allclose(relation, 0.0) == centred_away
 
 
-def test_training_sees_the_centred_terms(centred):
-  """The loss path (training candidates, `token_mask`) is centred too: the
-  gradient of a loss on EA logits changes with the reference."""
+def test_training_is_not_centred(centred):
+  """Centring is a ranking-time operation: the train step gives the same
+  loss and parameters with and without the reference, though the same
+  model's logits on those candidates differ."""
   graph, arrays, model, params = centred
+  config = test_config.get_config()
+  mesh = Mesh(np.asarray(jax.devices()[:1]), (parallel.DATA_AXIS,))
   queries = graph.queries['train']
   batch = Queries(nodes=queries.nodes[:4].astype(np.int32),
                   relations=queries.relations[:4].astype(np.int32),
@@ -423,19 +427,25 @@ def test_training_sees_the_centred_terms(centred):
                   valid=np.ones(4, bool))
   candidates = np.stack([queries.answers[:4],
                          np.roll(queries.answers[:4], 1)], 1).astype(np.int32)
-
-  def gradient(references):
-    def loss(p):
-      logits = model.apply({'params': p}, arrays._replace(
-          references=references), batch, candidates,
-                           token_mask=np.ones(candidates.shape, bool)).logits
-      return jnp.sum(jax.nn.log_softmax(logits)[:, 0])
-    return jax.grad(loss)(params)['backbone']
-
-  centred_grad = jax.tree_util.tree_leaves(gradient(arrays.references))
-  plain_grad = jax.tree_util.tree_leaves(gradient(np.zeros((0,), np.int32)))
-  assert all(np.all(np.isfinite(g)) for g in centred_grad)
-  assert any(not np.allclose(a, b) for a, b in zip(centred_grad, plain_grad))
+  train_batch = TrainBatch(queries=batch, candidates=candidates,
+                           candidate_valid=np.ones(candidates.shape, bool),
+                           edge_weight=arrays.entity.edges['weight'])
+  optimizer = steps.make_optimizer(config, params)
+  fns = steps.make_steps(model, optimizer, config, mesh)
+  plain = arrays._replace(references=np.zeros((0,), np.int32))
+  results = []
+  for graph_arrays_ in (arrays, plain):
+    copied = jax.tree_util.tree_map(jnp.array, params)  # the step donates
+    state = steps.TrainState(jnp.zeros((), jnp.int32), copied,
+                             optimizer.init(copied))
+    results.append(jax.device_get(fns.train(state, graph_arrays_,
+                                            train_batch)))
+  (centred_state, centred_scalars), (plain_state, plain_scalars) = results
+  assert centred_scalars['loss'] == plain_scalars['loss']
+  chex.assert_trees_all_equal(centred_state.params, plain_state.params)
+  logits = [model.apply({'params': params}, a, batch, candidates).logits
+            for a in (arrays, plain)]
+  assert not np.allclose(*logits)
 
 
 def test_references_are_seeded_training_seeds_of_one_to_one_graphs():

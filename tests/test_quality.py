@@ -373,7 +373,7 @@ def test_a_view_mixture_marked_zero_shot_ea_gets_plain_ja_en_rows():
     ja_en = [row for row in plan.rows if row.dataset == 'ea/DBP15K/ja_en'
              and reads in by_name[row.run].args]
     plain = [r for r in ja_en if not quality._calibrates(by_name[r.run].args)
-             and quality._CENTRED_AT_EVAL not in r.method]
+             and quality._CENTRED not in r.method]
     if not view.zero_shot_ea:
       assert not plain
       continue
@@ -384,22 +384,23 @@ def test_a_view_mixture_marked_zero_shot_ea_gets_plain_ja_en_rows():
     assert not run.trains and set(view.flags) <= set(run.args)
 
 
-def test_a_view_mixture_centred_at_evaluation_gets_its_own_ea_rows():
-  """A checkpoint trained without centring, ranked with it on zh_en and
-  zero-shot ja_en: plain and one-to-one rows of an evaluation-only run."""
+def test_a_centred_view_mixture_gets_its_own_ea_rows():
+  """Centring is a ranking-time operation: the mixture's checkpoint ranked
+  with it on zh_en and zero-shot ja_en, plain and one-to-one rows of an
+  evaluation-only run, seeded as the mixture is."""
   plan = quality.real_plan(steps=800)
   by_name = {run.name: run for run in plan.runs}
   for view in quality.VIEW_MIXTURES:
     rows = [r for r in plan.rows
             if r.run.startswith(f'{view.run}_centred_on_')]
-    if not view.centred_at_eval:
+    if not view.centred:
       assert not rows
       continue
     assert quality.CENTRED not in view.flags
     assert sorted({r.dataset for r in rows}) == ['ea/DBP15K/ja_en',
                                                  'ea/DBP15K/zh_en']
     for row in rows:
-      assert row.method.startswith(view.method + quality._CENTRED_AT_EVAL)
+      assert row.method.startswith(view.method + quality._CENTRED)
       run = by_name[row.run]
       assert not run.trains and quality.CENTRED in run.args
       assert f'--config.init_workdir={{runs}}/{view.run}' in run.args

@@ -23,7 +23,8 @@ on every graph, never an axis of a graph's own feature space:
   candidate gets whatever the query; with one answer per candidate it can
   only rank hubs first. Those terms are taken relative to the same terms
   of a few fixed reference queries (training seeds, asked without their
-  own `same_as` edge), computed once per graph in `graph_side`.
+  own `same_as` edge), computed once per graph in `graph_side`. Ranking
+  only: training drops the references (`steps.make_steps`).
 
 The candidate side is a gather of states and unit features; the per-pair
 work is one structure MLP and a few dot products, so training can see as

@@ -81,7 +81,8 @@ def base_config() -> ml_collections.ConfigDict:
   config.model.text_prior = 10.0
   # Reference queries (training seeds) a one-to-one task's (EA) learned
   # terms are centred on, so that a score a candidate gets whatever the
-  # query cannot rank it; 0: not centred (the previous model).
+  # query cannot rank it; at ranking only (training ignores it); 0: not
+  # centred (the previous model).
   config.model.num_references = 0
   config.model.init_checkpoint = ''  # ULTRA .pth or Orbax params directory
   config.model.freeze_backbone = False

@@ -419,6 +419,7 @@ def test_training_is_not_centred(centred):
   graph, arrays, model, params = centred
   config = test_config.get_config()
   mesh = Mesh(np.asarray(jax.devices()[:1]), (parallel.DATA_AXIS,))
+  experiment = Experiment(config, mesh)
   queries = graph.queries['train']
   batch = Queries(nodes=queries.nodes[:4].astype(np.int32),
                   relations=queries.relations[:4].astype(np.int32),
@@ -430,16 +431,12 @@ def test_training_is_not_centred(centred):
   train_batch = TrainBatch(queries=batch, candidates=candidates,
                            candidate_valid=np.ones(candidates.shape, bool),
                            edge_weight=arrays.entity.edges['weight'])
-  optimizer = steps.make_optimizer(config, params)
-  fns = steps.make_steps(model, optimizer, config, mesh)
+  fns = steps.make_steps(model, experiment.optimizer(params), config, mesh)
   plain = arrays._replace(references=np.zeros((0,), np.int32))
-  results = []
-  for graph_arrays_ in (arrays, plain):
-    copied = jax.tree_util.tree_map(jnp.array, params)  # the step donates
-    state = steps.TrainState(jnp.zeros((), jnp.int32), copied,
-                             optimizer.init(copied))
-    results.append(jax.device_get(fns.train(state, graph_arrays_,
-                                            train_batch)))
+  # A fresh state per step: the train step donates it.
+  results = [jax.device_get(fns.train(experiment.state(params),
+                                      graph_arrays_, train_batch))
+             for graph_arrays_ in (arrays, plain)]
   (centred_state, centred_scalars), (plain_state, plain_scalars) = results
   assert centred_scalars['loss'] == plain_scalars['loss']
   chex.assert_trees_all_equal(centred_state.params, plain_state.params)

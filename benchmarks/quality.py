@@ -64,7 +64,9 @@ PREVIOUS_MODEL = ' [previous model]'
 # The rows of the mixture checkpoint, its default config, ranked plainly
 # (no one-to-one matching, no learned-term scale): what targets judge.
 MIXTURE = 'MtaIMKG mixture'
-BACKBONE_ALONE = f'{MIXTURE}, its own backbone alone (structure only)'
+# Method suffix of a checkpoint's rows with its backbone alone.
+_BACKBONE = ', its own backbone alone (structure only)'
+BACKBONE_ALONE = MIXTURE + _BACKBONE
 # MRR the modalities must add: over ULTRA (3g and 50g), and over the same
 # checkpoint's backbone alone (the issue's targets).
 MODALITIES_GAIN = 0.02
@@ -81,8 +83,6 @@ SINGLE_TASK_STEPS = {'ea/FB15K-DB15K': 400}
 # One-to-one matching (EA) of cosine similarities uses the temperature
 # usual in EA work; the model's runs use their config's (log-odds logits).
 SINKHORN_COSINE = 0.02
-# Mixtures with the derived feature views (mtaimkg_jax/data/views.py):
-# (method, run name, the flags that train and load them).
 _NEIGHBOURS_ANCHORS = "--config.features.views=('neighbours','anchors')"
 # The GraIL inductive graphs, zero-shot (ULTRA's protocol).
 GRAIL_V1 = ('fb237_v1', 'WN18RR_v1', 'nell_v1')
@@ -102,48 +102,45 @@ def _calibrated(*tasks: str) -> tuple[str, ...]:
 
 
 @dataclasses.dataclass(frozen=True)
-class ViewMixture:
-  """A mixture trained with derived feature views: its rows' method, its
-  run, the view flags (its training and every transfer from it), flags of
-  its training only, whether its plain zero-shot EA transfers (e.g.
-  ja_en, the issue's zero-shot target) are tabulated, whether its rows
-  are also measured with `EXTRA_SEEDS` (a candidate default), and whether
-  its checkpoint is also ranked on zh_en and ja_en with EA's terms
-  centred (`CENTRED`, a ranking-time operation)."""
+class MixtureVariant:
+  """configs/mixture.py with other flags: its rows' method, its run, the
+  flags (its training and every transfer from it), flags of its training
+  only, whether its plain zero-shot EA transfers (e.g. ja_en, the issue's
+  zero-shot target) are tabulated, whether its rows are also measured with
+  `EXTRA_SEEDS`, and whether it was the default (then it also gets the
+  default's GraIL, backbone-alone and ablation rows)."""
   method: str
   run: str
   flags: tuple[str, ...]
   training: tuple[str, ...] = ()
   zero_shot_ea: bool = False
   seeded: bool = False
-  centred: bool = False
+  former_default: bool = False
 
 
-# EA's learned terms centred on one reference query (model.num_references,
-# chosen on ja_en's held-out seed pairs: docs/findings.md).
-CENTRED = '--config.model.num_references=1'
-_TASK_VIEWS = ("--config.features.views=('neighbours','anchors','surface')",
-               "--config.features.view_tasks.surface=('ea','el')")
-VIEW_MIXTURES = (
-    ViewMixture('MtaIMKG mixture, neighbours + surface views', 'mixture_views',
-                ("--config.features.views=('neighbours','surface')",)),
-    # All three views, with name trigrams kept out of LP, whose transfer
-    # they hurt (MKG-Y); LP gets no view at all, since every LP relation is
-    # queried (no neighbours) and anchors are EA seed pairs. The learned
-    # EA/EL terms are scaled on held-out queries (rows with and without).
-    ViewMixture(
-        'MtaIMKG mixture, neighbours + anchors + surface (EA, EL only) views, '
+# configs/mixture.py's EA learned terms ranked uncentred (no reference
+# query), and the base config's view tasks (name trigrams in LP too).
+_UNCENTRED = '--config.model.num_references=0'
+_SURFACE_EVERYWHERE = "--config.features.view_tasks.surface=('lp','ea','el')"
+# configs/mixture.py as it was before the views and centring became its
+# default (2026-12-02): text, image and structure only.
+_NO_VIEWS = ('--config.features.views=()', _SURFACE_EVERYWHERE, _UNCENTRED)
+FORMER_DEFAULT = 'MtaIMKG mixture without views (the default until 2026-12-02)'
+MIXTURE_VARIANTS = (
+    MixtureVariant(FORMER_DEFAULT, 'mixture_no_views', _NO_VIEWS,
+                   zero_shot_ea=True, seeded=True, former_default=True),
+    # Name trigrams in LP too hurt its zero-shot transfer (MKG-Y).
+    MixtureVariant('MtaIMKG mixture, neighbours + surface views, EA terms '
+                   'not centred', 'mixture_views',
+                   ("--config.features.views=('neighbours','surface')",
+                    _SURFACE_EVERYWHERE, _UNCENTRED)),
+    # The default's views, its learned EA/EL terms scaled on held-out
+    # queries instead of centred (rows with and without the scale).
+    MixtureVariant(
+        'MtaIMKG mixture, EA terms not centred, '
         f'{HELD_OUT:.0%} of the EA seeds and EL training mentions held out',
-        'mixture_task_views', _TASK_VIEWS, _calibrated('ea', 'el')),
-    # The same views on all the seeds and training mentions, ranked plainly
-    # and with EA's terms centred (a ranking-time operation): the candidate
-    # default of configs/mixture.py.
-    ViewMixture('MtaIMKG mixture, neighbours + anchors + surface (EA, EL '
-                'only) views', 'mixture_ea_el_views', _TASK_VIEWS,
-                zero_shot_ea=True, seeded=True, centred=True),
+        'mixture_task_views', (_UNCENTRED,), _calibrated('ea', 'el')),
 )
-# Method suffix of a row ranked with EA's terms centred.
-_CENTRED = ', EA terms centred on a reference query'
 # Method suffix of a row ranked with the learned terms scaled on them.
 _SCALED = ', learned terms scaled on the held-out queries'
 # A single-task run with as many steps as the mixture trains its task: the
@@ -279,7 +276,7 @@ def real_plan(steps: int) -> Plan:
   lp_zero = 'MMLP zero-shot'
   lp_trans = 'MMLP transductive'
   ea, el = 'MMEA', 'MMEL'
-  ablation = 'Ablations (mixture checkpoint)'
+  ablation = 'Ablations (mixture without views)'
   runs, rows, headline = [], [], []
   ultra = f'--config.model.init_checkpoint={ULTRA_3G}'
 
@@ -290,19 +287,22 @@ def real_plan(steps: int) -> Plan:
 
   mixture = add(Run('mixture', ('--config', f'configs/mixture.py:steps={steps}'),
                     trains=True))
-  for view in VIEW_MIXTURES:
-    add(Run(view.run, ('--config', f'configs/mixture.py:steps={steps}',
-                       *view.flags, *view.training), trains=True))
+  for variant in MIXTURE_VARIANTS:
+    add(Run(variant.run, ('--config', f'configs/mixture.py:steps={steps}',
+                          *variant.flags, *variant.training), trains=True))
+  former = [v for v in MIXTURE_VARIANTS if v.former_default]
   for split in GRAIL_V1:
     dataset = f'lp/grail/{split}_ind'
     rows.append(Row(lp_zero, dataset, ULTRA, add(
         Run(f'ultra_{split}',
             ('--config', f'configs/ultra_zeroshot.py:dataset={split}', ultra,
              '--mode=eval')))))
-    rows.append(Row(lp_zero, dataset, MIXTURE, add(
-        Run(f'mixture_on_{split}_ind',
-            _transfer('lp', dataset, '--config.init_workdir={runs}/mixture'))),
-                    'zero-shot'))
+    for method, source, flags in ((MIXTURE, mixture, ()), *(
+        (v.method, v.run, v.flags) for v in former)):
+      rows.append(Row(lp_zero, dataset, method, add(Run(
+          f'{source}_on_{split}_ind', _transfer(
+              'lp', dataset, *flags,
+              f'--config.init_workdir={{runs}}/{source}'))), 'zero-shot'))
   single_db15k = add(Run('single_lp_DB15K', (
       '--config', f'configs/single.py:task=lp,dataset=lp/DB15K,steps={steps}'),
                          trains=True))
@@ -350,16 +350,19 @@ def real_plan(steps: int) -> Plan:
           Run(f'mixture_on_{name}', _transfer(
               'lp', dataset, '--config.init_workdir={runs}/mixture'))),
                       'trained on DB15K (+EA, EL)'))
-      rows.append(Row(lp_zero, dataset, BACKBONE_ALONE, add(
-          Run(f'mixture_backbone_on_{name}', _transfer(
-              'lp', dataset, '--config.model.without=(\'modalities\',)',
-              '--config.init_workdir={runs}/mixture'))),
-                      'trained on DB15K (+EA, EL)'))
-      for view in VIEW_MIXTURES:
-        rows.append(Row(lp_zero, dataset, view.method, add(Run(
-            f'{view.run}_on_{name}', _transfer(
-                'lp', dataset, *view.flags,
-                f'--config.init_workdir={{runs}}/{view.run}'))),
+      for method, source, flags in ((MIXTURE, mixture, ()), *(
+          (v.method, v.run, v.flags) for v in former)):
+        rows.append(Row(lp_zero, dataset, method + _BACKBONE, add(Run(
+            f'{source}_backbone_on_{name}', _transfer(
+                'lp', dataset, *flags,
+                '--config.model.without=(\'modalities\',)',
+                f'--config.init_workdir={{runs}}/{source}'))),
+                        'trained on DB15K (+EA, EL)'))
+      for variant in MIXTURE_VARIANTS:
+        rows.append(Row(lp_zero, dataset, variant.method, add(Run(
+            f'{variant.run}_on_{name}', _transfer(
+                'lp', dataset, *variant.flags,
+                f'--config.init_workdir={{runs}}/{variant.run}'))),
                         'trained on DB15K (+EA, EL)'))
     rows.append(Row(lp_trans, dataset, 'relation frequency', base_run))
     rows.append(Row(lp_trans, dataset, ULTRA, ultra_run, 'zero-shot'))
@@ -382,8 +385,8 @@ def real_plan(steps: int) -> Plan:
     if name == 'DB15K':
       rows += [Row(lp_trans, dataset, method, run)
                for run, (method, _) in frozen.items()]
-      rows += [Row(lp_trans, dataset, view.method, view.run)
-               for view in VIEW_MIXTURES]
+      rows += [Row(lp_trans, dataset, variant.method, variant.run)
+               for variant in MIXTURE_VARIANTS]
   matched = ' + one-to-one (Sinkhorn, τ = {:g})'
   model_matched = matched.format(
       presets.real_data_config().eval.sinkhorn_temperature)
@@ -448,11 +451,13 @@ def real_plan(steps: int) -> Plan:
       # Zero-shot but for one scalar: the learned-term scale chosen on the
       # new graph's own held-out seed pairs, which the EA protocol gives.
       # The plain mixture's full-scale rows are its uncalibrated run's.
-      scaled_transfers = [(f'MtaIMKG mixture, {HELD_OUT:.0%} of the seeds '
-                           'held out', mixture, (),
-                           calibrated_settings[len(plain):])] + [
-          (view.method, view.run, view.flags, calibrated_settings)
-          for view in VIEW_MIXTURES if _calibrates(view.training)]
+      held_out = f', {HELD_OUT:.0%} of the seeds held out'
+      scaled_transfers = [
+          (method + held_out, source, flags, calibrated_settings[len(plain):])
+          for method, source, flags in ((MIXTURE, mixture, ()), *(
+              (v.method, v.run, v.flags) for v in former))] + [
+          (variant.method, variant.run, variant.flags, calibrated_settings)
+          for variant in MIXTURE_VARIANTS if _calibrates(variant.training)]
       for method, source, flags, settings in scaled_transfers:
         scaled = add(Run(f'{source}_on_{slug}_calibrated', _transfer(
             'ea', dataset, *flags, f'--config.init_workdir={{runs}}/{source}',
@@ -460,28 +465,20 @@ def real_plan(steps: int) -> Plan:
         rows += [Row(ea, dataset, method + suffix, scaled,
                      'zero-shot, no gradient step on this graph',
                      setting=setting) for setting, suffix in settings]
-      for view in VIEW_MIXTURES:
-        if view.zero_shot_ea and not _calibrates(view.training):
-          transfer = add(Run(f'{view.run}_on_{slug}', _transfer(
-              'ea', dataset, *view.flags,
-              f'--config.init_workdir={{runs}}/{view.run}', *options)))
-          rows += [Row(ea, dataset, view.method + suffix, transfer,
+      for variant in MIXTURE_VARIANTS:
+        if variant.zero_shot_ea and not _calibrates(variant.training):
+          transfer = add(Run(f'{variant.run}_on_{slug}', _transfer(
+              'ea', dataset, *variant.flags,
+              f'--config.init_workdir={{runs}}/{variant.run}', *options)))
+          rows += [Row(ea, dataset, variant.method + suffix, transfer,
                        'zero-shot', setting=setting)
                    for setting, suffix in plain]
     if slug == 'zh_en':
-      for view in VIEW_MIXTURES:
-        rows += [Row(ea, dataset, view.method + suffix, view.run,
+      for variant in MIXTURE_VARIANTS:
+        rows += [Row(ea, dataset, variant.method + suffix, variant.run,
                      setting=setting)
                  for setting, suffix in (calibrated_settings if _calibrates(
-                     view.training) else plain)]
-    for view in VIEW_MIXTURES:
-      if view.centred and slug in ('zh_en', 'ja_en'):
-        centred = add(Run(f'{view.run}_centred_on_{slug}', _transfer(
-            'ea', dataset, *view.flags, CENTRED,
-            f'--config.init_workdir={{runs}}/{view.run}', *options)))
-        rows += [Row(ea, dataset, view.method + _CENTRED + suffix,
-                     centred, '' if slug == 'zh_en' else 'zero-shot',
-                     setting=setting) for setting, suffix in plain]
+                     variant.training) else plain)]
   dataset = 'el/RichpediaMEL'
   baseline = add(Run('baseline_RichpediaMEL',
                      _transfer('el', dataset, *_RAW_COSINE)))
@@ -509,10 +506,10 @@ def real_plan(steps: int) -> Plan:
   rows.append(Row(el, dataset, method + _SCALED,
                   calibrated, setting=CALIBRATED))
   rows.append(Row(el, dataset, MIXTURE, mixture))
-  for view in VIEW_MIXTURES:
-    rows.append(Row(el, dataset, view.method, view.run))
-    if _calibrates(view.training):
-      rows.append(Row(el, dataset, view.method + _SCALED, view.run,
+  for variant in MIXTURE_VARIANTS:
+    rows.append(Row(el, dataset, variant.method, variant.run))
+    if _calibrates(variant.training):
+      rows.append(Row(el, dataset, variant.method + _SCALED, variant.run,
                       setting=CALIBRATED))
   rows.append(Row(el, 'el/synthetic', MIXTURE, add(Run(
       'mixture_on_el_synthetic', _transfer(
@@ -525,13 +522,15 @@ def real_plan(steps: int) -> Plan:
                          ('no feature unification',
                           '--config.features.unification=none')):
     slug = re.sub(r'\W+', '_', override.split('.')[-1]).strip('_').lower()
-    run = add(Run(f'mixture_{slug}', ('--config',
-                                      f'configs/mixture.py:steps={steps}',
-                                      override), trains=True))
+    run = add(Run(f'mixture_{slug}', (
+        '--config', f'configs/mixture.py:steps={steps}', *_NO_VIEWS,
+        override), trains=True))
     for _, dataset, _ in presets.MIXTURE_TASKS:
-      rows.append(Row(ablation, dataset, f'MtaIMKG mixture, {name}', run))
+      rows.append(Row(ablation, dataset, f'MtaIMKG mixture without views, '
+                      f'{name}', run))
   for _, dataset, _ in presets.MIXTURE_TASKS:
-    rows.append(Row(ablation, dataset, 'MtaIMKG mixture (full)', mixture))
+    rows += [Row(ablation, dataset, 'MtaIMKG mixture without views (full)',
+                 variant.run) for variant in former]
   tables = {lp_zero: ('mrr', 'hits@1', 'hits@10'),
             lp_trans: ('mrr', 'hits@1', 'hits@10'),
             ea: ('mrr', 'hits@1', 'hits@10'),
@@ -571,16 +570,16 @@ def real_plan(steps: int) -> Plan:
           '"mention | sentence", an entity "name. attribute text".',
   }
   by_name = {run.name: run for run in runs}
-  seeded = (mixture,) + tuple(v.run for v in VIEW_MIXTURES if v.seeded)
+  seeded = (mixture,) + tuple(v.run for v in MIXTURE_VARIANTS if v.seeded)
   rows = [dataclasses.replace(row, replicates=tuple(
       add(replicate) for replicate in (
           seed_replicate(by_name[row.run], source, seed)
           for source in seeded for seed in EXTRA_SEEDS) if replicate))
           for row in rows]
-  view_runs = tuple(view.run for view in VIEW_MIXTURES)
-  routing_runs = (mixture,) + view_runs + tuple(
+  variant_runs = tuple(variant.run for variant in MIXTURE_VARIANTS)
+  routing_runs = (mixture,) + variant_runs + tuple(
       r.name for r in runs if r.name.startswith(
-          tuple(f'{m}_on_' for m in ('mixture',) + view_runs)))
+          tuple(f'{m}_on_' for m in (mixture,) + variant_runs)))
   return Plan(runs, rows, tables, targets, notes, routing_runs,
               tuple(headline))
 
@@ -733,7 +732,7 @@ def _is_previous_model(entry: dict) -> bool:
 def _is_model_row(row: dict) -> bool:
   """A row of MtaIMKG itself (either model), not its backbone alone."""
   return (row['method'].startswith('MtaIMKG') and
-          not row['method'].startswith(BACKBONE_ALONE))
+          _BACKBONE not in row['method'])
 
 
 def _judged(row: dict) -> bool:

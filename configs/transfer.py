@@ -19,7 +19,8 @@ from configs import presets
 
 def get_config(arg: str = 'task=lp,dataset=lp/MKG-Y'):
   options = presets.parse_args(arg, {'task': 'lp', 'dataset': 'lp/MKG-Y'})
-  config = presets.mixture_config(steps=0)
+  # The model and its features are the checkpoint's own (its config.json).
+  config = presets.real_data_config()
   config.tasks = ((options['task'], options['dataset'], 1.0),)
   config.train.num_steps = 0
   config.init_workdir = presets.SHIPPED_CHECKPOINT

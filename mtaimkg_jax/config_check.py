@@ -23,6 +23,10 @@ from mtaimkg_jax.types import ABLATIONS, ALL_MODALITIES, TASKS, VIEWS
 MODEL_SECTIONS = ('model', 'features')
 # Keys of those sections that only change how the model runs.
 RUNTIME_KEYS = ('model.chunk_size', 'model.remat', 'model.init_checkpoint')
+# Keys of those sections that training ignores (EA's reference queries:
+# training drops them, `steps.make_steps`): a finished run resumed with
+# another value ranks its checkpoint again with it.
+RANKING_KEYS = ('model.num_references',)
 # What else a resumed training run must agree on: the data it draws from
 # and the optimizer state's structure.
 TRAINING_KEYS = ('seed', 'tasks', 'ea', 'el', 'data.synthetic')
@@ -238,16 +242,18 @@ def _under(key: str, prefixes: Iterable[str]) -> bool:
 
 def differences(saved: ml_collections.ConfigDict,
                 config: ml_collections.ConfigDict,
-                prefixes: Iterable[str]) -> list[str]:
+                prefixes: Iterable[str],
+                ignored: Iterable[str] = ()) -> list[str]:
   """'key: saved value → this value' for every key under `prefixes` (minus
-  `RUNTIME_KEYS`) on which the two configs differ; keys only one of them
-  has count as differing."""
+  `RUNTIME_KEYS` and `ignored`) on which the two configs differ; keys only
+  one of them has count as differing."""
   prefixes = tuple(prefixes)
+  ignored = RUNTIME_KEYS + tuple(ignored)
   theirs = {k: v for k, v in flat_items(saved) if _under(k, prefixes)}
   ours = {k: v for k, v in flat_items(config) if _under(k, prefixes)}
   out = []
   for key in sorted(set(theirs) | set(ours)):
-    if key in RUNTIME_KEYS or theirs.get(key) == ours.get(key):
+    if key in ignored or theirs.get(key) == ours.get(key):
       continue
     out.append(f'{key}: {theirs.get(key, "(absent)")!r} in the run, '
                f'{ours.get(key, "(absent)")!r} here')

@@ -142,12 +142,14 @@ def for_checkpoint(config: ml_collections.ConfigDict, source: str | None,
 def check_resumable(config: ml_collections.ConfigDict, workdir: str) -> None:
   """Raises `ConfigError` naming every key on which `config` differs from
   the run already in `workdir` (its model, data or seed), before anything
-  is written: such a run cannot resume that run's checkpoints."""
+  is written: such a run cannot resume that run's checkpoints. Keys that
+  training ignores (`RANKING_KEYS`) may differ: the run ranks with them."""
   saved = checkpoint.read_config(workdir)
   if saved is None:
     return
   changed = config_check.differences(
-      saved, config, config_check.MODEL_SECTIONS + config_check.TRAINING_KEYS)
+      saved, config, config_check.MODEL_SECTIONS + config_check.TRAINING_KEYS,
+      ignored=config_check.RANKING_KEYS)
   if changed:
     raise ConfigError('workdir', f'{workdir} holds a run of another config '
                       f'({"; ".join(changed)}); use another --workdir, or '

@@ -6,6 +6,7 @@ checkpoints, a checkpoint's config, outputs."""
 import json
 import os
 import pathlib
+import shutil
 import signal
 
 import jax
@@ -189,6 +190,25 @@ def test_stop_and_resume_equals_uninterrupted(trained, tmp_path):
   for a, b in zip(jax.tree_util.tree_leaves(params[0]),
                   jax.tree_util.tree_leaves(params[1])):
     np.testing.assert_array_equal(a, b)
+
+
+def test_a_finished_run_resumed_with_another_ranking_key_ranks_again(
+    trained, tmp_path):
+  """Training ignores `model.num_references`, so a finished run resumed with
+  another value trains no step and ranks as an evaluation of its checkpoint
+  with that value would; its config.json then says the new value."""
+  full_dir, full = trained
+  workdir = str(tmp_path / 'run')
+  shutil.copytree(full_dir, workdir)
+  centred = _config(**{'model.num_references': 1})
+  resumed = train.train_and_evaluate(centred, workdir)
+  assert checkpoint.Checkpoints(workdir, 1, 3).latest_step() == 12
+  assert checkpoint.read_config(workdir).model.num_references == 1
+  centred.init_workdir = full_dir
+  assert resumed == runner.evaluate_checkpoint(
+      centred, str(tmp_path / 'e'), overridden=('model.num_references',))
+  assert resumed['lp/synthetic'] == full['lp/synthetic']
+  assert resumed['ea/synthetic'] != full['ea/synthetic']
 
 
 def _latest_params(workdir):

@@ -31,7 +31,8 @@ def base_config() -> ml_collections.ConfigDict:
   # 'pca' (centre, PCA, sign, scale) or 'none' (ablation; features.py).
   config.features.unification = 'pca'
   # Derived views added as modalities of their own (data/views.py), e.g.
-  # ('neighbours',); () keeps the model of the published rows.
+  # ('neighbours',); () is text, image and structure alone
+  # (configs/mixture.py adds all three views).
   config.features.views = ()
   # The tasks whose graphs get each view: e.g. surface=('ea', 'el') keeps
   # name trigrams out of LP, whose zero-shot transfer they hurt.
@@ -82,7 +83,7 @@ def base_config() -> ml_collections.ConfigDict:
   # Reference queries (training seeds) a one-to-one task's (EA) learned
   # terms are centred on, so that a score a candidate gets whatever the
   # query cannot rank it; at ranking only (training ignores it); 0: not
-  # centred (the previous model).
+  # centred (configs/mixture.py: 1).
   config.model.num_references = 0
   config.model.init_checkpoint = ''  # ULTRA .pth or Orbax params directory
   config.model.freeze_backbone = False

@@ -211,18 +211,19 @@ def test_every_real_command_is_a_valid_config():
   names = [run.name for run in plan.runs]
   assert len(names) == len(set(names))
   assert {row.run for row in plan.rows} <= set(names)
-  configs = {}
+  configs, overridden = {}, {}
   for run in plan.runs:
     # The README's command is the one that ran, quoted as typed.
     command = run.command('/tmp/runs')
     assert shlex.split(quality.shell_join(command)) == command
     # As evaluation resolves it: a checkpoint the command names wins over
     # the config's default (configs/transfer.py's shipped one).
-    config = named_checkpoint_first(_parse(command), [
-        a.split('=')[0].removeprefix('--config.') for a in command
-        if a.startswith('--config.')])
+    named = [a.split('=')[0].removeprefix('--config.') for a in command
+             if a.startswith('--config.')]
+    config = named_checkpoint_first(_parse(command), named)
     config_check.validate(config, 1)
     configs[run.name] = config
+    overridden[run.name] = named
     datasets = [d for _, d, _ in (config.eval.tasks or config.tasks)]
     assert all(shlex.quote(d) == d for d in datasets)
     if run.trains:
@@ -241,14 +242,16 @@ def test_every_real_command_is_a_valid_config():
       assert config.model.init_checkpoint.endswith('ultra_3g.pth')
   for name, config in configs.items():
     # A transfer reads its checkpoint's features the way it was trained,
-    # into a model of the same structure.
+    # into a model of the same structure: what its command names agrees
+    # with the checkpoint's saved config, which gives the rest.
     if config.model.name == 'baseline':
       continue  # no checkpoint
     if config.init_workdir:
       trained = configs[config.init_workdir.removeprefix('/tmp/runs/')]
-      for key in ('unification', 'k', 'views', 'view_tasks'):
-        assert config.features[key] == trained.features[key], (name, key)
-      assert config.model.routing == trained.model.routing, name
+      config = config_check.with_saved_model(config, trained,
+                                             overridden[name])
+      assert not config_check.differences(
+          trained, config, ('features', 'model.routing')), name
   rows = {(r.table, r.dataset, r.method) for r in plan.rows}
   assert len(rows) == len(plan.rows)
   tables = {r.table for r in plan.rows}
@@ -365,69 +368,87 @@ def test_mixture_is_compared_at_equal_steps_and_at_equal_task_updates():
       '0.352 vs 0.355 (-0.8%, within 2%)', '']
 
 
-def test_a_view_mixture_marked_zero_shot_ea_gets_plain_ja_en_rows():
+def test_a_variant_marked_zero_shot_ea_gets_plain_ja_en_rows():
   plan = quality.real_plan(steps=800)
   by_name = {run.name: run for run in plan.runs}
-  for view in quality.VIEW_MIXTURES:
-    reads = f'--config.init_workdir={{runs}}/{view.run}'
+  for variant in quality.MIXTURE_VARIANTS:
+    reads = f'--config.init_workdir={{runs}}/{variant.run}'
     ja_en = [row for row in plan.rows if row.dataset == 'ea/DBP15K/ja_en'
              and reads in by_name[row.run].args]
-    plain = [r for r in ja_en if not quality._calibrates(by_name[r.run].args)
-             and quality._CENTRED not in r.method]
-    if not view.zero_shot_ea:
+    plain = [r for r in ja_en if not quality._calibrates(by_name[r.run].args)]
+    if not variant.zero_shot_ea:
       assert not plain
       continue
     assert [r.setting for r in plain] == ['', quality.ONE_TO_ONE]
-    assert plain[0].method == view.method
-    assert plain[1].method.startswith(view.method + ' + one-to-one')
+    assert plain[0].method == variant.method
+    assert plain[1].method.startswith(variant.method + ' + one-to-one')
     (run,) = {by_name[r.run] for r in plain}
-    assert not run.trains and set(view.flags) <= set(run.args)
+    assert not run.trains and set(variant.flags) <= set(run.args)
 
 
-def test_a_centred_view_mixture_gets_its_own_ea_rows():
-  """Centring is a ranking-time operation: the mixture's checkpoint ranked
-  with it on zh_en and zero-shot ja_en, plain and one-to-one rows of an
-  evaluation-only run, seeded as the mixture is."""
+def test_the_default_and_the_former_default_get_the_same_kinds_of_rows():
+  """configs/mixture.py's run is the plain command, its EA rows ranked by
+  that run (centring is in its config); the former default, by its flags,
+  keeps every kind of row the default has, and the ablations are its."""
   plan = quality.real_plan(steps=800)
   by_name = {run.name: run for run in plan.runs}
-  for view in quality.VIEW_MIXTURES:
-    rows = [r for r in plan.rows
-            if r.run.startswith(f'{view.run}_centred_on_')]
-    if not view.centred:
-      assert not rows
-      continue
-    assert quality.CENTRED not in view.flags
-    assert sorted({r.dataset for r in rows}) == ['ea/DBP15K/ja_en',
-                                                 'ea/DBP15K/zh_en']
-    for row in rows:
-      assert row.method.startswith(view.method + quality._CENTRED)
-      run = by_name[row.run]
-      assert not run.trains and quality.CENTRED in run.args
-      assert f'--config.init_workdir={{runs}}/{view.run}' in run.args
-      assert set(view.flags) <= set(run.args)
-    assert sorted(r.setting for r in rows) == sorted(
-        ['', '', quality.ONE_TO_ONE, quality.ONE_TO_ONE])
+  assert by_name['mixture'].args == ('--config', 'configs/mixture.py:steps=800')
+  (former,) = [v for v in quality.MIXTURE_VARIANTS if v.former_default]
+  assert former.seeded and set(quality._NO_VIEWS) <= set(former.flags)
+
+  def kinds(source, method):
+    reads = f'--config.init_workdir={{runs}}/{source}'
+    return sorted((r.table, r.dataset, r.setting,
+                   r.method.replace(method, '<model>'))
+                  for r in plan.rows if r.run == source or
+                  reads in by_name[r.run].args and r.method.startswith(method))
+
+  default = kinds('mixture', quality.MIXTURE)
+  assert ('MMEA', 'ea/DBP15K/zh_en', '', '<model>') in default
+  # The default alone is also beside the transductive LP rows, and on the
+  # synthetic EL graph.
+  assert [k for k in kinds(former.run, former.method)
+          if not k[0].startswith('Ablations')] == [
+              k for k in default if k[1] != 'el/synthetic' and not (
+                  k[0] == 'MMLP transductive' and k[1] != 'lp/DB15K')]
+  ablations = {r.run for r in plan.rows if r.table.startswith('Ablations')}
+  assert len(ablations) == 4
+  for name in ablations:
+    assert set(quality._NO_VIEWS) <= set(by_name[name].args), name
 
 
-def test_a_seeded_view_mixture_gets_seed_replicates_of_its_plain_rows():
+def test_a_seeded_variant_gets_seed_replicates_of_its_plain_rows():
   plan = quality.real_plan(steps=800)
   by_name = {run.name: run for run in plan.runs}
-  for view in quality.VIEW_MIXTURES:
-    reads = f'--config.init_workdir={{runs}}/{view.run}'
-    own = [row for row in plan.rows if row.run == view.run or (
+  for variant in quality.MIXTURE_VARIANTS:
+    reads = f'--config.init_workdir={{runs}}/{variant.run}'
+    own = [row for row in plan.rows if row.run == variant.run or (
         reads in by_name[row.run].args and
         not quality._calibrates(by_name[row.run].args))]
     assert own
     for row in own:
-      if not view.seeded:
+      if not variant.seeded:
         assert not row.replicates
         continue
       (name,) = row.replicates
-      assert name == row.run.replace(view.run, f'{view.run}_seed1', 1)
+      assert name == row.run.replace(variant.run, f'{variant.run}_seed1', 1)
       args = by_name[name].args
-      assert ('--config.seed=1' in args) == (row.run == view.run)
-      assert by_name[name].trains == (row.run == view.run)
-      assert set(view.flags) <= set(args)
+      assert ('--config.seed=1' in args) == (row.run == variant.run)
+      assert by_name[name].trains == (row.run == variant.run)
+      assert set(variant.flags) <= set(args)
+
+
+def test_no_seed_replicate_ranks_its_training_graphs_on_another_split():
+  """EA's seed split follows `config.seed`: a seed-1 checkpoint ranked on a
+  graph it trained on with seed 0's split would rank pairs it trained on."""
+  plan = quality.real_plan(steps=800)
+  by_name = {run.name: run for run in plan.runs}
+  trained_on = {d for _, d, _ in quality.presets.MIXTURE_TASKS}
+  for row in plan.rows:
+    for name in row.replicates:
+      run = by_name[name]
+      if not run.trains and row.dataset in trained_on:
+        assert '--config.seed=1' in run.args, name
 
 
 def test_previous_model_rows_stay_labelled_beside_the_current_ones(

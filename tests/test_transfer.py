@@ -4,8 +4,8 @@ graph it never saw, with no training and no checkpoint flag."""
 import json
 import pathlib
 
-from configs import transfer
-from mtaimkg_jax import checkpoint
+from configs import mixture, transfer
+from mtaimkg_jax import checkpoint, config_check
 from mtaimkg_jax.eval import runner
 from mtaimkg_jax.experiment import named_checkpoint_first
 
@@ -18,6 +18,11 @@ def test_the_shipped_checkpoint_is_complete():
   assert checkpoint.has_saved_step(str(shipped))
   saved = json.loads((shipped / 'config.json').read_text())
   assert [task for task, *_ in saved['tasks']] == ['lp', 'ea', 'el']
+  # It is the model and training of configs/mixture.py's default.
+  assert not config_check.differences(
+      checkpoint.read_config(str(shipped)), mixture.get_config(),
+      config_check.MODEL_SECTIONS + config_check.TRAINING_KEYS +
+      ('train.num_steps',))
   # The ULTRA weights it was initialised from are MIT-licensed.
   assert 'MIT License' in (shipped / 'LICENSE.ultra').read_text()
   assert (shipped / 'README.md').exists()

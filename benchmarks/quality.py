@@ -221,6 +221,9 @@ class Headline:
   one_to_one: bool = False
 
 
+# The headline's mixture cell of a dataset its checkpoint has not been
+# ranked on yet.
+NOT_RUN = 'not run'
 # The headline table must stay a summary a newcomer reads at a glance.
 MAX_HEADLINE_ROWS = 12
 
@@ -1105,6 +1108,8 @@ def headline(plan: Plan, collected: dict, results_link: str) -> str:
              (PREVIOUS_MODEL if r and r.get('model') == 'previous' else '')
              for r, marked in ((floor, False), (ultra, False),
                                (mixture, True), (best, True))]
+    if mixture is None:
+      cells[2] = NOT_RUN
     best_run = f'`{best["run"]}`' if best else '—'
     if best and CALIBRATED in best['setting']:
       best_run += ' (learned terms scaled on held-out queries)'

@@ -179,10 +179,15 @@ def test_the_real_headline_reads_measured_rows_of_the_committed_tables(
   rows = [line.split(' | ') for line in text.splitlines()
           if line.startswith('| ')][1:]
   assert len(rows) == len(plan.headline)
+  not_run = {(r['run'], r['dataset'] + r['setting']) for r in collected['rows']
+             if r.get('status') == 'not run'}
   for entry, cells in zip(plan.headline, rows):
     floor, ultra, mixture, best = cells[4:8]
     assert '—' not in floor + mixture + best, cells
     assert (ultra == '—') == (not entry.ultra or entry.one_to_one), cells
+    # A mixture cell left empty says so, and only where its row is unrun.
+    key = entry.dataset + (quality.ONE_TO_ONE if entry.one_to_one else '')
+    assert (mixture == quality.NOT_RUN) == ((entry.mixture, key) in not_run)
 
 
 def test_more_headline_rows_than_a_glance_is_an_error():

@@ -294,14 +294,18 @@ def real_plan(steps: int) -> Plan:
     add(Run(variant.run, ('--config', f'configs/mixture.py:steps={steps}',
                           *variant.flags, *variant.training), trains=True))
   former = [v for v in MIXTURE_VARIANTS if v.former_default]
+  # The default's checkpoint and the former default's, each (method, run,
+  # the flags its transfers repeat): both get GraIL, backbone-alone and
+  # held-out-scale rows.
+  defaults = ((MIXTURE, mixture, ()),
+              *((v.method, v.run, v.flags) for v in former))
   for split in GRAIL_V1:
     dataset = f'lp/grail/{split}_ind'
     rows.append(Row(lp_zero, dataset, ULTRA, add(
         Run(f'ultra_{split}',
             ('--config', f'configs/ultra_zeroshot.py:dataset={split}', ultra,
              '--mode=eval')))))
-    for method, source, flags in ((MIXTURE, mixture, ()), *(
-        (v.method, v.run, v.flags) for v in former)):
+    for method, source, flags in defaults:
       rows.append(Row(lp_zero, dataset, method, add(Run(
           f'{source}_on_{split}_ind', _transfer(
               'lp', dataset, *flags,
@@ -353,8 +357,7 @@ def real_plan(steps: int) -> Plan:
           Run(f'mixture_on_{name}', _transfer(
               'lp', dataset, '--config.init_workdir={runs}/mixture'))),
                       'trained on DB15K (+EA, EL)'))
-      for method, source, flags in ((MIXTURE, mixture, ()), *(
-          (v.method, v.run, v.flags) for v in former)):
+      for method, source, flags in defaults:
         rows.append(Row(lp_zero, dataset, method + _BACKBONE, add(Run(
             f'{source}_backbone_on_{name}', _transfer(
                 'lp', dataset, *flags,
@@ -457,8 +460,7 @@ def real_plan(steps: int) -> Plan:
       held_out = f', {HELD_OUT:.0%} of the seeds held out'
       scaled_transfers = [
           (method + held_out, source, flags, calibrated_settings[len(plain):])
-          for method, source, flags in ((MIXTURE, mixture, ()), *(
-              (v.method, v.run, v.flags) for v in former))] + [
+          for method, source, flags in defaults] + [
           (variant.method, variant.run, variant.flags, calibrated_settings)
           for variant in MIXTURE_VARIANTS if _calibrates(variant.training)]
       for method, source, flags, settings in scaled_transfers:

@@ -350,6 +350,14 @@ PROBES = {'anchors': Probe('ea', anchors),
                                 describe=json.dumps)}
 
 
+def result_key(probe: str, dataset: str, choose_on: str | None) -> str:
+  """probes.json's key of a result: the probe, its graph and, with
+  `--choose-on`, the graph whose valid split chose its weights (a dataset
+  probed with weights chosen on two graphs keeps both results)."""
+  return f'{probe} {dataset}' + (f' chosen on {choose_on}' if choose_on
+                                 else '')
+
+
 def main(argv=None) -> int:
   parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
   parser.add_argument('probe', choices=sorted(PROBES))
@@ -375,7 +383,7 @@ def main(argv=None) -> int:
   result = selected.run(*graphs)
   out = pathlib.Path(args.out)
   found = json.loads(out.read_text()) if out.exists() else {}
-  found[f'{args.probe} {args.dataset}'] = result
+  found[result_key(args.probe, args.dataset, args.choose_on)] = result
   out.parent.mkdir(parents=True, exist_ok=True)
   out.write_text(json.dumps(found, indent=1, sort_keys=True) + '\n')
   print(f'{args.probe} on {args.dataset}: {selected.describe(result)}')

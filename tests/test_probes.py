@@ -109,3 +109,12 @@ def test_main_writes_a_structure_only_probe_and_checks_choose_on(
     with pytest.raises(SystemExit):
       probes.main(argv + ['--out', str(out)])
   assert '--choose-on' in capsys.readouterr().err
+
+
+def test_a_result_is_kept_per_graph_its_weights_were_chosen_on():
+  keys = {probes.result_key('lp-text', 'lp/MKG-W', choose_on)
+          for choose_on in ('lp/DB15K', 'lp/MKG-W')}
+  assert keys == {'lp-text lp/MKG-W chosen on lp/DB15K',
+                  'lp-text lp/MKG-W chosen on lp/MKG-W'}
+  assert probes.result_key('linked-pairs', 'lp/DB15K', None) == (
+      'linked-pairs lp/DB15K')

@@ -599,7 +599,6 @@ def test_plan() -> Plan:
       Run('baseline', base + ('--config.model.name=baseline', '--mode=eval',
                               '--config.eval.sinkhorn_temperature='
                               f'{SINKHORN_COSINE:g}')),
-      Run('no_routing', base + ('--config.model.routing=False',), trains=True),
       Run('transfer', base + ('--config.init_workdir={runs}/model',
                               '--config.data.synthetic.seed=1',
                               '--mode=eval')),
@@ -609,7 +608,6 @@ def test_plan() -> Plan:
     rows += [Row(table, dataset, 'feature cosine / relation frequency',
                  'baseline'),
              Row(table, dataset, 'MtaIMKG', 'model'),
-             Row(table, dataset, 'MtaIMKG, no routing', 'no_routing'),
              Row(table, dataset, 'MtaIMKG', 'transfer',
                  'zero-shot: synthetic seed 1')]
   rows.append(Row(table, 'ea/synthetic', 'feature cosine + one-to-one',

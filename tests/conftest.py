@@ -11,8 +11,9 @@ os.environ.setdefault('JAX_PLATFORMS', 'cpu')
 # Many tests compile the same tiny programs (in process and in the
 # subprocesses they start): a session-wide persistent compilation cache
 # turns a ~45 s run of configs/test.py into ~15 s.
-os.environ.setdefault('JAX_COMPILATION_CACHE_DIR',
-                      tempfile.mkdtemp(prefix='mtaimkg_jax_cache_'))
+if 'JAX_COMPILATION_CACHE_DIR' not in os.environ:  # xdist workers inherit it
+  os.environ['JAX_COMPILATION_CACHE_DIR'] = tempfile.mkdtemp(
+      prefix='mtaimkg_jax_cache_')
 os.environ.setdefault('JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS', '0')
 os.environ.setdefault('JAX_PERSISTENT_CACHE_MIN_ENTRY_SIZE_BYTES', '0')
 

@@ -23,23 +23,28 @@ EVERY = 10
 # them all, and the uninterrupted run is everyone's reference.
 COMMON = (f'--config.train.num_steps={STEPS}',
           f'--config.train.checkpoint_every={EVERY}')
+# The faults are of a process, not of a task: one task keeps each process
+# short (multi-task resumption is tested in process, in test_train.py). The
+# multi-process test keeps configs/test.py's three tasks.
+ONE_TASK = "--config.tasks=(('lp', 'lp/synthetic', 1.0),)"
 
 
-def _command(workdir, *overrides, mode='train'):
+def _command(workdir, *overrides, mode='train', all_tasks=False):
   return [sys.executable, '-m', 'mtaimkg_jax.main', '--config',
           'configs/test.py', '--workdir', str(workdir), f'--mode={mode}',
-          *COMMON, *overrides]
+          *COMMON, *(() if all_tasks else (ONE_TASK,)), *overrides]
 
 
-def _start(workdir, *overrides, mode='train', env=None):
+def _start(workdir, *overrides, mode='train', all_tasks=False):
   log = open(pathlib.Path(workdir).with_suffix('.log'), 'ab')
-  return subprocess.Popen(_command(workdir, *overrides, mode=mode),
-                          cwd=PROJECT, stdout=log, stderr=log,
-                          env={**os.environ, **(env or {})})
+  return subprocess.Popen(
+      _command(workdir, *overrides, mode=mode, all_tasks=all_tasks),
+      cwd=PROJECT, stdout=log, stderr=log)
 
 
-def _run(workdir, *overrides, mode='train', timeout=600, check_results=True):
-  process = _start(workdir, *overrides, mode=mode)
+def _run(workdir, *overrides, mode='train', all_tasks=False, timeout=600,
+         check_results=True):
+  process = _start(workdir, *overrides, mode=mode, all_tasks=all_tasks)
   assert process.wait(timeout=timeout) == 0, _log(workdir)
   if check_results:
     return json.loads((pathlib.Path(workdir) / 'results.json').read_text())
@@ -72,6 +77,13 @@ def uninterrupted(tmp_path_factory):
   """One uninterrupted single-process run (8 CPU devices): the reference."""
   workdir = tmp_path_factory.mktemp('faults') / 'uninterrupted'
   return workdir, _run(workdir)
+
+
+@pytest.fixture(scope='module')
+def uninterrupted_all_tasks(tmp_path_factory):
+  """The same with configs/test.py's three tasks."""
+  workdir = tmp_path_factory.mktemp('faults') / 'uninterrupted_all_tasks'
+  return workdir, _run(workdir, all_tasks=True)
 
 
 def test_sigkill_then_rerun_resumes_and_matches(uninterrupted, tmp_path):
@@ -174,16 +186,16 @@ def _local(workdir, *arguments):
   return json.loads((pathlib.Path(workdir) / 'results.json').read_text())
 
 
-def test_two_processes_match_one_and_share_checkpoints(uninterrupted,
-                                                       tmp_path):
+def test_two_processes_match_one_and_share_checkpoints(
+    uninterrupted_all_tasks, tmp_path):
   """The same run on 2 × 2 devices equals the 1-process run, and each run's
   checkpoint evaluates the same in the other layout."""
-  single_dir, single = uninterrupted
+  single_dir, single = uninterrupted_all_tasks
   multi_dir = tmp_path / 'multi'
   multi = _local(multi_dir)
   _assert_close(single, multi)
   crossed = _run(tmp_path / 'cross', f'--config.init_workdir={multi_dir}',
-                 mode='eval')
+                 mode='eval', all_tasks=True)
   _assert_close(crossed, multi)
   back = _local(tmp_path / 'back', '--mode=eval',
                 f'--config.init_workdir={single_dir}')

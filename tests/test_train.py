@@ -35,14 +35,24 @@ def _config(**overrides):
 
 @pytest.fixture(scope='module')
 def trained(tmp_path_factory):
-  """One uninterrupted run of configs/test.py."""
+  """One uninterrupted run of configs/test.py, and the datasets whose graph
+  it built (each time)."""
   workdir = str(tmp_path_factory.mktemp('full'))
-  results = train.train_and_evaluate(_config(), workdir)
-  return workdir, results
+  built = []
+  load = loading.load_graph
+
+  def counting(config, spec):
+    built.append(spec.dataset)
+    return load(config, spec)
+
+  with pytest.MonkeyPatch.context() as patch:
+    patch.setattr(loading, 'load_graph', counting)
+    results = train.train_and_evaluate(_config(), workdir)
+  return workdir, results, built
 
 
 def test_outputs_of_a_run(trained):
-  workdir, results = trained
+  workdir, results, _ = trained
   assert set(results) == {'lp/synthetic', 'ea/synthetic', 'el/synthetic'}
   with open(os.path.join(workdir, 'results.json')) as f:
     on_disk = json.load(f)
@@ -62,7 +72,7 @@ def test_outputs_of_a_run(trained):
 def test_tensorboard_holds_train_and_eval_scalars(trained):
   """Read back with TensorBoard's own reader."""
   from tensorboard.backend.event_processing import event_accumulator  # pylint: disable=g-import-not-at-top
-  workdir, results = trained
+  workdir, results, _ = trained
   tags = set()
   for path in pathlib.Path(workdir, 'tensorboard').glob('events.out.*'):
     events = event_accumulator.EventAccumulator(str(path))
@@ -74,7 +84,7 @@ def test_tensorboard_holds_train_and_eval_scalars(trained):
 
 
 def test_results_break_down_by_direction_and_keep_query_ids(trained):
-  workdir, results = trained
+  workdir, results, _ = trained
   lp = results['lp/synthetic']
   directions = lp['by_direction']
   assert directions['head']['count'] + directions['tail']['count'] == (
@@ -84,18 +94,8 @@ def test_results_break_down_by_direction_and_keep_query_ids(trained):
   assert sorted(saved['query_ids']) == list(range(lp['count']))
 
 
-def test_graphs_are_built_once_per_run(tmp_path, monkeypatch):
-  built = []
-  load = loading.load_graph
-
-  def counting(config, spec):
-    built.append(spec.dataset)
-    return load(config, spec)
-
-  monkeypatch.setattr(loading, 'load_graph', counting)
-  config = _config(**{'train.num_steps': 2})
-  train.train_and_evaluate(config, str(tmp_path))
-  assert sorted(built) == ['ea/synthetic', 'el/synthetic', 'lp/synthetic']
+def test_graphs_are_built_once_per_run(trained):
+  assert sorted(trained[2]) == ['ea/synthetic', 'el/synthetic', 'lp/synthetic']
 
 
 def test_another_configs_workdir_is_refused_and_its_checkpoint_kept(
@@ -103,9 +103,9 @@ def test_another_configs_workdir_is_refused_and_its_checkpoint_kept(
   """A run on a workdir of another model fails naming the keys, before it
   writes anything; the old run's checkpoint stays."""
   workdir = str(tmp_path / 'run')
-  train.train_and_evaluate(_config(**{'train.num_steps': 4}), workdir)
+  shutil.copytree(trained[0], workdir)
   before = sorted(os.listdir(os.path.join(workdir, 'checkpoints')))
-  other = _config(**{'train.num_steps': 4, 'model.num_experts': 3})
+  other = _config(**{'model.num_experts': 3})
   with pytest.raises(ConfigError, match=r'model\.num_experts: 2 in the run, '
                      r'3 here'):
     train.train_and_evaluate(other, workdir)
@@ -121,7 +121,7 @@ def test_another_configs_workdir_is_refused_and_its_checkpoint_kept(
 def test_eval_rebuilds_the_model_of_the_checkpoints_run(trained, tmp_path):
   """Evaluation takes the model keys from the run's config.json (here a
   transfer config with other experts and views), except overridden ones."""
-  full_dir, full = trained
+  full_dir, full, _ = trained
   config = _config(**{'model.num_experts': 3})
   config.features.views = ('surface',)
   config.init_workdir = full_dir
@@ -177,7 +177,7 @@ def test_a_sigterm_at_any_point_of_a_step_saves_that_step(tmp_path,
 
 
 def test_stop_and_resume_equals_uninterrupted(trained, tmp_path):
-  full_dir, full = trained
+  full_dir, full, _ = trained
   workdir = str(tmp_path)
   assert train.train_and_evaluate(_config(**{'train.stop_at_step': 5}),
                                   workdir) == {}
@@ -197,7 +197,7 @@ def test_a_finished_run_resumed_with_another_ranking_key_ranks_again(
   """Training ignores `model.num_references`, so a finished run resumed with
   another value trains no step and ranks as an evaluation of its checkpoint
   with that value would; its config.json then says the new value."""
-  full_dir, full = trained
+  full_dir, full, _ = trained
   workdir = str(tmp_path / 'run')
   shutil.copytree(full_dir, workdir)
   centred = _config(**{'model.num_references': 1})
@@ -220,7 +220,7 @@ def _fail_if_called(*args, **kwargs):
 
 
 def test_eval_mode_reproduces_results(trained, tmp_path):
-  full_dir, full = trained
+  full_dir, full, _ = trained
   config = _config()
   config.init_workdir = full_dir
   assert runner.evaluate_checkpoint(config, str(tmp_path)) == full
@@ -228,7 +228,7 @@ def test_eval_mode_reproduces_results(trained, tmp_path):
 
 def test_eval_of_a_fixed_subset_of_queries(trained, tmp_path):
   """`eval.max_queries` ranks the same seeded subset of each split."""
-  full_dir, full = trained
+  full_dir, full, _ = trained
   config = _config(**{'eval.max_queries': 20})
   config.init_workdir = full_dir
   first = runner.evaluate_checkpoint(config, str(tmp_path / 'a'))
@@ -281,7 +281,7 @@ def test_preempted_evaluation_resumes_and_matches(trained, tmp_path,
   """SIGTERM in the middle of the evaluation saves the ranks so far (and
   with one-to-one matching, the EA scores); the rerun ranks only the rest
   and gives the uninterrupted results."""
-  full_dir, full = trained
+  full_dir, full, _ = trained
   config = _config()
   config.init_workdir = full_dir
   config.eval.sinkhorn_temperature = sinkhorn

@@ -117,18 +117,19 @@ def test_pessimistic_ties_reproduce_ultra_exactly(data_root, ultra_3g,
 
 
 def test_training_from_scratch_beats_untrained(data_root, tmp_path):
-  """A small ULTRA (32 dims, 4 layers) trained 100 steps of 8 queries on
+  """A small ULTRA (32 dims, 4 layers) trained 50 steps of 8 queries on
   fb237_v1 with ULTRA's recipe transfers to fb237_v1_ind. Measured: MRR
-  0.0073 untrained → 0.4577 trained; the loss falls from ~0.69."""
+  0.0073 untrained → 0.4563 trained (0.4577 after 100 steps); the loss
+  falls from ~0.69."""
   config = ultra_zeroshot.get_config('dataset=fb237_v1')
   config.data.root = data_root
   config.model.dim = 32
   config.model.num_layers = 4
-  config.train.num_steps = 100
+  config.train.num_steps = 50
   config.train.batch_size = 8
   config.train.num_negatives = 64
-  config.train.log_every = 50
-  config.train.checkpoint_every = 100
+  config.train.log_every = 25
+  config.train.checkpoint_every = 50
   untrained = config.copy_and_resolve_references()
   untrained.train.num_steps = 0
   before = train.train_and_evaluate(untrained, str(tmp_path / 'untrained'))

@@ -20,7 +20,7 @@ from conftest import PROJECT
 STEPS = 40
 EVERY = 10
 # Every run shares these: same programs, so the compilation cache serves
-# them all, and the uninterrupted run is everyone's reference.
+# them all, and an uninterrupted run of the same tasks is the reference.
 COMMON = (f'--config.train.num_steps={STEPS}',
           f'--config.train.checkpoint_every={EVERY}')
 # The faults are of a process, not of a task: one task keeps each process

@@ -95,7 +95,8 @@ def test_results_break_down_by_direction_and_keep_query_ids(trained):
 
 
 def test_graphs_are_built_once_per_run(trained):
-  assert sorted(trained[2]) == ['ea/synthetic', 'el/synthetic', 'lp/synthetic']
+  _, _, built = trained
+  assert sorted(built) == ['ea/synthetic', 'el/synthetic', 'lp/synthetic']
 
 
 def test_another_configs_workdir_is_refused_and_its_checkpoint_kept(

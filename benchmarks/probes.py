@@ -47,8 +47,10 @@ from mtaimkg_jax.data.batches import eval_batches  # pylint: disable=g-import-no
 from mtaimkg_jax.data.graph import KnownAnswers, QueryGraph  # pylint: disable=g-import-not-at-top,wrong-import-position
 from mtaimkg_jax.models import ultra_import  # pylint: disable=g-import-not-at-top,wrong-import-position
 from mtaimkg_jax.models.model import StructureOnly  # pylint: disable=g-import-not-at-top,wrong-import-position
-from quality import SINKHORN_COSINE, ULTRA_3G  # pylint: disable=g-import-not-at-top,wrong-import-position
+from plan import ULTRA_3G  # pylint: disable=g-import-not-at-top,wrong-import-position
 
+# One-to-one matching of cosine similarities: the temperature usual in EA.
+SINKHORN_COSINE = 0.02
 WEIGHTS = (0.0, 0.1, 0.2, 0.3, 0.5, 0.75, 1.0, 1.5, 2.0)
 # Scores [Q, C] of a split's queries against its candidates, for weight w.
 Scorer = Callable[[np.ndarray, np.ndarray, float], np.ndarray]

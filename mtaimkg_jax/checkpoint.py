@@ -184,6 +184,14 @@ def write_json(path: str, content: Any) -> None:
   os.replace(tmp, path)
 
 
+def read_json(path: str) -> dict:
+  """A JSON object file of the run, {} when there is none yet."""
+  if not os.path.exists(path):
+    return {}
+  with open(path) as f:
+    return json.load(f)
+
+
 def write_config(workdir: str, config: ml_collections.ConfigDict) -> None:
   """Writes `<workdir>/config.json` atomically: the run's whole config."""
   path = os.path.join(workdir, CONFIG_FILE)

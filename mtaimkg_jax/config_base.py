@@ -71,6 +71,10 @@ def base_config() -> ml_collections.ConfigDict:
   config.model.top_k = 0  # 0: dense softmax gate
   # Width of the MLP that turns each edge's similarities into its gates.
   config.model.gate_hidden = 16
+  # Width of the router's MLP from the graph's evidence (how well each
+  # term ranks the graph's own facts, data/evidence.py) to the term
+  # weights; 0: no evidence (the router of checkpoints made before it).
+  config.model.evidence_hidden = 0
   # Ablation at evaluation, no parameter changes: 'modalities' (the
   # backbone alone), 'edge_gates' or 'modality_terms' (one path of the
   # modalities) and/or modality names, e.g. "('text',)".
@@ -94,6 +98,9 @@ def base_config() -> ml_collections.ConfigDict:
   config.train.num_negatives = 64
   config.train.num_hard_negatives = 8  # EA/EL: nearest by features
   config.train.learning_rate = 5e-4
+  # The backbone's learning rate as a fraction of learning_rate (< 1 keeps
+  # it near its initial, e.g. ULTRA, weights; model.freeze_backbone: 0).
+  config.train.backbone_lr_scale = 1.0
   config.train.warmup_steps = 50
   config.train.final_lr_fraction = 0.05
   config.train.weight_decay = 0.01
@@ -135,4 +142,8 @@ def base_config() -> ml_collections.ConfigDict:
   # Fewer held-out queries than this cannot choose the scale (its MRR
   # differences would be noise): an error, not a guess.
   config.eval.calibration_min_queries = 100
+  # With model.name='baseline': the parameter-free floor to rank with
+  # (eval/baselines.py); '' is each task kind's own (LP: relation
+  # frequency; EA, EL: the names' cosine).
+  config.eval.baseline = ''
   return config

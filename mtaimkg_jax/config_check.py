@@ -46,6 +46,7 @@ _NUMBERS: dict[str, tuple] = {
     'model.num_experts': ('int', 1),
     'model.expert_hidden': ('int', 1),
     'model.gate_hidden': ('int', 1),
+    'model.evidence_hidden': ('int', 0),
     'model.num_references': ('int', 0),
     'model.top_k': ('int', 0),
     'model.chunk_size': ('int', 1),
@@ -66,6 +67,7 @@ _NUMBERS: dict[str, tuple] = {
     'eval.calibration_min_queries': ('int', 1),
     'train.learning_rate': ('float', 0, 'exclusive'),
     'train.final_lr_fraction': ('float', 0),
+    'train.backbone_lr_scale': ('float', 0),
     'train.weight_decay': ('float', 0),
     'train.grad_clip': ('float', 0, 'exclusive'),
     'train.adversarial_temperature': ('float', 0),
@@ -82,6 +84,7 @@ _CHOICES = {
     'eval.ties': metrics.TIES,
     'features.unification': features.UNIFICATIONS,
     'eval.split': SPLITS,
+    'eval.baseline': ('', 'feature_cosine', 'relation_frequency'),
 }
 _BOOLS = ('model.routing', 'model.remat', 'model.freeze_backbone',
           'eval.calibrate_learned_scale', 'data.strict')
@@ -196,6 +199,9 @@ def _relation_problems(config: ml_collections.ConfigDict,
                       f'{config.model.name!r}, which would train nothing')
   if config.train.final_lr_fraction > 1:
     yield ConfigError('train.final_lr_fraction', 'must be ≤ 1')
+  if config.train.backbone_lr_scale > 1:
+    yield ConfigError('train.backbone_lr_scale', 'must be ≤ 1 (a fraction '
+                      'of train.learning_rate)')
   if config.model.top_k > config.model.num_experts:
     yield ConfigError('model.top_k', f'{config.model.top_k} exceeds '
                       f'model.num_experts={config.model.num_experts}')

@@ -26,7 +26,7 @@ import jax.numpy as jnp
 import ml_collections
 import numpy as np
 
-from mtaimkg_jax import checkpoint, config_check, parallel, steps
+from mtaimkg_jax import checkpoint, config_check, parallel, records, steps
 from mtaimkg_jax.data import loading, padding
 from mtaimkg_jax.data.batches import pad_queries
 from mtaimkg_jax.data.graph import QueryGraph
@@ -62,6 +62,7 @@ def build_model(config: ml_collections.ConfigDict) -> nn.Module:
       top_k=model.top_k, uniform_routing=not model.routing,
       remat=model.remat, chunk_size=model.chunk_size,
       text_prior=model.text_prior, gate_hidden=model.gate_hidden,
+      evidence_hidden=model.evidence_hidden,
       modalities=MODALITIES + tuple(config.features.views),
       name_prior_tasks=tuple(KINDS[t].id for t in TASKS
                              if KINDS[t].names_prior),
@@ -176,6 +177,31 @@ class Experiment:
     self._budgets = budgets(config)
     self._graphs: dict[str, QueryGraph] = {}
     self._prepared: dict[tuple[str, str | None], Prepared] = {}
+    # Where the parameters evaluation ranks with came from (`provenance`):
+    # the initial weights until `checkpoint_params` restores a run's.
+    self.source = self._initial_source()
+
+  def _initial_source(self) -> dict[str, Any]:
+    config = self.config
+    if config.model.name == 'baseline':
+      return {'kind': 'none'}
+    path = config.model.init_checkpoint
+    if path and os.path.isfile(path):
+      return {'kind': 'init_checkpoint', 'path': path,
+              'fingerprint': records.file_fingerprint(path)}
+    if path:
+      return {'kind': 'init_checkpoint', 'path': path}
+    return {'kind': 'scratch', 'seed': config.seed}
+
+  def provenance(self, params: Any, step: int | None) -> dict[str, Any]:
+    """{'params': {'fingerprint', 'step'}, 'source': ...} of what ranks:
+    the records' account of which weights a result is of."""
+    fingerprint = (records.params_fingerprint(params)
+                   if params is not None else None)
+    if step is None:
+      step = self.source.get('step')
+    return {'params': {'fingerprint': fingerprint, 'step': step},
+            'source': self.source}
 
   @property
   def train_specs(self) -> list[loading.TaskSpec]:
@@ -319,5 +345,9 @@ class Experiment:
       ckpts.close()
     if restored is None:
       raise _no_readable_checkpoint(key, source)
-    logging.info('evaluating %s at step %d', source, int(restored[0].step))
+    step = int(restored[0].step)
+    logging.info('evaluating %s at step %d', source, step)
+    self.source = {'kind': key, 'path': source, 'run': records.run_id(source),
+                   'step': step, 'fingerprint': records.params_fingerprint(
+                       restored[0].params)}
     return restored[0].params

@@ -92,19 +92,24 @@ def learning_rate(config: ml_collections.ConfigDict) -> optax.Schedule:
 
 def make_optimizer(config: ml_collections.ConfigDict,
                    params: Any) -> optax.GradientTransformation:
-  """AdamW on `learning_rate` with global-norm clipping; the backbone gets
-  no updates when `config.model.freeze_backbone`."""
+  """AdamW on `learning_rate` with global-norm clipping; the backbone's
+  updates scaled by `train.backbone_lr_scale`, or none when
+  `config.model.freeze_backbone`."""
   train = config.train
   optimizer = optax.chain(
       optax.clip_by_global_norm(train.grad_clip),
       optax.adamw(learning_rate(config), weight_decay=train.weight_decay))
-  if not config.model.freeze_backbone:
+  backbone = flax.traverse_util.path_aware_map(
+      lambda path, _: path[0] == 'backbone', params)
+  if config.model.freeze_backbone:
+    labels = jax.tree_util.tree_map(
+        lambda b: 'frozen' if b else 'trained', backbone)
+    return optax.multi_transform({'trained': optimizer,
+                                  'frozen': optax.set_to_zero()}, labels)
+  if train.backbone_lr_scale == 1.0:
     return optimizer
-  labels = flax.traverse_util.path_aware_map(
-      lambda path, _: 'frozen' if path[0] == 'backbone' else 'trained',
-      params)
-  return optax.multi_transform({'trained': optimizer,
-                                'frozen': optax.set_to_zero()}, labels)
+  return optax.chain(optimizer, optax.masked(
+      optax.scale(train.backbone_lr_scale), backbone))
 
 
 class StepFns(NamedTuple):

@@ -54,6 +54,11 @@ class GraphArrays(NamedTuple):
   # int32 [K] the reference queries' nodes of a one-to-one task's graph
   # (`padding.reference_nodes`); [0] otherwise. Static shape per graph.
   references: np.ndarray
+  # float32 [R_pad, F] per relation and [F] the graph's mean: what each
+  # modality's terms rank of the fact graph's own edges (data/evidence.py),
+  # read by the router; zeros on padding relations.
+  evidence: np.ndarray
+  evidence_mean: np.ndarray
 
 
 class Queries(NamedTuple):

@@ -100,6 +100,11 @@ class QueryGraph:
   # {check: count} of suspicious but legal data in the files the graph was
   # built from (data/hygiene.py); written to the workdir's data_report.json.
   hygiene: dict[str, int] = dataclasses.field(default_factory=dict)
+  # float32 [num_relations, F] and [F]: how much each modality says about
+  # each relation's facts, and the graph's mean (data/evidence.py); None
+  # until computed.
+  evidence: np.ndarray | None = None
+  evidence_mean: np.ndarray | None = None
 
   def with_subset(self, split: str, size: int) -> QueryGraph:
     """This graph with a fixed, seeded subset of `size` of `split`'s

@@ -15,7 +15,7 @@ from typing import Sequence
 
 import ml_collections
 
-from mtaimkg_jax.data import hygiene, synthetic, views
+from mtaimkg_jax.data import evidence, hygiene, synthetic, views
 from mtaimkg_jax.data.features import (default_cache_dir, encode_texts,
                                        make_text_encoder)
 from mtaimkg_jax.data.graph import QueryGraph
@@ -118,7 +118,9 @@ def load_graph(config: ml_collections.ConfigDict,
       spec.kind.build(task, k, featurize,
                       unification=config.features.unification),
       views_of(config, spec.task), k, config.features.unification)
-  graph = dataclasses.replace(graph, hygiene=counts)
+  rows, mean = evidence.of_graph(graph)
+  graph = dataclasses.replace(graph, hygiene=counts, evidence=rows,
+                              evidence_mean=mean)
   logging.info('%s: %d nodes, %d edges (with inverses), %d relations, '
                'queries %s, features %s', graph.key, graph.num_nodes,
                graph.num_edges, graph.num_relations,

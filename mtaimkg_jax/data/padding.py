@@ -14,6 +14,7 @@ from typing import Sequence
 
 import numpy as np
 
+from mtaimkg_jax.data import evidence as evidence_lib
 from mtaimkg_jax.data import jraph_utils
 from mtaimkg_jax.data.graph import QueryGraph
 from mtaimkg_jax.data.tasks import KINDS
@@ -126,13 +127,19 @@ def graph_arrays(graph: QueryGraph, budget: Budget, feature_dim: int,
     padded.nodes['real'] = jraph_utils.node_mask(padded)
     padded.edges['weight'] = jraph_utils.edge_mask(padded).astype(np.float32)
   condition = shared_condition(graph)
+  rows, mean = graph.evidence, graph.evidence_mean
+  if rows is None:
+    rows, mean = evidence_lib.of_graph(graph)
+  evidence = np.zeros((budget.relations, rows.shape[1]), np.float32)
+  evidence[:len(rows)] = rows
   return GraphArrays(entity=entity, relation=relation,
                      num_base_relations=np.asarray(graph.num_base_relations,
                                                    np.int32),
                      modality_available=np.asarray(available, bool),
                      shared_condition=condition,
                      isolated_queries=isolated_queries(graph, condition),
-                     references=reference_nodes(graph, num_references))
+                     references=reference_nodes(graph, num_references),
+                     evidence=evidence, evidence_mean=mean.astype(np.float32))
 
 
 def reference_nodes(graph: QueryGraph, count: int) -> np.ndarray:

@@ -13,13 +13,14 @@ from __future__ import annotations
 
 import dataclasses
 import os
+import time
 from typing import Any, Iterable
 
 import jax
 import ml_collections
 import numpy as np
 
-from mtaimkg_jax import checkpoint, steps, summary
+from mtaimkg_jax import checkpoint, records, steps, summary
 from mtaimkg_jax.data.graph import QueryGraph
 from mtaimkg_jax.errors import ConfigError, raise_together
 from mtaimkg_jax.eval import (baselines, calibration, matching, ranking,
@@ -71,12 +72,11 @@ def _summaries(experiment: Experiment, split: str,
                ranked: dict[str, tuple[QueryGraph, np.ndarray, np.ndarray]]
                ) -> Results:
   """{key: metrics and breakdowns} of {key: (graph, ranks, query ids)};
-  query ids may be None (rankings after matching or calibration carry
-  the plain ranking's order, and no breakdown)."""
+  rankings after matching or calibration get no breakdown."""
   out = {}
   for key, (graph, ranks, query_ids) in ranked.items():
     out[key] = results_lib.summary(ranks)
-    if query_ids is not None:
+    if records.split_key(key)[1] == 'plain':
       out[key].update(results_lib.breakdown(
           ranks, query_ids, graph, split, experiment.config.eval.breakdown))
   results_lib.log(out)
@@ -84,9 +84,26 @@ def _summaries(experiment: Experiment, split: str,
 
 
 def _finish(experiment: Experiment, workdir: str, results: Results,
-            step: int | None) -> Results:
+            step: int | None, provenance: dict[str, Any],
+            ranked: dict[str, tuple[QueryGraph, np.ndarray, np.ndarray]],
+            seconds: dict[str, float], extra: dict[str, dict]) -> Results:
+  """Writes `results.json` (merged into what earlier evaluations of the
+  workdir wrote, so no dataset's entry is lost), one record per results
+  key (`records.write`) and the TensorBoard scalars."""
   if jax.process_index() == 0:
-    checkpoint.write_json(os.path.join(workdir, 'results.json'), results)
+    for key in results:
+      results[key]['ranked_with'] = provenance['params']
+    path = os.path.join(workdir, 'results.json')
+    checkpoint.write_json(path, {**checkpoint.read_json(path), **results})
+    for key, (graph, ranks, query_ids) in ranked.items():
+      dataset = records.split_key(key)[0]
+      records.write(workdir, key, config=experiment.config,
+                    params=provenance['params'], source=provenance['source'],
+                    split=experiment.config.eval.split, ranks=ranks,
+                    query_ids=query_ids, seconds=seconds[dataset],
+                    extra={'queries': len(graph.queries[
+                        experiment.config.eval.split]), **extra.get(
+                            dataset, {})})
     writer = summary.MetricWriter(os.path.join(workdir, 'tensorboard'))
     writer.write_scalars(step or 0, {
         f'eval/{key}/{metric}': value for key, values in results.items()
@@ -103,11 +120,12 @@ def evaluate(experiment: Experiment, params: Any, workdir: str,
   config = experiment.config
   fns = steps.make_steps(experiment.model, experiment.optimizer(params),
                          config, experiment.mesh)
-  ranked, weights, scales = {}, {}, {}
+  ranked, weights, scales, seconds, extra = {}, {}, {}, {}, {}
   with checkpoint.Preemption() as preemption:
     ranker = ranking.SplitRanker(config, workdir, fns, params,
                                  experiment.mesh, preemption)
     for spec in experiment.eval_specs:
+      started = time.time()
       split = eval_split(config, experiment.graph(spec))
       item = _subset(config, experiment.prepare(spec, split), split)
       graph, kind = item.graph, item.kind
@@ -120,22 +138,28 @@ def evaluate(experiment: Experiment, params: Any, workdir: str,
       result = ranker.rank(item, split, keep_scores=matched or calibrating)
       ranked[graph.key] = (graph, result['ranks'], result['query_ids'])
       weights[graph.key] = (graph.task, result['weights'].mean(axis=0))
+      extra[graph.key] = {'routing': dict(zip(
+          experiment.routed, map(float, weights[graph.key][1])))}
       if matched:
         ranked[graph.key + matching.ONE_TO_ONE] = (
             graph, matching.matched_ranks(config, result['scores'],
-                                          result['columns']), None)
+                                          result['columns']),
+            result['query_ids'])
       if calibrating:
         for key, ranks in calibration.calibrated_ranks(
             config, graph, result,
             scales[graph.key]['learned_scale']).items():
-          ranked[key] = (graph, ranks, None)
+          ranked[key] = (graph, ranks, result['query_ids'])
+        extra[graph.key]['calibration'] = scales[graph.key]
+      seconds[graph.key] = time.time() - started
   results = _summaries(experiment, config.eval.split, ranked)
   if jax.process_index() == 0:
     routing.write(workdir, weights, experiment.routed)
     if scales:
       checkpoint.write_json(os.path.join(workdir, 'calibration.json'),
                             scales)
-  return _finish(experiment, workdir, results, step)
+  return _finish(experiment, workdir, results, step,
+                 experiment.provenance(params, step), ranked, seconds, extra)
 
 
 def evaluate_baselines(experiment: Experiment, workdir: str) -> Results:
@@ -143,12 +167,14 @@ def evaluate_baselines(experiment: Experiment, workdir: str) -> Results:
   same queries the model ranks."""
   config = experiment.config
   check(experiment)
-  ranked = {}
+  ranked, seconds = {}, {}
   for spec in experiment.eval_specs:
+    started = time.time()
     split = eval_split(config, experiment.graph(spec))
     item = _subset(config, experiment.prepare(spec, split), split)
     graph, kind = item.graph, item.kind
-    score = baselines.BASELINES[kind.baseline](graph, item.budget.nodes)
+    score = baselines.BASELINES[config.eval.baseline or kind.baseline](
+        graph, item.budget.nodes)
     rows = []
     if matching.matches(config, kind):
       score = matching.keeping_candidate_scores(
@@ -160,9 +186,11 @@ def evaluate_baselines(experiment: Experiment, workdir: str) -> Results:
     if rows:
       ranked[graph.key + matching.ONE_TO_ONE] = (
           graph, matching.matched_ranks(
-              config, *(np.concatenate(parts) for parts in zip(*rows))), None)
+              config, *(np.concatenate(parts) for parts in zip(*rows))), ids)
+    seconds[graph.key] = time.time() - started
   return _finish(experiment, workdir,
-                 _summaries(experiment, config.eval.split, ranked), None)
+                 _summaries(experiment, config.eval.split, ranked), None,
+                 experiment.provenance(None, None), ranked, seconds, {})
 
 
 def evaluate_checkpoint(config: ml_collections.ConfigDict, workdir: str,

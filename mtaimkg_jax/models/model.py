@@ -44,6 +44,7 @@ import flax.linen as nn
 import jax
 import jax.numpy as jnp
 
+from mtaimkg_jax.data import evidence as evidence_lib
 from mtaimkg_jax.models import moe as moe_lib
 from mtaimkg_jax.models.backbone import Ultra
 from mtaimkg_jax.models.routing import (ROUTED, TermRouter, shares,
@@ -127,6 +128,9 @@ class MtaIMKG(nn.Module):
   chunk_size: int = 8192
   text_prior: float = 10.0
   gate_hidden: int = 16
+  # > 0: the router also reads the graph's evidence (data/evidence.py)
+  # through an MLP of this width; 0: it does not.
+  evidence_hidden: int = 0
   # Raw modalities and derived views (data/views.py) the model reads.
   modalities: tuple[str, ...] = MODALITIES
   # Ids of the tasks whose queries name their answer (EA, EL): their name
@@ -147,7 +151,16 @@ class MtaIMKG(nn.Module):
     self.router = TermRouter(self.modalities, self.name_prior_tasks,
                              self.text_prior, self.num_experts,
                              self.expert_hidden, self.top_k,
-                             self.uniform_routing)
+                             self.uniform_routing, self.evidence_hidden)
+
+  def _evidence(self, graph: GraphArrays,
+                relations: jax.Array) -> jax.Array:
+    """[B, 2V] the query relation's evidence row and the graph's mean, the
+    columns of this model's modalities (`evidence.columns`)."""
+    columns = jnp.asarray(evidence_lib.columns(self.modalities))
+    rows = graph.evidence[relations][:, columns]
+    mean = jnp.broadcast_to(graph.evidence_mean[columns], rows.shape)
+    return jnp.concatenate([rows, mean], axis=-1)
 
   def _kept(self) -> tuple[str, ...]:
     if WITHOUT_MODALITIES in self.without:
@@ -232,7 +245,8 @@ class MtaIMKG(nn.Module):
     context = jnp.concatenate(
         [query] + [present[m][nodes][:, None].astype(jnp.float32)
                    for m in self.modalities], axis=-1)
-    weights, mixture = self.router(task, self.task_embedding(task), context)
+    weights, mixture = self.router(task, self.task_embedding(task), context,
+                                   self._evidence(graph, queries.relations))
     termed = () if WITHOUT_MODALITY_TERMS in self.without else kept
     keep = jnp.asarray([True] + [m in termed for m in self.modalities] * 2)
     weights = jnp.where(keep, weights, 0.0)

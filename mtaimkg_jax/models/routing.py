@@ -52,6 +52,9 @@ class TermRouter(nn.Module):
   hidden: int
   top_k: int = 0
   uniform: bool = False  # ablation: the per-task base weights only
+  # Width of the MLP from the graph's evidence to the weights; 0: the
+  # router reads no evidence (checkpoints made before it existed).
+  evidence_hidden: int = 0
 
   def _base_init(self, _, shape) -> jax.Array:
     base = jnp.zeros(shape, jnp.float32).at[:, 0].set(1.0)
@@ -63,7 +66,7 @@ class TermRouter(nn.Module):
 
   @nn.compact
   def __call__(self, task: jax.Array, task_embedding: jax.Array,
-               context: jax.Array
+               context: jax.Array, evidence: jax.Array | None = None
                ) -> tuple[jax.Array, moe_lib.MoEOutput | None]:
     """Weights [B, K] of each query's terms, and the mixture (None when
     `uniform`).
@@ -73,11 +76,21 @@ class TermRouter(nn.Module):
       task_embedding: [B, T] learned vector of each query's task.
       context: [B, F] the query relation's representation and the query
         node's modality presence.
+      evidence: [B, V] what the query's graph says of each term (its
+        relation's evidence row and the graph's mean, data/evidence.py);
+        read when `evidence_hidden` > 0. Its MLP's last layer starts at
+        zero: at initialisation the weights are those without it.
     """
     chex.assert_rank([task, task_embedding, context], [1, 2, 2])
     num_terms = 1 + 2 * len(self.modalities)
     base = self.param('base', self._base_init, (len(TASKS), num_terms))
     weights = base[task]
+    if self.evidence_hidden:
+      chex.assert_rank(evidence, 2)
+      hidden = nn.relu(nn.Dense(self.evidence_hidden, name='evidence_hidden')(
+          jnp.concatenate([task_embedding, evidence], axis=-1)))
+      weights = weights + nn.Dense(num_terms, kernel_init=nn.initializers.zeros,
+                                   name='evidence_out')(hidden)
     if self.uniform:
       return weights, None
     mixture = moe_lib.GatedMoE(self.num_experts, self.hidden, num_terms,

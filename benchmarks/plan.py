@@ -1,0 +1,140 @@
+"""The runs behind the quality tables: one command per run id.
+
+Each run is `python -m mtaimkg_jax.main <args> --workdir <runs>/<id>`;
+the args are written out here once, and what actually ran is what the
+run's records say (`mtaimkg_jax/records.py`), never this file. Run ids
+are what tables name (`benchmarks/tables.py`).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+
+ULTRA_3G = '../shared/checkpoints/ultra/ultra_3g.pth'
+# The checkpoint shipped before this round (commit bba9afb), extracted
+# into <runs>/previous by `quality.py run` (git archive), so that its
+# transfers have a run of their own as source.
+PREVIOUS_COMMIT = 'bba9afb'
+PREVIOUS = 'previous'
+# The current default's training runs, seed 0 and seed 1.
+MIXTURE = 'mixture'
+MIXTURE_SEED1 = 'mixture_seed1'
+SEEDS = {MIXTURE: 0, MIXTURE_SEED1: 1}
+
+UNSEEN_LP = ('lp/MKG-W', 'lp/MKG-Y', 'lp/grail/fb237_v1_ind',
+             'lp/grail/WN18RR_v1_ind', 'lp/grail/nell_v1_ind')
+ZERO_SHOT_EA = ('ea/DBP15K/ja_en',)
+
+
+@dataclasses.dataclass(frozen=True)
+class Run:
+  id: str
+  args: tuple[str, ...]
+  trains: bool = False  # trains (its workdir holds a checkpoint)
+  after: str = ''  # a run whose checkpoint this one reads
+
+
+def short(dataset: str) -> str:
+  """`'lp/grail/WN18RR_v1_ind'` → `'WN18RR_v1_ind'`."""
+  return dataset.rstrip('/').split('/')[-1]
+
+
+def _transfer(task: str, dataset: str) -> tuple[str, ...]:
+  return (f'--config=configs/transfer.py:task={task},dataset={dataset}',
+          '--mode=eval')
+
+
+def _ea_ratio(dataset: str) -> tuple[str, ...]:
+  return (('--config.ea.train_ratio=0.2',)
+          if dataset == 'ea/FB15K-DB15K' else ())
+
+
+def floors(dataset: str) -> list[Run]:
+  """The parameter-free floors of a dataset: names alone (MiniLM cosine,
+  raw 384 dims) and, for LP, how often a candidate answers the relation."""
+  task = dataset.split('/')[0]
+  names = Run(f'names_{short(dataset)}', _transfer(task, dataset) + (
+      '--config.model.name=baseline', '--config.eval.baseline=feature_cosine',
+      '--config.features.unification=none', '--config.features.k=384') +
+              _ea_ratio(dataset) + (
+                  ('--config.eval.sinkhorn_temperature=0.02',)
+                  if task == 'ea' else ()))
+  if task != 'lp':
+    return [names]
+  return [names, Run(f'frequency_{short(dataset)}', _transfer(
+      task, dataset) + ('--config.model.name=baseline',
+                        '--config.eval.baseline=relation_frequency'))]
+
+
+def ultra(dataset: str) -> Run:
+  task = dataset.split('/')[0]
+  return Run(f'ultra_{short(dataset)}', _transfer(task, dataset) + (
+      '--config.model.name=ultra',
+      f'--config.model.init_checkpoint={ULTRA_3G}') + _ea_ratio(dataset))
+
+
+def transfer(source: str, dataset: str, backbone: bool = False) -> Run:
+  """A trained run's checkpoint on another dataset (zero-shot or
+  inductive), or with `backbone` its structure alone."""
+  task = dataset.split('/')[0]
+  suffix = '_backbone' if backbone else ''
+  return Run(f'{source}{suffix}_on_{short(dataset)}', _transfer(
+      task, dataset) + (f'--config.init_workdir=<runs>/{source}',) + (
+          ("--config.model.without=('modalities',)",) if backbone else ()) +
+             _ea_ratio(dataset), after=source)
+
+
+# The datasets the previous checkpoint trained on (configs/mixture.py at
+# PREVIOUS_COMMIT), which its own rows rank.
+PREVIOUS_DATASETS = ("--config.eval.tasks=(('lp','lp/DB15K',1.0),"
+                     "('ea','ea/DBP15K/zh_en',1.0),"
+                     "('el','el/RichpediaMEL',1.0))")
+
+
+def own_datasets(source: str) -> tuple[str, ...]:
+  """Flags that rank a trained run's own evaluated datasets."""
+  return ((PREVIOUS_DATASETS,) if source == PREVIOUS else
+          (f'--config.seed={SEEDS[source]}',))
+
+
+def backbone_alone(source: str) -> Run:
+  """A trained run's own datasets ranked again with its structure alone."""
+  return Run(f'{source}_backbone', (
+      '--config=configs/mixture.py', '--mode=eval',
+      f'--config.init_workdir=<runs>/{source}',
+      "--config.model.without=('modalities',)") + own_datasets(source),
+             after=source)
+
+
+def real_plan() -> list[Run]:
+  runs = []
+  for dataset in UNSEEN_LP + ('lp/DB15K',):
+    runs += floors(dataset) + [ultra(dataset)]
+  for dataset in ('ea/DBP15K/zh_en',) + ZERO_SHOT_EA + ('el/RichpediaMEL',):
+    runs += floors(dataset)
+  runs.append(Run(PREVIOUS, ('--config=configs/mixture.py', '--mode=eval',
+                              PREVIOUS_DATASETS), after=PREVIOUS))
+  for source in (PREVIOUS, MIXTURE, MIXTURE_SEED1):
+    if source != PREVIOUS:
+      runs.append(Run(source, ('--config=configs/mixture.py',) + (
+          (f'--config.seed={SEEDS[source]}',) if SEEDS[source] else ()),
+                      trains=True))
+    runs.append(backbone_alone(source))
+    for dataset in UNSEEN_LP:
+      runs += [transfer(source, dataset), transfer(source, dataset, True)]
+    for dataset in ZERO_SHOT_EA:
+      runs.append(transfer(source, dataset))
+  return runs
+
+
+def test_plan() -> list[Run]:
+  """The same kinds of runs on configs/test.py's synthetic graphs (CI)."""
+  test = ('--config=configs/test.py',)
+  return [
+      Run('names_synthetic', test + ('--mode=eval',
+                                     '--config.model.name=baseline')),
+      Run('model', test, trains=True),
+      Run('model_backbone', test + (
+          '--mode=eval', '--config.init_workdir=<runs>/model',
+          "--config.model.without=('modalities',)"), after='model'),
+  ]

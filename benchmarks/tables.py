@@ -1,0 +1,158 @@
+"""What the quality tables show: rows naming run ids, targets, headline.
+
+Every number is a record's (`benchmarks/report.py`); the labels here are
+only printed. Settings: "zero-shot" where the checkpoint never trained on
+that knowledge graph, "inductive (same KG)" where it trained on another
+split of the same graph (../shared/data/README.md lists the overlaps:
+ULTRA 3g trained on FB15k-237 and WN18RR, and the mixture trains on the
+GraIL v1 graphs whose `_ind` splits are ranked here).
+"""
+
+from __future__ import annotations
+
+from plan import (MIXTURE, MIXTURE_SEED1, PREVIOUS, UNSEEN_LP, ZERO_SHOT_EA,
+                  short)
+from report import Cell, Row, Table, Target
+
+SEEDS = (MIXTURE, MIXTURE_SEED1)
+# The datasets the mixture (and the previous checkpoint) trained on and
+# rank with their own runs.
+TRAINED = ('lp/DB15K', 'ea/DBP15K/zh_en', 'el/RichpediaMEL')
+# Which unseen LP graphs share a knowledge graph with a model's training.
+_ULTRA_SAME_KG = ('lp/grail/fb237_v1_ind', 'lp/grail/WN18RR_v1_ind')
+_MIXTURE_SAME_KG = ('lp/grail/fb237_v1_ind', 'lp/grail/WN18RR_v1_ind',
+                    'lp/grail/nell_v1_ind')
+_PREVIOUS_SAME_KG = ('lp/grail/fb237_v1_ind', 'lp/grail/WN18RR_v1_ind')
+
+
+def _setting(dataset: str, same_kg: tuple[str, ...]) -> str:
+  return 'inductive (same KG)' if dataset in same_kg else 'zero-shot'
+
+
+def _seeded(kind: str, dataset: str) -> tuple[str, ...]:
+  return tuple(f'{seed}{kind}_on_{short(dataset)}' for seed in SEEDS)
+
+
+def unseen_lp_rows(dataset: str) -> tuple[Row, ...]:
+  name = short(dataset)
+  return (
+      Row('relation frequency (no learning)', Cell((f'frequency_{name}',),
+                                                   dataset)),
+      Row('names alone: text cosine (no learning)', Cell((f'names_{name}',),
+                                                         dataset)),
+      Row('ULTRA 3g (structure only)', Cell((f'ultra_{name}',), dataset),
+          _setting(dataset, _ULTRA_SAME_KG)),
+      Row('previous shipped checkpoint', Cell((f'{PREVIOUS}_on_{name}',),
+                                              dataset),
+          _setting(dataset, _PREVIOUS_SAME_KG)),
+      Row('previous shipped checkpoint, its backbone alone',
+          Cell((f'{PREVIOUS}_backbone_on_{name}',), dataset),
+          _setting(dataset, _PREVIOUS_SAME_KG)),
+      Row('MtaIMKG mixture (seeds 0, 1)', Cell(_seeded('', dataset), dataset),
+          _setting(dataset, _MIXTURE_SAME_KG)),
+      Row('MtaIMKG mixture, its backbone alone',
+          Cell(_seeded('_backbone', dataset), dataset),
+          _setting(dataset, _MIXTURE_SAME_KG)),
+  )
+
+
+def trained_rows(dataset: str, metric: str, variants: tuple[str, ...] = ('',)
+                 ) -> tuple[Row, ...]:
+  name = short(dataset)
+  rows = [Row('names alone (no learning)', Cell((f'names_{name}',),
+                                                dataset + v, metric))
+          for v in variants]
+  if dataset.startswith('lp/'):
+    rows.append(Row('ULTRA 3g (structure only)', Cell((f'ultra_{name}',),
+                                                      dataset, metric)))
+  for v in variants:
+    rows.append(Row('previous shipped checkpoint',
+                    Cell((PREVIOUS,), dataset + v, metric), 'trained on it'))
+    rows.append(Row('MtaIMKG mixture (seeds 0, 1)', Cell(SEEDS, dataset + v,
+                                                         metric),
+                    'trained on it'))
+  rows.append(Row('MtaIMKG mixture, its backbone alone',
+                  Cell(tuple(f'{s}_backbone' for s in SEEDS), dataset,
+                       metric), 'trained on it'))
+  return tuple(rows)
+
+
+def zero_shot_ea_rows(dataset: str) -> tuple[Row, ...]:
+  name = short(dataset)
+  rows = []
+  for variant in ('', ':sinkhorn'):
+    rows += [
+        Row('names alone (no learning)', Cell((f'names_{name}',),
+                                              dataset + variant, 'hits@1')),
+        Row('previous shipped checkpoint', Cell((f'{PREVIOUS}_on_{name}',),
+                                                dataset + variant, 'hits@1'),
+            'zero-shot'),
+        Row('MtaIMKG mixture (seeds 0, 1)', Cell(_seeded('', dataset),
+                                                 dataset + variant, 'hits@1'),
+            'zero-shot')]
+  return tuple(rows)
+
+
+TABLES = (
+    Table('Link prediction on graphs the checkpoints never trained on (MRR)',
+          tuple(r for d in UNSEEN_LP for r in unseen_lp_rows(d)),
+          'Filtered ranking, both directions, ties counted half; the GraIL '
+          '`_ind` queries are their valid and test triples (ULTRA\'s '
+          'protocol).'),
+    Table('Link prediction on a training graph (MRR)',
+          trained_rows('lp/DB15K', 'mrr')),
+    Table('Entity alignment (Hits@1)',
+          trained_rows('ea/DBP15K/zh_en', 'hits@1', ('', ':sinkhorn')) +
+          tuple(r for d in ZERO_SHOT_EA for r in zero_shot_ea_rows(d)),
+          'One-to-one rows rank after Sinkhorn matching of the whole test '
+          'split: a step outside the model, reported apart.'),
+    Table('Entity linking (Hits@1)', trained_rows('el/RichpediaMEL',
+                                                  'hits@1')),
+)
+
+
+def _full(dataset: str) -> Cell:
+  return Cell(_seeded('', dataset), dataset)
+
+
+def _targets() -> tuple[Target, ...]:
+  out = []
+  for dataset in UNSEEN_LP:
+    name = short(dataset)
+    out += [
+        Target(f'{dataset}: full model ≥ ULTRA 3g − 0.005', _full(dataset),
+               Cell((f'ultra_{name}',), dataset), -0.005),
+        Target(f'{dataset}: full model ≥ its backbone alone − 0.005',
+               _full(dataset), Cell(_seeded('_backbone', dataset), dataset),
+               -0.005)]
+  out += [
+      Target('lp/MKG-W zero-shot MRR ≥ 0.350', _full('lp/MKG-W'), 0.350),
+      Target('lp/MKG-Y zero-shot MRR ≥ 0.369', _full('lp/MKG-Y'), 0.369),
+      Target('lp/grail/WN18RR_v1_ind ≥ ULTRA 3g + 0.05',
+             _full('lp/grail/WN18RR_v1_ind'),
+             Cell(('ultra_WN18RR_v1_ind',), 'lp/grail/WN18RR_v1_ind'), 0.05),
+      Target('lp/grail/WN18RR_v1_ind ≥ its backbone alone + 0.02',
+             _full('lp/grail/WN18RR_v1_ind'),
+             Cell(_seeded('_backbone', 'lp/grail/WN18RR_v1_ind'),
+                  'lp/grail/WN18RR_v1_ind'), 0.02),
+      Target('ea/DBP15K/zh_en H@1 ≥ 0.80',
+             Cell(SEEDS, 'ea/DBP15K/zh_en', 'hits@1'), 0.80),
+      Target('ea/DBP15K/ja_en zero-shot H@1 ≥ 0.85',
+             Cell(_seeded('', 'ea/DBP15K/ja_en'), 'ea/DBP15K/ja_en',
+                  'hits@1'), 0.85),
+      Target('el/RichpediaMEL H@1 ≥ 0.95',
+             Cell(SEEDS, 'el/RichpediaMEL', 'hits@1'), 0.95),
+  ]
+  return tuple(out)
+
+
+TARGETS = _targets()
+
+# The README's table: per dataset, the floor, ULTRA, the previous and the
+# current shipped checkpoint, plain rows only.
+HEADLINE = (
+    ('LP', 'lp/MKG-W', 'mrr'), ('LP', 'lp/MKG-Y', 'mrr'),
+    ('LP', 'lp/grail/WN18RR_v1_ind', 'mrr'),
+    ('LP', 'lp/DB15K', 'mrr'), ('EA', 'ea/DBP15K/zh_en', 'hits@1'),
+    ('EA', 'ea/DBP15K/ja_en', 'hits@1'), ('EL', 'el/RichpediaMEL', 'hits@1'),
+)

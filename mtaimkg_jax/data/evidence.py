@@ -16,6 +16,9 @@ Per relation and modality, `FEATURES` in order:
 - `query_lift`, `prototype_lift`: `1 − log(rank) / log(C)` averaged (C
   candidates): 1 at the top, 0 at the bottom, ~log 2 / log C for a
   random order, so it reads alike on graphs of different size;
+- `query_gain`, `prototype_gain`: `log((mrr + 0.01) / (frequency_mrr +
+  0.01))` of the relation, how much better than popularity the term
+  alone ranks (0: no better; the scale-free number a weight can follow);
 - `homophily`: the mean cosine of an edge's two ends minus that of
   random pairs of the graph;
 - `coverage`: the share of the sampled edges whose two ends both have
@@ -37,7 +40,11 @@ from mtaimkg_jax.data.graph import QueryGraph
 from mtaimkg_jax.types import ALL_MODALITIES
 
 PER_MODALITY = ('query_mrr', 'prototype_mrr', 'query_lift',
-                'prototype_lift', 'homophily', 'coverage')
+                'prototype_lift', 'query_gain', 'prototype_gain', 'homophily',
+                'coverage')
+# Added to both reciprocal ranks of a gain: a term and the popularity floor
+# that both rank nothing gain 0, not a ratio of noise.
+_GAIN_FLOOR = 0.01
 PER_RELATION = ('frequency_mrr', 'frequency_lift', 'support')
 
 
@@ -52,16 +59,31 @@ def feature_names(modalities: tuple[str, ...]) -> list[str]:
           list(PER_RELATION))
 
 
-def columns(modalities: tuple[str, ...]) -> list[int]:
-  """Indices, in an `ALL_MODALITIES` evidence row, of the columns of
-  `modalities` (in their order) and of the per-relation columns."""
+# What a logit term reads of its own modality's evidence: its own
+# self-prediction (for the query–candidate term `query_*`, for the
+# prototype term `prototype_*`) and what the modality is on the graph.
+TERM_FEATURES = ('mrr', 'lift', 'gain')
+SHARED_FEATURES = ('homophily', 'coverage')
+
+
+def term_columns(modalities: tuple[str, ...]) -> np.ndarray:
+  """int [2M, F_t] per modality term of a model (`routing.term_names`
+  order after structure: the query terms, then the prototype terms), the
+  columns of an `ALL_MODALITIES` evidence row it reads: its own
+  self-prediction, its modality's homophily and coverage, and the
+  relation's popularity floor and support."""
   width = len(PER_MODALITY)
-  out = []
-  for modality in modalities:
-    start = ALL_MODALITIES.index(modality) * width
-    out += list(range(start, start + width))
   end = num_features(len(ALL_MODALITIES))
-  return out + list(range(end - len(PER_RELATION), end))
+  relation = list(range(end - len(PER_RELATION), end))
+  out = []
+  for kind in ('query', 'prototype'):
+    for modality in modalities:
+      start = ALL_MODALITIES.index(modality) * width
+      own = [start + PER_MODALITY.index(f'{kind}_{f}')
+             for f in TERM_FEATURES]
+      shared = [start + PER_MODALITY.index(f) for f in SHARED_FEATURES]
+      out.append(own + shared + relation)
+  return np.asarray(out, np.int32)
 
 
 def _known_mask(edges: np.ndarray,
@@ -146,8 +168,11 @@ def relation_evidence(edges: np.ndarray, num_relations: int,
                               unit[random_pairs[:, 1]], axis=1))
     ends = np.sum(unit[heads] * unit[tails], axis=1) - baseline
     both = (present[heads] & present[tails]).astype(np.float64)
+    # The gains are filled in per relation below, from the means.
+    gains = np.zeros((len(rows), 2))
     per_sample.append(np.stack([columns[0], columns[2], columns[1],
-                                columns[3], ends, both], axis=1))
+                                columns[3], gains[:, 0], gains[:, 1], ends,
+                                both], axis=1))
   # Popularity: how often each node answers r, less the held-out edge.
   answer_keys = relation_of * num_nodes + edges[:, 2]
   keys, key_counts = np.unique(answer_keys, return_counts=True)
@@ -166,6 +191,13 @@ def relation_evidence(edges: np.ndarray, num_relations: int,
   has = taken > 0
   out[has, :samples.shape[1]] = sums[has] / taken[has, None]
   out[:, -1] = np.minimum(np.log1p(counts) / np.log1p(max_edges), 1.0)
+  frequency = out[:, -3] + _GAIN_FLOOR
+  width = len(PER_MODALITY)
+  for m, (_, present) in enumerate(features.values()):
+    if present.any():
+      for gain, mrr in ((4, 0), (5, 1)):
+        out[has, m * width + gain] = np.log(
+            (out[has, m * width + mrr] + _GAIN_FLOOR) / frequency[has])
   weights = counts / counts.sum()
   return out, (weights @ out).astype(np.float32)
 

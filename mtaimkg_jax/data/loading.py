@@ -62,22 +62,44 @@ def parse_tasks(tasks: Sequence, key: str = 'tasks') -> list[TaskSpec]:
   return specs
 
 
-def synthetic_spec(config: ml_collections.ConfigDict) -> synthetic.SyntheticSpec:
+def synthetic_spec(config: ml_collections.ConfigDict,
+                   dataset: str = '') -> synthetic.SyntheticSpec:
+  """`config.data.synthetic`, then the options a dataset name gives after
+  `@` (`'lp/synthetic@seed=3,text_signal=0'`: graphs that differ, in one
+  run)."""
   overrides = dict(config.data.get('synthetic', {}))
-  fields = {f.name for f in dataclasses.fields(synthetic.SyntheticSpec)}
+  fields = {f.name: f.type for f in dataclasses.fields(synthetic.SyntheticSpec)}
   for name in overrides:
     if name not in fields:
       raise ConfigError(f'data.synthetic.{name}', 'unknown synthetic option; '
                         f'one of {sorted(fields)}')
+  options = dataset.partition('@')[2]
+  for item in filter(None, options.split(',')):
+    name, _, text = item.partition('=')
+    if name not in fields:
+      raise ConfigError('tasks', f'{dataset!r}: unknown synthetic option '
+                        f'{name!r}; one of {sorted(fields)}')
+    try:
+      overrides[name] = (int(text) if fields[name] in (int, 'int') else
+                         float(text))
+    except ValueError:
+      raise ConfigError('tasks', f'{dataset!r}: {name}={text!r} is not a '
+                        'number') from None
   return synthetic.SyntheticSpec(**overrides)
+
+
+def is_synthetic(dataset: str) -> bool:
+  return dataset.split('/', 1)[1].partition('@')[0] == 'synthetic'
 
 
 def load_task(config: ml_collections.ConfigDict,
               spec: TaskSpec) -> LPTask | EATask | ELTask:
   """One dataset as a task container (no features unified yet)."""
   name = spec.dataset.rstrip('/')
-  if name.split('/', 1)[1] == 'synthetic':
-    return synthetic.make_synthetic(synthetic_spec(config))[name]
+  if is_synthetic(name):
+    task = synthetic.make_synthetic(synthetic_spec(config, name))[
+        name.partition('@')[0]]
+    return dataclasses.replace(task, key=name)
   root = config.data.root
   if not root or not os.path.isdir(root):
     raise ConfigError('data.root', f'data root {root!r} is not a directory')

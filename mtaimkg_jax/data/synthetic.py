@@ -4,7 +4,10 @@ Entities have types, communities and hidden identities; relations are
 typed, prefer tails of the head's community, and some are compositions of
 others (r_c = r_a ∘ r_b), so multi-hop structure predicts held-out links.
 Text and image features are fixed random encodings of (type prototype +
-community prototype + identity) plus noise, with missing rates. A second graph holds a noisy copy of part of the first under
+community prototype + identity) plus noise, with missing rates;
+`text_signal` < 1 mixes the text with a latent of its own (0: text that
+says nothing about the facts), so graphs can differ in how much their
+text tells. A second graph holds a noisy copy of part of the first under
 other relation names and another text encoder (EA); mentions carry noisy
 text of their entity (EL). Everything is a pure function of the spec.
 """
@@ -36,6 +39,13 @@ class SyntheticSpec:
   text_dim: int = 48
   image_dim: int = 32
   text_noise: float = 0.5
+  # Share of the text latent that is the entity's own (type, community,
+  # identity); the rest is an independent random latent.
+  text_signal: float = 1.0
+  # Relations whose tail is the head's nearest entity by its own text
+  # latent (as WordNet's derivationally related forms share words): facts
+  # the text decides when `text_signal` is 1 and no structure predicts.
+  num_text_relations: int = 0
   image_noise: float = 1.0
   text_missing: float = 0.1
   image_missing: float = 0.3
@@ -123,6 +133,23 @@ def _typed_relations(rng, spec, types, communities):
   return np.unique(all_triples, axis=0), num_relations
 
 
+def _text_relations(spec: SyntheticSpec, latent: np.ndarray,
+                    first: int) -> np.ndarray:
+  """Relations `first, first+1, ...`: half the entities each link to their
+  nearest other entity by `latent` (cosine), from a stream of their own."""
+  rng = np.random.default_rng([spec.seed, 2])
+  unit = latent / np.linalg.norm(latent, axis=1, keepdims=True)
+  similarity = unit @ unit.T
+  np.fill_diagonal(similarity, -np.inf)
+  nearest = np.argsort(-similarity, axis=1)
+  out = []
+  for r in range(spec.num_text_relations):
+    heads = rng.choice(len(latent), len(latent) // 2, replace=False)
+    out.append(np.stack([heads, np.full(len(heads), first + r),
+                         nearest[heads, r]], axis=1))
+  return np.concatenate(out).astype(np.int64)
+
+
 def _split_transductive(rng, triples: np.ndarray, num_entities: int):
   """80/10/10 with every valid/test entity seen in train."""
   order = rng.permutation(len(triples))
@@ -156,9 +183,18 @@ def make_synthetic(spec: SyntheticSpec = SyntheticSpec()
   identity = _skewed(rng, n, spec.latent_dim)
   shared = prototypes[types] + community_prototypes[communities]
   text_latent = shared + identity
+  if spec.text_signal != 1.0:  # its own stream: the rest stays the same
+    unrelated = _skewed(np.random.default_rng([spec.seed, 1]), n,
+                        spec.latent_dim)
+    text_latent = (spec.text_signal * text_latent +
+                   (1.0 - spec.text_signal) * 2.0 * unrelated)
   image_latent = shared + 0.5 * identity + 0.5 * _skewed(
       rng, n, spec.latent_dim)
   triples, num_relations = _typed_relations(rng, spec, types, communities)
+  if spec.num_text_relations:
+    triples = np.concatenate([triples, _text_relations(
+        spec, shared + identity, num_relations)])
+    num_relations += spec.num_text_relations
   names = _names(rng, n)
   relation_names = [f'rel_{r}' for r in range(num_relations)]
   text_encoder = _encoder(rng, spec.latent_dim, spec.text_dim)

@@ -155,9 +155,10 @@ class MtaIMKG(nn.Module):
 
   def _evidence(self, graph: GraphArrays,
                 relations: jax.Array) -> jax.Array:
-    """[B, 2V] the query relation's evidence row and the graph's mean, the
-    columns of this model's modalities (`evidence.columns`)."""
-    columns = jnp.asarray(evidence_lib.columns(self.modalities))
+    """[B, 2M, 2F] per modality term, what the graph says of it: the
+    query relation's evidence and the graph's mean
+    (`evidence.term_columns`)."""
+    columns = jnp.asarray(evidence_lib.term_columns(self.modalities))
     rows = graph.evidence[relations][:, columns]
     mean = jnp.broadcast_to(graph.evidence_mean[columns], rows.shape)
     return jnp.concatenate([rows, mean], axis=-1)

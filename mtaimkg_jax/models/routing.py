@@ -76,21 +76,16 @@ class TermRouter(nn.Module):
       task_embedding: [B, T] learned vector of each query's task.
       context: [B, F] the query relation's representation and the query
         node's modality presence.
-      evidence: [B, V] what the query's graph says of each term (its
-        relation's evidence row and the graph's mean, data/evidence.py);
-        read when `evidence_hidden` > 0. Its MLP's last layer starts at
-        zero: at initialisation the weights are those without it.
+      evidence: [B, K-1, V] what the query's graph says of each modality
+        term (its relation's evidence and the graph's mean,
+        data/evidence.py); read when `evidence_hidden` > 0.
     """
     chex.assert_rank([task, task_embedding, context], [1, 2, 2])
     num_terms = 1 + 2 * len(self.modalities)
     base = self.param('base', self._base_init, (len(TASKS), num_terms))
     weights = base[task]
     if self.evidence_hidden:
-      chex.assert_rank(evidence, 2)
-      hidden = nn.relu(nn.Dense(self.evidence_hidden, name='evidence_hidden')(
-          jnp.concatenate([task_embedding, evidence], axis=-1)))
-      weights = weights + nn.Dense(num_terms, kernel_init=nn.initializers.zeros,
-                                   name='evidence_out')(hidden)
+      weights = weights + self._from_evidence(task_embedding, evidence)
     if self.uniform:
       return weights, None
     mixture = moe_lib.GatedMoE(self.num_experts, self.hidden, num_terms,
@@ -98,6 +93,30 @@ class TermRouter(nn.Module):
                                    jnp.concatenate([task_embedding, context],
                                                    axis=-1))
     return weights + mixture.output, mixture
+
+
+  def _from_evidence(self, task_embedding: jax.Array,
+                     evidence: jax.Array) -> jax.Array:
+    """[B, K] what each modality term's own evidence adds to its weight
+    (structure: 0): one small MLP shared by every term and modality, of
+    the task, whether the term is a query or a prototype term, and that
+    term's evidence, so the map from "how well this term alone ranks this
+    graph's facts" to its weight is learned once for all modalities and
+    graphs. Its last layer starts at zero (the weights are those without
+    evidence at initialisation); its output is in units of `text_prior`,
+    the scale of a name term's weight."""
+    chex.assert_rank(evidence, 3)
+    batch, terms, _ = evidence.shape
+    kind = jnp.repeat(jnp.eye(2), terms // 2, axis=0)  # query, prototype
+    inputs = jnp.concatenate([
+        jnp.broadcast_to(task_embedding[:, None, :],
+                         (batch, terms, task_embedding.shape[-1])),
+        jnp.broadcast_to(kind, (batch, terms, 2)), evidence], axis=-1)
+    hidden = nn.relu(nn.Dense(self.evidence_hidden,
+                              name='evidence_hidden')(inputs))
+    added = nn.Dense(1, kernel_init=nn.initializers.zeros,
+                     name='evidence_out')(hidden)[..., 0]
+    return jnp.pad(self.text_prior * added, ((0, 0), (1, 0)))
 
 
 def shares(weighted: jax.Array, mask: jax.Array) -> jax.Array:

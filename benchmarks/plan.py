@@ -44,6 +44,11 @@ def _transfer(task: str, dataset: str) -> tuple[str, ...]:
           '--mode=eval')
 
 
+def _floor(task: str, dataset: str) -> tuple[str, ...]:
+  return (f'--config=configs/transfer.py:task={task},dataset={dataset}',
+          '--mode=baseline')
+
+
 def _ea_ratio(dataset: str) -> tuple[str, ...]:
   return (('--config.ea.train_ratio=0.2',)
           if dataset == 'ea/FB15K-DB15K' else ())
@@ -53,17 +58,16 @@ def floors(dataset: str) -> list[Run]:
   """The parameter-free floors of a dataset: names alone (MiniLM cosine,
   raw 384 dims) and, for LP, how often a candidate answers the relation."""
   task = dataset.split('/')[0]
-  names = Run(f'names_{short(dataset)}', _transfer(task, dataset) + (
-      '--config.model.name=baseline', '--config.eval.baseline=feature_cosine',
+  names = Run(f'names_{short(dataset)}', _floor(task, dataset) + (
+      '--config.eval.baseline=feature_cosine',
       '--config.features.unification=none', '--config.features.k=384') +
               _ea_ratio(dataset) + (
                   ('--config.eval.sinkhorn_temperature=0.02',)
                   if task == 'ea' else ()))
   if task != 'lp':
     return [names]
-  return [names, Run(f'frequency_{short(dataset)}', _transfer(
-      task, dataset) + ('--config.model.name=baseline',
-                        '--config.eval.baseline=relation_frequency'))]
+  return [names, Run(f'frequency_{short(dataset)}', _floor(task, dataset) + (
+      '--config.eval.baseline=relation_frequency',))]
 
 
 def ultra(dataset: str) -> Run:
@@ -131,8 +135,7 @@ def test_plan() -> list[Run]:
   """The same kinds of runs on configs/test.py's synthetic graphs (CI)."""
   test = ('--config=configs/test.py',)
   return [
-      Run('names_synthetic', test + ('--mode=eval',
-                                     '--config.model.name=baseline')),
+      Run('names_synthetic', test + ('--mode=baseline',)),
       Run('model', test, trains=True),
       Run('model_backbone', test + (
           '--mode=eval', '--config.init_workdir=<runs>/model',

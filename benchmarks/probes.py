@@ -94,7 +94,7 @@ def load(dataset: str, task: str, root: str | None,
   """The graph as the raw-cosine baseline rows see it (384-d MiniLM), or
   its structure alone (`text=False`: nothing is encoded)."""
   config = transfer.get_config(f'task={task},dataset={dataset}')
-  config.model.name = 'baseline' if text else 'ultra'
+  config.model.name = 'mtaimkg' if text else 'ultra'
   config.features.unification = 'none'
   config.features.k = 384
   config.ea.train_ratio = presets.reported_seed_ratio(dataset)

@@ -47,11 +47,12 @@ class Predictor:
     model = experiment.model
     # The graph's query-independent part (unit features, prototypes, edge
     # gates) is computed once per dataset, as ranking does, not per query.
+    centre = experiment.config.model.num_references > 0
     self._graph_side = jax.jit(lambda p, g: model.apply(
-        {'params': p}, g, method='graph_side'))
+        {'params': p}, g, centre=centre, method='graph_side'))
     self._sides = {}
     self._score = jax.jit(lambda p, g, q, side: model.apply(
-        {'params': p}, g, q, side=side))
+        {'params': p}, g, q, side=side, method='rank'))
 
   @classmethod
   def from_workdir(cls, workdir: str,
@@ -143,7 +144,7 @@ class Predictor:
   def routing(self, query: str, task: str | None = None) -> dict[str, float]:
     """The query's routing weights over the model's representations."""
     _, _, output = self._forward(query, task)
-    return dict(zip(self.experiment.routed,
+    return dict(zip(self.experiment.terms.names,
                     map(float, np.asarray(output.routing)[0])))
 
   def predict(self, query: str, task: str | None = None,

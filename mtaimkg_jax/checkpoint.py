@@ -220,9 +220,23 @@ def read_config(workdir: str) -> ml_collections.ConfigDict | None:
   if not os.path.exists(path):
     return None
   with open(path) as f:
-    saved = _tuples(json.load(f))
+    saved = _renamed(_tuples(json.load(f)))
   return ml_collections.ConfigDict(
       _with_defaults(saved, base_config().to_dict()))
+
+
+# Keys a saved config may hold under an earlier name: (section, old) →
+# new, read as the new key (same meaning, same value).
+RENAMED_KEYS = {('model', 'text_prior'): 'names_prior'}
+
+
+def _renamed(saved: dict) -> dict:
+  out = dict(saved)
+  for (section, old), new in RENAMED_KEYS.items():
+    if isinstance(out.get(section), dict) and old in out[section]:
+      out[section] = dict(out[section])
+      out[section][new] = out[section].pop(old)
+  return out
 
 
 def _with_defaults(saved: dict, defaults: dict) -> dict:

@@ -57,8 +57,8 @@ def base_config() -> ml_collections.ConfigDict:
   config.padding.budgets = ()  # () → automatic buckets; else dicts of sizes
 
   config.model = ml_collections.ConfigDict()
-  # 'mtaimkg' (the full model), 'ultra' (structure only), 'baseline'
-  # (relation frequency for LP, feature cosine for EA/EL; nothing trained).
+  # 'mtaimkg' (the full model) or 'ultra' (structure only); the
+  # parameter-free floors are `--mode=baseline` (eval.baseline).
   config.model.name = 'mtaimkg'
   config.model.dim = 64
   config.model.num_layers = 6
@@ -81,9 +81,11 @@ def base_config() -> ml_collections.ConfigDict:
   config.model.without = ()
   config.model.remat = False
   config.model.chunk_size = 8192  # candidates scored per chunk in ranking
-  # Initial weight of the names' cosine in EA/EL logits (learned per task
-  # and modality; 0 starts every task without the names-alone prior).
-  config.model.text_prior = 10.0
+  # The names prior: the initial weight of the query terms (the names'
+  # cosine) in EA/EL logits, learned per task and modality (models/
+  # terms.py); 0 starts every task without it. Also the unit of what the
+  # graph's evidence adds to a term's weight.
+  config.model.names_prior = 10.0
   # Reference queries (training seeds) a one-to-one task's (EA) learned
   # terms are centred on, so that a score a candidate gets whatever the
   # query cannot rank it; at ranking only (training ignores it); 0: not
@@ -142,7 +144,7 @@ def base_config() -> ml_collections.ConfigDict:
   # Fewer held-out queries than this cannot choose the scale (its MRR
   # differences would be noise): an error, not a guess.
   config.eval.calibration_min_queries = 100
-  # With model.name='baseline': the parameter-free floor to rank with
+  # --mode=baseline: the parameter-free floor to rank with
   # (eval/baselines.py); '' is each task kind's own (LP: relation
   # frequency; EA, EL: the names' cosine).
   config.eval.baseline = ''

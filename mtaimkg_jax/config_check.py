@@ -33,7 +33,7 @@ TRAINING_KEYS = ('seed', 'tasks', 'ea', 'el', 'data.synthetic')
 BREAKDOWNS = ('direction', 'relation')
 SPLITS = ('train', 'valid', 'test')
 
-MODELS = ('mtaimkg', 'ultra', 'baseline')
+MODELS = ('mtaimkg', 'ultra')
 
 # key: (kind, minimum) — kind 'int' or 'float'; minimum inclusive unless the
 # third entry says 'exclusive'.
@@ -60,7 +60,7 @@ _NUMBERS: dict[str, tuple] = {
     'train.keep_checkpoints': ('int', 1),
     'eval.batch_size': ('int', 1),
     'eval.max_queries': ('int', 0),
-    'model.text_prior': ('float', 0),
+    'model.names_prior': ('float', 0),
     'eval.save_every_seconds': ('float', 0),
     'eval.sinkhorn_temperature': ('float', 0),
     'eval.sinkhorn_iterations': ('int', 1),
@@ -264,6 +264,35 @@ def differences(saved: ml_collections.ConfigDict,
     out.append(f'{key}: {theirs.get(key, "(absent)")!r} in the run, '
                f'{ours.get(key, "(absent)")!r} here')
   return out
+
+
+# The keys that decide which queries of a dataset of each task are
+# training, held-out and test queries (LP splits are files).
+SPLIT_KEYS = {'ea': ('seed', 'ea.train_ratio', 'ea.valid_fraction'),
+              'el': ('seed', 'el.valid_fraction')}
+
+
+def check_same_splits(trained: ml_collections.ConfigDict,
+                      config: ml_collections.ConfigDict) -> None:
+  """Raises `ConfigError` naming the keys when `config` evaluates a dataset
+  the `trained` run trained on with another split of it: its test or
+  held-out queries would include pairs or mentions the checkpoint
+  trained on."""
+  trained_on = {dataset for _, dataset, _ in trained.tasks}
+  evaluated = loading.parse_tasks(config.eval.tasks or config.tasks,
+                                  'eval.tasks' if config.eval.tasks
+                                  else 'tasks')
+  problems = []
+  for spec in evaluated:
+    if spec.dataset not in trained_on:
+      continue
+    for key in SPLIT_KEYS.get(spec.task, ()):
+      if _get(trained, key) != _get(config, key):
+        problems.append(ConfigError(key, (
+            f'{spec.dataset} was trained on with {key}={_get(trained, key)!r}'
+            f'; evaluating it with {_get(config, key)!r} would rank queries '
+            'the checkpoint trained on (use the run\'s own value)')))
+  raise_together(problems)
 
 
 def with_saved_model(config: ml_collections.ConfigDict,

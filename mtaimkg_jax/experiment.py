@@ -61,11 +61,11 @@ def build_model(config: ml_collections.ConfigDict) -> nn.Module:
       expert_hidden=model.expert_hidden, num_experts=model.num_experts,
       top_k=model.top_k, uniform_routing=not model.routing,
       remat=model.remat, chunk_size=model.chunk_size,
-      text_prior=model.text_prior, gate_hidden=model.gate_hidden,
+      names_prior=model.names_prior, gate_hidden=model.gate_hidden,
       evidence_hidden=model.evidence_hidden,
       modalities=MODALITIES + tuple(config.features.views),
-      name_prior_tasks=tuple(KINDS[t].id for t in TASKS
-                             if KINDS[t].names_prior),
+      names_prior_tasks=tuple(KINDS[t].id for t in TASKS
+                              if KINDS[t].names_prior),
       without=tuple(model.without))
 
 
@@ -167,13 +167,17 @@ class Experiment:
   """See the module docstring."""
 
   def __init__(self, config: ml_collections.ConfigDict,
-               mesh: jax.sharding.Mesh | None = None):
-    """`mesh`: the devices to run on (default: all, `parallel.make_mesh`)."""
+               mesh: jax.sharding.Mesh | None = None,
+               baseline: bool = False):
+    """`mesh`: the devices to run on (default: all, `parallel.make_mesh`);
+    `baseline`: the run ranks parameter-free floors (`--mode=baseline`),
+    so no parameter is ever read."""
     self.config = config
+    self.baseline = baseline
     self.mesh = mesh if mesh is not None else parallel.make_mesh()
     config_check.validate(config, self.mesh.shape[parallel.DATA_AXIS])
     self.model = build_model(config)
-    self.routed = self.model.routed
+    self.terms = self.model.terms
     self._budgets = budgets(config)
     self._graphs: dict[str, QueryGraph] = {}
     self._prepared: dict[tuple[str, str | None], Prepared] = {}
@@ -183,7 +187,7 @@ class Experiment:
 
   def _initial_source(self) -> dict[str, Any]:
     config = self.config
-    if config.model.name == 'baseline':
+    if self.baseline:
       return {'kind': 'none'}
     path = config.model.init_checkpoint
     if path and os.path.isfile(path):

@@ -39,10 +39,12 @@ _CONFIG = config_flags.DEFINE_config_file(
     lock_config=True)
 _WORKDIR = flags.DEFINE_string('workdir', None,
                                'Directory for checkpoints, logs and results.')
-_MODE = flags.DEFINE_enum('mode', 'train', ['train', 'eval', 'predict'],
+_MODE = flags.DEFINE_enum('mode', 'train',
+                          ['train', 'eval', 'predict', 'baseline'],
                           'train: train then evaluate; eval: evaluate the '
                           'latest (or initial) checkpoint; predict: answer '
-                          '--query / --queries with names.')
+                          '--query / --queries with names; baseline: rank '
+                          'with a parameter-free floor (eval.baseline).')
 _QUERY = flags.DEFINE_string(
     'query', None, "predict: 'head|relation|?' or '?|relation|tail' (LP), "
     'an entity name or id of graph 1 (EA), or a mention sentence (EL).')
@@ -119,6 +121,8 @@ def main(argv):
       train.train_and_evaluate(config, _WORKDIR.value)
     elif _MODE.value == 'eval':
       runner.evaluate_checkpoint(config, _WORKDIR.value, overridden)
+    elif _MODE.value == 'baseline':
+      runner.rank_baselines(config, _WORKDIR.value)
     else:
       _predict(config, overridden)
   except MtaimkgError as e:

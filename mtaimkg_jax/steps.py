@@ -132,10 +132,6 @@ def make_steps(model: nn.Module, optimizer: optax.GradientTransformation,
   sharded = parallel.sharded(mesh)
 
   def loss_fn(params, graph: GraphArrays, batch: TrainBatch):
-    # Centring on reference queries is a ranking-time operation: trained
-    # through, the loss learns the fixed reference's own scores and ranks
-    # whatever it scores low first (docs/findings.md).
-    graph = graph._replace(references=graph.references[:0])
     queries = batch.queries
     token_mask = batch.candidate_valid & queries.valid[:, None]
     output = model.apply({'params': params}, graph, queries,
@@ -169,8 +165,12 @@ def make_steps(model: nn.Module, optimizer: optax.GradientTransformation,
     scalars['finite'] = finite.astype(jnp.float32)
     return TrainState(state.step + 1, params, opt_state), scalars
 
+  # One-to-one tasks are ranked against their reference queries.
+  centre = config.model.num_references > 0
+
   def graph_side(params, graph: GraphArrays):
-    return model.apply({'params': params}, graph, method='graph_side')
+    return model.apply({'params': params}, graph, centre=centre,
+                       method='graph_side')
 
   def eval_step(params, graph: GraphArrays, batch: EvalBatch,
                 candidate_index: jax.Array, side: Any):
@@ -185,7 +185,7 @@ def make_steps(model: nn.Module, optimizer: optax.GradientTransformation,
                          (batch.answers.shape[0], candidate_index.shape[0]))
     ], axis=1)
     output = model.apply({'params': params}, graph, queries, scored,
-                         side=side)
+                         side=side, method='rank')
     candidates = graph.entity.nodes['candidate'] & graph.entity.nodes['real']
     ranks = metrics.filtered_ranks_of_candidates(
         output.logits, batch.answers, batch.exclude, candidate_index,

@@ -102,8 +102,6 @@ def train_and_evaluate(config: ml_collections.ConfigDict,
     raise ConfigError('workdir', 'a --workdir is required')
   experiment = Experiment(config)
   with checkpoint.WorkdirLock(workdir):
-    if config.model.name == 'baseline':
-      return runner.evaluate_baselines(experiment, workdir)
     return _train_and_evaluate(experiment, workdir)
 
 

@@ -22,7 +22,6 @@ from mtaimkg_jax.errors import ConfigError
 from mtaimkg_jax.eval import calibration, ranking, runner
 from mtaimkg_jax.eval.matching import ONE_TO_ONE, matrix_ranks
 from mtaimkg_jax.experiment import build_model
-from mtaimkg_jax.models.model import names_prior
 from mtaimkg_jax.types import TASK_IDS, Queries
 
 
@@ -72,7 +71,7 @@ def test_prior_is_the_routed_name_cosines(run, dataset):
   model = build_model(config)
   silent = jax.tree_util.tree_map(np.array, params)
   names = [1 + i for i in range(len(model.modalities))]
-  others = [k for k in range(len(model.routed)) if k not in names]
+  others = [k for k in range(len(model.terms)) if k not in names]
   silent['router']['base'][:, others] = 0
   silent['router']['moe']['w_out'][..., others] = 0
   silent['router']['moe']['b_out'][..., others] = 0
@@ -84,7 +83,7 @@ def test_prior_is_the_routed_name_cosines(run, dataset):
   output = model.apply({'params': params}, arrays, queries, index)
   weights = _name_weights(model, params, arrays, queries)
   prior = _cosine_prior(graph, model.modalities, weights, nodes, candidates)
-  np.testing.assert_allclose(np.asarray(names_prior(output.terms)), prior,
+  np.testing.assert_allclose(np.asarray(model.terms.names_prior(output.terms)), prior,
                              rtol=1e-4, atol=1e-4)
   logits = model.apply({'params': silent}, arrays, queries, index).logits
   np.testing.assert_allclose(np.asarray(logits), prior, rtol=1e-4, atol=1e-4)
@@ -170,7 +169,7 @@ def test_calibrated_ranks_are_the_rescaled_saved_scores(run, dataset):
   index = np.broadcast_to(candidates, (8, len(candidates))).astype(np.int32)
   terms = model.apply({'params': params}, graph_arrays(
       test, choose_budget(test), config.features.k), queries, index).terms
-  expected = np.asarray(names_prior(terms))
+  expected = np.asarray(model.terms.names_prior(terms))
   kept = prior[:8]
   finite = np.isfinite(kept)
   np.testing.assert_allclose(kept[finite], expected[finite], rtol=1e-4,

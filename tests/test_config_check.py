@@ -19,7 +19,7 @@ _SETTINGS = hypothesis.settings(max_examples=300, deadline=None,
 _INTS = st.integers(-10**6, 10**6)
 _FLOATS = st.floats(allow_nan=True, allow_infinity=True) | st.floats(-10, 10)
 _STRINGS = st.text(max_size=12) | st.sampled_from(
-    ['bce', 'infonce', 'test', 'all', 'mtaimkg', 'ultra', 'baseline',
+    ['bce', 'infonce', 'test', 'all', 'mtaimkg', 'ultra',
      'realistic', 'pessimistic', 'optimistic'])
 
 
@@ -121,3 +121,21 @@ def test_budgets_and_devices():
   config = test_config.get_config()
   with pytest.raises(ConfigError, match='not divisible'):
     config_check.validate(config, data_devices=3)
+
+
+def test_evaluating_a_trained_dataset_on_another_split_names_the_keys():
+  trained = test_config.get_config()
+  config = test_config.get_config()
+  config_check.check_same_splits(trained, config)
+  config.seed = 1
+  config.ea.train_ratio = 0.5
+  with pytest.raises(ConfigError) as caught:
+    config_check.check_same_splits(trained, config)
+  assert 'seed' in str(caught.value) and 'ea.train_ratio' in str(
+      caught.value) and 'ea/synthetic' in str(caught.value)
+  # A dataset the run never trained on may be split any way.
+  config.eval.tasks = (('ea', 'ea/other', 1.0),)
+  config_check.check_same_splits(trained, config)
+  # LP splits are files: the seed does not change them.
+  config.eval.tasks = (('lp', 'lp/synthetic', 1.0),)
+  config_check.check_same_splits(trained, config)

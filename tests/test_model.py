@@ -18,9 +18,9 @@ from mtaimkg_jax.data.padding import (Budget, choose_budget, graph_arrays,
 from mtaimkg_jax.errors import ConfigError
 from mtaimkg_jax.experiment import Experiment
 from mtaimkg_jax.models import moe, routing
-from mtaimkg_jax.models.model import (MtaIMKG, StructureOnly, names_prior,
-                                     without_own_facts)
-from mtaimkg_jax.types import TASK_IDS, Queries, TrainBatch
+from mtaimkg_jax.models.model import MtaIMKG, StructureOnly, without_own_facts
+from mtaimkg_jax.models.terms import Terms
+from mtaimkg_jax.types import MODALITIES, TASK_IDS, Queries, TrainBatch
 
 K = 6
 
@@ -55,7 +55,7 @@ NAMES = (TASK_IDS['ea'], TASK_IDS['el'])
 def _model(**overrides):
   options = dict(dim=8, num_layers=2, task_dim=4, num_experts=3,
                  expert_hidden=8, chunk_size=8, gate_hidden=4,
-                 name_prior_tasks=NAMES)
+                 names_prior_tasks=NAMES)
   return MtaIMKG(**{**options, **overrides})
 
 
@@ -90,16 +90,16 @@ def test_shapes_and_routing_sums_to_one(setup):
   graph, budget, arrays, model, params = setup
   candidates = np.array([[1, 2, 3]] * 4, np.int32)
   out = model.apply({'params': params}, arrays, _queries('lp'), candidates,
-                    token_mask=np.ones((4, 3), bool))
+                    candidate_mask=np.ones((4, 3), bool))
   chex.assert_shape(out.logits, (4, 3))
-  chex.assert_shape(out.routing, (4, len(routing.ROUTED)))
+  chex.assert_shape(out.routing, (4, len(Terms(MODALITIES))))
   np.testing.assert_allclose(out.routing.sum(-1), 1.0, rtol=1e-6)
   assert np.isfinite(out.balance_loss) and out.balance_loss >= 1.0 - 1e-5
   # The terms add up to the logits.
-  assert tuple(out.terms) == routing.ROUTED
+  assert tuple(out.terms) == Terms(MODALITIES).names
   np.testing.assert_allclose(sum(out.terms.values()), out.logits, rtol=1e-5,
                              atol=1e-6)
-  full = model.apply({'params': params}, arrays, _queries('lp'))
+  full = model.apply({'params': params}, arrays, _queries('lp'), method='rank')
   chex.assert_shape(full.logits, (4, budget.nodes))
   # Scoring all nodes (in chunks) equals scoring them as candidates.
   np.testing.assert_allclose(full.logits[:, [1, 2, 3]], out.logits,
@@ -113,18 +113,18 @@ def test_at_initialisation_lp_logits_are_ultras(setup):
   params = _init(model, arrays)
   ultra = StructureOnly(dim=8, num_layers=2)
   want = ultra.apply({'params': {'backbone': params['backbone']}}, arrays,
-                     _queries('lp')).logits
-  got = model.apply({'params': params}, arrays, _queries('lp'))
+                     _queries('lp'), method='rank').logits
+  got = model.apply({'params': params}, arrays, _queries('lp'), method='rank')
   np.testing.assert_array_equal(got.logits, want)
   assert not np.array_equal(
       model.apply({'params': _perturbed(params)}, arrays,
-                  _queries('lp')).logits, want)
+                  _queries('lp'), method='rank').logits, want)
 
 
 def test_routing_changes_with_the_task(setup):
   _, _, arrays, model, params = setup
   weights = {t: np.asarray(model.apply({'params': params}, arrays,
-                                       _queries(t)).routing)
+                                       _queries(t), method='rank').routing)
              for t in TASK_IDS}
   assert not np.allclose(weights['lp'], weights['ea'])
   assert not np.allclose(weights['ea'], weights['el'])
@@ -136,9 +136,9 @@ def test_absent_modality_gets_zero_share():
   model = _model(num_layers=1)
   params = _perturbed(_init(model, arrays, seed=1))
   shares = np.asarray(model.apply({'params': params}, arrays,
-                                  _queries('el')).routing)
-  image = [routing.ROUTED.index('image'),
-           routing.ROUTED.index('image_relation')]
+                                  _queries('el'), method='rank').routing)
+  image = [Terms(MODALITIES).index('image'),
+           Terms(MODALITIES).index('image_relation')]
   assert (shares[:, image] == 0).all()
   np.testing.assert_allclose(shares.sum(-1), 1.0, rtol=1e-6)
 
@@ -150,16 +150,16 @@ def test_the_term_that_decides_dominates_the_shares(setup):
   loud = jax.tree_util.tree_map(np.array, params)
   base = loud['router']['base']
   base[:] = 1e-3
-  base[:, routing.ROUTED.index('text')] = 100.0
+  base[:, Terms(MODALITIES).index('text')] = 100.0
   shares = np.asarray(model.apply({'params': loud}, arrays,
-                                  _queries('ea')).routing)
-  text = shares[:, routing.ROUTED.index('text')]
+                                  _queries('ea'), method='rank').routing)
+  text = shares[:, Terms(MODALITIES).index('text')]
   has_text = graph.features['text'].present[[0, 1, 2, 3]]
   assert has_text.any() and (text[has_text] > 0.9).all()
   assert (text[~has_text] == 0).all()  # no text of its own: no text term
   alone = model.clone(without=('modalities',))
   shares = np.asarray(alone.apply({'params': params}, arrays,
-                                  _queries('ea')).routing)
+                                  _queries('ea'), method='rank').routing)
   np.testing.assert_allclose(shares[:, 0], 1.0)
 
 
@@ -167,9 +167,9 @@ def test_ablations_change_no_parameter(setup):
   """`without` drops terms and gates at evaluation: the backbone alone
   scores with the structure term only; a dropped modality has no term."""
   _, _, arrays, model, params = setup
-  full = model.apply({'params': params}, arrays, _queries('ea'))
+  full = model.apply({'params': params}, arrays, _queries('ea'), method='rank')
   alone = model.clone(without=('modalities',)).apply(
-      {'params': params}, arrays, _queries('ea'))
+      {'params': params}, arrays, _queries('ea'), method='rank')
   for name, term in alone.terms.items():
     if name != 'structure':
       assert not np.asarray(term).any()
@@ -179,7 +179,7 @@ def test_ablations_change_no_parameter(setup):
   assert (jax.tree_util.tree_structure(ablated) ==
           jax.tree_util.tree_structure(params))
   no_text = model.clone(without=('text',)).apply({'params': params}, arrays,
-                                                 _queries('ea'))
+                                                 _queries('ea'), method='rank')
   assert not np.asarray(no_text.terms['text']).any()
   assert not np.asarray(no_text.terms['text_relation']).any()
   assert np.asarray(no_text.terms['image']).any()
@@ -196,7 +196,7 @@ def test_each_path_of_the_modalities_ablates_alone(setup):
   def run(without, weights=loud):
     clone = model.clone(without=without)
     side = clone.apply({'params': weights}, arrays, method=clone.graph_side)
-    return side, clone.apply({'params': weights}, arrays, _queries('lp'))
+    return side, clone.apply({'params': weights}, arrays, _queries('lp'), method='rank')
   full_side, full = run(())
   no_gates_side, no_gates = run(('edge_gates',))
   no_terms_side, no_terms = run(('modality_terms',))
@@ -223,8 +223,8 @@ def test_the_scale_path_ranks_and_learns_as_the_plain_path(setup):
   graph, _, arrays, model, params = setup
   scaled = model.clone(remat=True, chunk_size=3)
   queries = _queries('lp')
-  plain = model.apply({'params': params}, arrays, queries).logits
-  chunked = scaled.apply({'params': params}, arrays, queries).logits
+  plain = model.apply({'params': params}, arrays, queries, method='rank').logits
+  chunked = scaled.apply({'params': params}, arrays, queries, method='rank').logits
   np.testing.assert_allclose(chunked, plain, rtol=1e-5, atol=1e-5)
   exclude = np.zeros(plain.shape, bool)
   answers = jnp.asarray([4, 5, 6, 7])
@@ -237,20 +237,20 @@ def test_the_scale_path_ranks_and_learns_as_the_plain_path(setup):
 
   def loss(p, m):
     return jnp.sum(m.apply({'params': p}, arrays, queries, candidates,
-                           token_mask=mask).logits ** 2)
+                           candidate_mask=mask).logits ** 2)
 
   grads = [jax.grad(loss)(params, m) for m in (model, scaled)]
   chex.assert_trees_all_close(*grads, rtol=1e-4, atol=1e-5)
 
   def ranking_loss(p, m):  # candidates in chunks (no token mask)
-    return jnp.sum(m.apply({'params': p}, arrays, queries).logits ** 2)
+    return jnp.sum(m.apply({'params': p}, arrays, queries, method='rank').logits ** 2)
 
   grads = [jax.grad(ranking_loss)(params, m) for m in (model, scaled)]
   chex.assert_trees_all_close(*grads, rtol=1e-4, atol=1e-5)
 
 
 def test_uniform_routing_ablation_keeps_the_base_weights():
-  router = routing.TermRouter(('text',), (1,), 10.0, num_experts=2,
+  router = routing.TermRouter(Terms(('text',)), (1,), 10.0, num_experts=2,
                               hidden=4, uniform=True)
   task = jnp.array([0, 1])
   variables = router.init(jax.random.PRNGKey(0), task, jnp.ones((2, 3)),
@@ -266,19 +266,19 @@ def test_padding_never_changes_a_score(setup):
   bigger = Budget(budget.nodes + 11, budget.edges + 7, budget.relations + 3,
                   budget.relation_edges + 5)
   small = model.apply({'params': params}, graph_arrays(graph, budget, K),
-                      _queries('ea'))
+                      _queries('ea'), method='rank')
   large = model.apply({'params': params}, graph_arrays(graph, bigger, K),
-                      _queries('ea'))
+                      _queries('ea'), method='rank')
   np.testing.assert_allclose(small.logits[:, :graph.num_nodes],
                              large.logits[:, :graph.num_nodes], rtol=1e-5,
                              atol=1e-5)
 
 
-def test_text_prior_starts_ea_and_el_from_names_alone(setup):
-  """The text weight starts at `text_prior` for EA/EL and 0 elsewhere; a
+def test_the_names_prior_starts_ea_and_el_from_names_alone(setup):
+  """The text weight starts at `names_prior` for EA/EL and 0 elsewhere; a
   large prior makes the EA ranking the text cosine ranking."""
   graph, _, arrays, _, _ = setup
-  model = _model(text_prior=1e4)
+  model = _model(names_prior=1e4)
   params = _init(model, arrays)
   base = np.asarray(params['router']['base'])
   expected = np.zeros_like(base)
@@ -286,7 +286,7 @@ def test_text_prior_starts_ea_and_el_from_names_alone(setup):
   expected[[TASK_IDS['ea'], TASK_IDS['el']], 1] = 1e4
   np.testing.assert_array_equal(base, expected)
   logits = np.asarray(model.apply({'params': params}, arrays,
-                                  _queries('ea')).logits)[:, :graph.num_nodes]
+                                  _queries('ea'), method='rank').logits)[:, :graph.num_nodes]
   text = np.asarray(arrays.entity.nodes['text'])[:graph.num_nodes]
   unit = text / np.maximum(np.linalg.norm(text, axis=1, keepdims=True), 1e-9)
   cosine = unit[[0, 1, 2, 3]] @ unit.T
@@ -307,7 +307,7 @@ def test_gates_and_router_learn_from_the_loss(setup):
 
   def loss(p):
     out = model.apply({'params': p}, arrays, _queries('ea'), candidates,
-                      token_mask=np.ones((4, 3), bool))
+                      candidate_mask=np.ones((4, 3), bool))
     return jnp.sum(out.logits ** 2) + out.balance_loss
 
   grads = jax.grad(loss)(params)
@@ -383,14 +383,18 @@ def test_a_reference_query_centres_its_own_learned_terms_to_zero(centred):
                 graph.num_base_relations == same_as)
   assert np.all((np.asarray(entity.senders)[gone] == node) |
                 (np.asarray(entity.receivers)[gone] == node))
-  out = model.apply({'params': params}, arrays, queries, edge_weight=weight)
+  cut = arrays._replace(entity=entity._replace(
+      edges={**entity.edges, 'weight': weight}))
+  side = model.apply({'params': params}, cut, centre=True,
+                     method='graph_side')
+  out = model.apply({'params': params}, cut, queries, side=side,
+                    method='rank')
   real = np.asarray(arrays.entity.nodes['real'])
-  learned = np.asarray(out.logits - names_prior(out.terms))[:, real]
-  np.testing.assert_allclose(learned, 0.0, atol=1e-4)
-  plain = model.apply({'params': params}, arrays._replace(
-      references=np.zeros((0,), np.int32)), queries, edge_weight=weight)
-  learned = np.asarray(plain.logits - names_prior(plain.terms))[:, real]
-  assert np.abs(learned).max() > 1e-2
+  learned = np.asarray(out.logits - model.terms.names_prior(out.terms))
+  np.testing.assert_allclose(learned[:, real], 0.0, atol=1e-4)
+  plain = model.apply({'params': params}, cut, queries, method='rank')
+  learned = np.asarray(plain.logits - model.terms.names_prior(plain.terms))
+  assert np.abs(learned[:, real]).max() > 1e-2
 
 
 def test_centring_removes_a_score_every_query_gives_a_candidate(centred):
@@ -403,13 +407,14 @@ def test_centring_removes_a_score_every_query_gives_a_candidate(centred):
                   answers=np.zeros(4, np.int32),
                   task=np.full(4, TASK_IDS['ea'], np.int32),
                   valid=np.ones(4, bool))
-  for references, centred_away in ((arrays.references, True),
-                                   (np.zeros((0,), np.int32), False)):
-    terms = model.apply({'params': params}, arrays._replace(
-        references=references), batch).terms
-    relation = np.concatenate([np.asarray(v) for k, v in terms.items()
-                               if k.endswith('_relation')])
-    assert np.allclose(relation, 0.0) == centred_away
+  for centre in (True, False):
+    side = model.apply({'params': params}, arrays, centre=centre,
+                       method='graph_side')
+    terms = model.apply({'params': params}, arrays, batch, side=side,
+                        method='rank').terms
+    relation = np.concatenate([np.asarray(terms[k])
+                               for k in model.terms.prototype_names])
+    assert np.allclose(relation, 0.0) == centre
 
 
 def test_training_is_not_centred(centred):
@@ -440,9 +445,12 @@ def test_training_is_not_centred(centred):
   (centred_state, centred_scalars), (plain_state, plain_scalars) = results
   assert centred_scalars['loss'] == plain_scalars['loss']
   chex.assert_trees_all_equal(centred_state.params, plain_state.params)
-  logits = [model.apply({'params': params}, a, batch, candidates).logits
-            for a in (arrays, plain)]
-  assert not np.allclose(*logits)
+  side = model.apply({'params': params}, arrays, centre=True,
+                     method='graph_side')
+  ranked = model.apply({'params': params}, arrays, batch, candidates,
+                       side=side, method='rank').logits
+  trained = model.apply({'params': params}, arrays, batch, candidates).logits
+  assert not np.allclose(ranked, trained)
 
 
 def test_references_are_seeded_training_seeds_of_one_to_one_graphs():

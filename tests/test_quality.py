@@ -188,7 +188,7 @@ def _parse(command: list[str]):
   flags.DEFINE_string('workdir', None, '', flag_values=values)
   flags.DEFINE_string('mode', 'train', '', flag_values=values)
   values(argv)
-  assert values['mode'].value in ('train', 'eval')
+  assert values['mode'].value in ('train', 'eval', 'baseline')
   return values['config'].value
 
 

@@ -326,9 +326,8 @@ def test_preempted_evaluation_resumes_and_matches(trained, tmp_path,
 
 
 def test_baseline_one_to_one_ranks_the_same_ea_queries(tmp_path):
-  config = _config(**{'model.name': 'baseline',
-                      'eval.sinkhorn_temperature': 0.05})
-  results = runner.evaluate_checkpoint(config, str(tmp_path))
+  config = _config(**{'eval.sinkhorn_temperature': 0.05})
+  results = runner.rank_baselines(config, str(tmp_path))
   matched = results.pop('ea/synthetic' + matching.ONE_TO_ONE)
   assert matched['count'] == results['ea/synthetic']['count']
   assert matched != results['ea/synthetic']
@@ -393,7 +392,7 @@ def test_eval_step_compiles_once_per_budget_candidates_and_answers():
   params = parallel.replicate(experiment.init_params(prepared[0]), mesh)
   fns = steps.make_steps(model, experiment.optimizer(params), config, mesh)
   all_nodes = jax.jit(
-      lambda p, g, q: model.apply({'params': p}, g, q).logits,
+      lambda p, g, q: model.apply({'params': p}, g, q, method='rank').logits,
       in_shardings=(parallel.replicated(mesh), parallel.replicated(mesh),
                     parallel.sharded(mesh)))
   budgets = set()
@@ -458,7 +457,7 @@ def test_edgeless_el_queries_share_one_entity_gnn_run():
   ea_arrays = jax.tree_util.tree_map(np.asarray, ea.arrays)
   ea_queries = pad_queries(ea.graph.queries['test'].take(np.arange(4)), 'ea',
                            4)
-  forced, right = [model.apply({'params': params}, g, ea_queries).logits
+  forced, right = [model.apply({'params': params}, g, ea_queries, method='rank').logits
                    for g in (ea_arrays._replace(
                        isolated_queries=np.ones((1,), bool)), ea_arrays)]
   assert not np.allclose(forced, right, rtol=1e-3, atol=1e-3)

@@ -19,7 +19,6 @@ from mtaimkg_jax.data import loading, views
 from mtaimkg_jax.data.mmkg import Features
 from mtaimkg_jax.data.padding import choose_budget, graph_arrays
 from mtaimkg_jax.errors import ConfigError
-from mtaimkg_jax.models import routing
 from mtaimkg_jax.models.model import MtaIMKG
 from mtaimkg_jax.types import TASK_IDS, Queries
 
@@ -122,8 +121,8 @@ def test_model_routes_over_the_view_and_drops_it_where_absent(graphs):
   model = MtaIMKG(dim=8, num_layers=1, task_dim=4, num_experts=2,
                   expert_hidden=8,
                   modalities=('text', 'image', 'neighbours', 'surface'),
-                  name_prior_tasks=(TASK_IDS['ea'], TASK_IDS['el']))
-  assert model.routed == ('structure', 'text', 'image', 'neighbours',
+                  names_prior_tasks=(TASK_IDS['ea'], TASK_IDS['el']))
+  assert model.terms.names == ('structure', 'text', 'image', 'neighbours',
                           'surface', 'text_relation', 'image_relation',
                           'neighbours_relation', 'surface_relation')
   weights = {}
@@ -140,10 +139,10 @@ def test_model_routes_over_the_view_and_drops_it_where_absent(graphs):
     params = model.init(jax.random.PRNGKey(0), arrays, queries,
                         np.zeros((4, 2), np.int32))['params']
     weights[task] = np.asarray(model.apply({'params': params}, arrays,
-                                           queries).routing)
+                                           queries, method='rank').routing)
     np.testing.assert_allclose(weights[task].sum(-1), 1.0, rtol=1e-6)
-  view = [model.routed.index('neighbours'),
-          model.routed.index('neighbours_relation')]
+  view = [model.terms.index('neighbours'),
+          model.terms.index('neighbours_relation')]
   assert (weights['lp'][:, view] == 0).all()
   assert (weights['ea'][:, view[0]] > 0).all()
   # EA and EL start from the cosine of names and of neighbours' names.
@@ -157,7 +156,7 @@ def test_model_routes_over_the_view_and_drops_it_where_absent(graphs):
 
 
 def test_default_model_is_unchanged():
-  assert routing.ROUTED == MtaIMKG().routed == (
+  assert MtaIMKG().terms.names == (
       'structure', 'text', 'image', 'text_relation', 'image_relation')
 
 

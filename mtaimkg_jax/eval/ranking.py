@@ -24,7 +24,7 @@ from mtaimkg_jax.data import padding
 from mtaimkg_jax.data.batches import eval_batches
 from mtaimkg_jax.eval.matching import candidate_scores
 from mtaimkg_jax.experiment import Prepared
-from mtaimkg_jax.models.model import names_prior
+from mtaimkg_jax.models.terms import Terms
 
 
 def saved_ranks_path(workdir: str, dataset: str, split: str) -> str:
@@ -108,8 +108,10 @@ class SplitRanker:
   ranks so far and exits."""
 
   def __init__(self, config: ml_collections.ConfigDict, workdir: str,
-               fns, params: Any, mesh, preemption: checkpoint.Preemption):
+               fns, params: Any, mesh, preemption: checkpoint.Preemption,
+               terms: Terms):
     self.config, self.workdir, self.fns = config, workdir, fns
+    self.terms = terms
     self.params, self.mesh, self.preemption = params, mesh, preemption
     self.fingerprint = fingerprint(config, params)
 
@@ -145,7 +147,7 @@ class SplitRanker:
       if keep_scores:
         rows['scores'], rows['columns'] = candidate_scores(
             scores[:, :len(candidates)], batch, candidates)
-      prior = names_prior(terms)
+      prior = self.terms.names_prior(terms)
       if keep_scores and prior is not None:
         prior = prior[:, :len(candidates)]
         rows['prior'] = np.where(np.isfinite(rows['scores']),

@@ -20,7 +20,7 @@ import jax
 import ml_collections
 import numpy as np
 
-from mtaimkg_jax import checkpoint, records, steps, summary
+from mtaimkg_jax import checkpoint, config_check, records, steps, summary
 from mtaimkg_jax.data.graph import QueryGraph
 from mtaimkg_jax.errors import ConfigError, raise_together
 from mtaimkg_jax.eval import (baselines, calibration, matching, ranking,
@@ -123,7 +123,8 @@ def evaluate(experiment: Experiment, params: Any, workdir: str,
   ranked, weights, scales, seconds, extra = {}, {}, {}, {}, {}
   with checkpoint.Preemption() as preemption:
     ranker = ranking.SplitRanker(config, workdir, fns, params,
-                                 experiment.mesh, preemption)
+                                 experiment.mesh, preemption,
+                                 experiment.terms)
     for spec in experiment.eval_specs:
       started = time.time()
       split = eval_split(config, experiment.graph(spec))
@@ -139,7 +140,7 @@ def evaluate(experiment: Experiment, params: Any, workdir: str,
       ranked[graph.key] = (graph, result['ranks'], result['query_ids'])
       weights[graph.key] = (graph.task, result['weights'].mean(axis=0))
       extra[graph.key] = {'routing': dict(zip(
-          experiment.routed, map(float, weights[graph.key][1])))}
+          experiment.terms.names, map(float, weights[graph.key][1])))}
       if matched:
         ranked[graph.key + matching.ONE_TO_ONE] = (
             graph, matching.matched_ranks(config, result['scores'],
@@ -154,7 +155,7 @@ def evaluate(experiment: Experiment, params: Any, workdir: str,
       seconds[graph.key] = time.time() - started
   results = _summaries(experiment, config.eval.split, ranked)
   if jax.process_index() == 0:
-    routing.write(workdir, weights, experiment.routed)
+    routing.write(workdir, weights, experiment.terms.names)
     if scales:
       checkpoint.write_json(os.path.join(workdir, 'calibration.json'),
                             scales)
@@ -162,9 +163,19 @@ def evaluate(experiment: Experiment, params: Any, workdir: str,
                  experiment.provenance(params, step), ranked, seconds, extra)
 
 
-def evaluate_baselines(experiment: Experiment, workdir: str) -> Results:
-  """Each evaluated dataset's parameter-free floor (`baselines`) on the
-  same queries the model ranks."""
+def rank_baselines(config: ml_collections.ConfigDict,
+                   workdir: str) -> Results:
+  """`--mode=baseline`: each evaluated dataset's parameter-free floor
+  (`config.eval.baseline`, default its task kind's) on the same queries
+  the model ranks; nothing is trained or restored."""
+  if not workdir:
+    raise ConfigError('workdir', 'a --workdir is required')
+  experiment = Experiment(config, baseline=True)
+  with checkpoint.WorkdirLock(workdir):
+    return _evaluate_baselines(experiment, workdir)
+
+
+def _evaluate_baselines(experiment: Experiment, workdir: str) -> Results:
   config = experiment.config
   check(experiment)
   ranked, seconds = {}, {}
@@ -202,14 +213,14 @@ def evaluate_checkpoint(config: ml_collections.ConfigDict, workdir: str,
   the keys the command line `overridden`."""
   if not workdir:
     raise ConfigError('workdir', 'a --workdir is required')
-  if config.model.name != 'baseline':
-    config = named_checkpoint_first(config, overridden)
-    config = for_checkpoint(config, checkpoint_source(config, workdir),
-                            overridden)
+  config = named_checkpoint_first(config, overridden)
+  source = checkpoint_source(config, workdir)
+  config = for_checkpoint(config, source, overridden)
+  trained = checkpoint.read_config(source) if source else None
+  if trained is not None:
+    config_check.check_same_splits(trained, config)
   experiment = Experiment(config)
   with checkpoint.WorkdirLock(workdir):
-    if config.model.name == 'baseline':
-      return evaluate_baselines(experiment, workdir)
     check(experiment)
     experiment.write_data_report(workdir)
     return evaluate(experiment, experiment.checkpoint_params(workdir),

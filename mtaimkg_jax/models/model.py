@@ -12,7 +12,7 @@ on every graph, never an axis of a graph's own feature space:
   an ULTRA-initialised model ranks exactly as ULTRA at step 0, and
   training can only add to it.
 - **In the logit**: `Σ_k w_k(q) s_k(q, c)` over the terms of
-  `routing.term_names`: the backbone's score, and per modality the
+  `terms.Terms`: the backbone's score, and per modality the
   query–candidate cosine and the candidate–prototype cosine. The weights
   are routed per query (`routing.TermRouter`: a per-task base plus a
   gated mixture of experts on the query's context), so every term is
@@ -23,8 +23,13 @@ on every graph, never an axis of a graph's own feature space:
   candidate gets whatever the query; with one answer per candidate it can
   only rank hubs first. Those terms are taken relative to the same terms
   of a few fixed reference queries (training seeds, asked without their
-  own `same_as` edge), computed once per graph in `graph_side`. Ranking
-  only: training drops the references (`steps.make_steps`).
+  own `same_as` edge), computed once per graph by `graph_side(centre=
+  True)`. Ranking only: trained through, the loss learns the fixed
+  references' own scores and ranks whatever they score low first.
+
+Two entry points: `__call__` scores given candidates in one pass
+(training), `rank` scores every candidate in fixed-size chunks against a
+precomputed `graph_side` (ranking).
 
 The candidate side is a gather of states and unit features; the per-pair
 work is one structure MLP and a few dot products, so training can see as
@@ -47,8 +52,8 @@ import jax.numpy as jnp
 from mtaimkg_jax.data import evidence as evidence_lib
 from mtaimkg_jax.models import moe as moe_lib
 from mtaimkg_jax.models.backbone import Ultra
-from mtaimkg_jax.models.routing import (ROUTED, TermRouter, shares,
-                                        term_names)
+from mtaimkg_jax.models.routing import TermRouter, shares
+from mtaimkg_jax.models.terms import Terms
 from mtaimkg_jax.types import (ALL_MODALITIES, MODALITIES, TASKS,
                                WITHOUT_EDGE_GATES, WITHOUT_MODALITIES,
                                WITHOUT_MODALITY_TERMS, GraphArrays, Queries)
@@ -58,7 +63,7 @@ class ModelOutput(NamedTuple):
   logits: jax.Array  # [B, C] (C = all padded nodes when no candidates given)
   routing: jax.Array  # [B, K] each term's share of the query's logits
   balance_loss: jax.Array  # scalar
-  # The additive terms of `logits`, each [B, C], by name (`term_names`),
+  # The additive terms of `logits`, each [B, C], by name (`Terms.names`),
   # so calibration and analysis read them instead of re-deriving them.
   terms: dict[str, jax.Array]
 
@@ -126,30 +131,30 @@ class MtaIMKG(nn.Module):
   uniform_routing: bool = False
   remat: bool = False
   chunk_size: int = 8192
-  text_prior: float = 10.0
+  names_prior: float = 10.0
   gate_hidden: int = 16
   # > 0: the router also reads the graph's evidence (data/evidence.py)
   # through an MLP of this width; 0: it does not.
   evidence_hidden: int = 0
   # Raw modalities and derived views (data/views.py) the model reads.
   modalities: tuple[str, ...] = MODALITIES
-  # Ids of the tasks whose queries name their answer (EA, EL): their name
-  # terms start at `text_prior` (data/tasks.py `names_prior`).
-  name_prior_tasks: tuple[int, ...] = ()
+  # Ids of the tasks whose queries name their answer (EA, EL): their query
+  # terms start at `names_prior` (`terms.NAMES_PRIOR_MODALITIES`).
+  names_prior_tasks: tuple[int, ...] = ()
   # Ablation at evaluation: `types.ABLATIONS` or modality names (no
   # parameter changes).
   without: tuple[str, ...] = ()
 
   @property
-  def routed(self) -> tuple[str, ...]:
-    return term_names(self.modalities)
+  def terms(self) -> Terms:
+    return Terms(self.modalities)
 
   def setup(self):
     self.backbone = Ultra(self.dim, self.num_layers, remat=self.remat)
     self.gates = EdgeGates(self.num_layers, self.gate_hidden)
     self.task_embedding = nn.Embed(len(TASKS), self.task_dim)
-    self.router = TermRouter(self.modalities, self.name_prior_tasks,
-                             self.text_prior, self.num_experts,
+    self.router = TermRouter(self.terms, self.names_prior_tasks,
+                             self.names_prior, self.num_experts,
                              self.expert_hidden, self.top_k,
                              self.uniform_routing, self.evidence_hidden)
 
@@ -169,12 +174,15 @@ class MtaIMKG(nn.Module):
     return tuple(m for m in self.modalities if m not in self.without)
 
   def graph_side(self, graph: GraphArrays,
-                 edge_weight: jax.Array | None = None) -> GraphSide:
+                 edge_weight: jax.Array | None = None,
+                 centre: bool = False) -> GraphSide:
     """What the model computes of a graph whatever the query: unit
-    features, presence, relation prototypes and the layers' edge gates.
-    Ranking computes it once per graph (`steps.StepFns.graph_side`), not
-    once per batch; training per step (the step's own facts are left out
-    of `edge_weight`)."""
+    features, presence, relation prototypes and the layers' edge gates,
+    and with `centre` (ranking a one-to-one task, `model.num_references`)
+    the learned terms of the graph's reference queries. Ranking computes
+    it once per graph (`steps.StepFns.graph_side`), not once per batch;
+    training per step (the step's own facts are left out of
+    `edge_weight`)."""
     if edge_weight is None:
       edge_weight = graph.entity.edges['weight']
     entity = graph.entity.nodes
@@ -191,7 +199,7 @@ class MtaIMKG(nn.Module):
     if not kept or WITHOUT_EDGE_GATES in self.without:
       scales = None
     reference = None
-    if graph.references.shape[0]:
+    if centre and graph.references.shape[0]:
       reference = self._reference_terms(graph, edge_weight, scales, unit,
                                         proto)
     return GraphSide(unit, present, proto, scales, reference)
@@ -199,9 +207,9 @@ class MtaIMKG(nn.Module):
   def _reference_terms(self, graph: GraphArrays, edge_weight: jax.Array,
                        scales: jax.Array | None, unit: dict[str, jax.Array],
                        proto: dict[str, jax.Array]) -> jax.Array:
-    """[T, N] per routed term, what the reference queries
+    """[T, N] per term, what the reference queries
     (`GraphArrays.references`) give every node, their mean: the learned
-    terms (structure, candidate–prototype cosines); the name terms' rows
+    terms (structure, candidate–prototype cosines); the query terms' rows
     are 0 (names are query specific).
 
     A reference is queried as a test query is: without its own `same_as`
@@ -215,30 +223,17 @@ class MtaIMKG(nn.Module):
         without_own_facts(graph, nodes, edge_weight), scales)
     structure = jnp.mean(
         self.backbone.score_states(jnp.swapaxes(h, 0, 1), query), axis=0)
-    names = [jnp.zeros_like(structure)] * len(self.modalities)
-    relation = [_node_cosines(proto[m][condition], unit[m])[0]
-                for m in self.modalities]
-    return jnp.stack([structure] + names + relation)
+    return self.terms.stack(
+        structure, {m: jnp.zeros_like(structure) for m in self.modalities},
+        {m: _node_cosines(proto[m][condition], unit[m])[0]
+         for m in self.modalities}, axis=0)
 
-  def __call__(self, graph: GraphArrays, queries: Queries,
-               candidates: jax.Array | None = None,
-               edge_weight: jax.Array | None = None,
-               token_mask: jax.Array | None = None,
-               side: GraphSide | None = None) -> ModelOutput:
-    """Logits of `candidates` [B, C], or of every node when None.
-
-    `token_mask` [B, C] marks the training candidates that count (and
-    turns on the balance loss); without it candidates are scored
-    `chunk_size` at a time (ranking: memory stays bounded). `side`: this
-    graph's `graph_side`, when the caller computed it already.
-    """
+  def _scorer(self, graph: GraphArrays, queries: Queries,
+              edge_weight: jax.Array, side: GraphSide):
+    """(score, mixture): `score(index)` gives the weighted terms [B, C, K]
+    of candidates `index` [B, C] (less the reference queries' when `side`
+    has them); the per-pair work is a gather and a few dot products."""
     nodes, task = queries.nodes, queries.task
-    if edge_weight is None:
-      edge_weight = graph.entity.edges['weight']
-    entity = graph.entity.nodes
-    kept = self._kept()
-    if side is None:
-      side = self.graph_side(graph, edge_weight)
     unit, present, proto = side.unit, side.present, side.prototypes
     h, query, _ = self.backbone.states(graph, nodes, queries.relations,
                                        edge_weight, side.scales)
@@ -248,50 +243,78 @@ class MtaIMKG(nn.Module):
                    for m in self.modalities], axis=-1)
     weights, mixture = self.router(task, self.task_embedding(task), context,
                                    self._evidence(graph, queries.relations))
-    termed = () if WITHOUT_MODALITY_TERMS in self.without else kept
-    keep = jnp.asarray([True] + [m in termed for m in self.modalities] * 2)
-    weights = jnp.where(keep, weights, 0.0)
-
+    termed = () if WITHOUT_MODALITY_TERMS in self.without else self._kept()
+    weights = jnp.where(jnp.asarray(self.terms.kept(termed)), weights, 0.0)
     # Per modality, the query's and its relation prototype's cosine with
     # every node ([B, N] each); candidates gather from them.
-    similarities = (
-        [_node_cosines(unit[m][nodes], unit[m]) for m in self.modalities] +
-        [_node_cosines(proto[m][queries.relations], unit[m])
-         for m in self.modalities])
+    cosines = {m: _node_cosines(unit[m][nodes], unit[m])
+               for m in self.modalities}
+    to_prototype = {m: _node_cosines(proto[m][queries.relations], unit[m])
+                    for m in self.modalities}
 
     def score(index: jax.Array) -> jax.Array:
-      """[B, C, K] the weighted terms of candidates `index` [B, C]."""
       states = jnp.take_along_axis(h, index[:, :, None], axis=1)
-      columns = [self.backbone.score_states(states, query)]
-      columns += [jnp.take_along_axis(s, index, axis=1) for s in similarities]
-      columns = jnp.stack(columns, axis=-1)
+      gather = lambda s: jnp.take_along_axis(s, index, axis=1)
+      columns = self.terms.stack(
+          self.backbone.score_states(states, query),
+          {m: gather(c) for m, c in cosines.items()},
+          {m: gather(c) for m, c in to_prototype.items()})
       if side.reference is not None:
         columns -= side.reference.T[index]
       return columns * weights[:, None, :]
 
-    if candidates is None:
-      candidates = jnp.broadcast_to(jnp.arange(h.shape[1]),
-                                    (nodes.shape[0], h.shape[1]))
-    if token_mask is not None:
-      weighted = score(candidates)
-      mask = token_mask
-    else:
-      # Fixed-shape chunks: a candidate's score is bitwise the same
-      # whichever other candidates are scored with it (near ties rank
-      # alike), and memory stays bounded.
-      count = candidates.shape[1]
-      padded = jnp.pad(candidates, ((0, 0), (0, -count % self.chunk_size)))
-      weighted = jnp.concatenate(
-          [score(padded[:, start:start + self.chunk_size])
-           for start in range(0, count, self.chunk_size)], axis=1)[:, :count]
-      mask = entity['real'][candidates]
-    balance = jnp.zeros((), jnp.float32)
-    if token_mask is not None and mixture is not None:
-      balance = moe_lib.balance_loss(mixture.gates, mixture.probabilities,
-                                     queries.valid)
-    terms = {name: weighted[..., k] for k, name in enumerate(self.routed)}
+    return score, mixture
+
+  def _output(self, weighted: jax.Array, mask: jax.Array,
+              balance: jax.Array) -> ModelOutput:
+    terms = {name: weighted[..., k]
+             for k, name in enumerate(self.terms.names)}
     return ModelOutput(jnp.sum(weighted, axis=-1), shares(weighted, mask),
                        balance, terms)
+
+  def __call__(self, graph: GraphArrays, queries: Queries,
+               candidates: jax.Array, edge_weight: jax.Array | None = None,
+               candidate_mask: jax.Array | None = None) -> ModelOutput:
+    """Training: the logits of `candidates` [B, C] in one pass, never
+    centred; `candidate_mask` [B, C] marks the candidates that count in
+    the shares (default: every real node), and the balance loss counts
+    the valid queries. `edge_weight` leaves a step's own facts out."""
+    if edge_weight is None:
+      edge_weight = graph.entity.edges['weight']
+    side = self.graph_side(graph, edge_weight)
+    score, mixture = self._scorer(graph, queries, edge_weight, side)
+    if candidate_mask is None:
+      candidate_mask = graph.entity.nodes['real'][candidates]
+    balance = jnp.zeros((), jnp.float32)
+    if mixture is not None:
+      balance = moe_lib.balance_loss(mixture.gates, mixture.probabilities,
+                                     queries.valid)
+    return self._output(score(candidates), candidate_mask, balance)
+
+  def rank(self, graph: GraphArrays, queries: Queries,
+           candidates: jax.Array | None = None,
+           side: GraphSide | None = None) -> ModelOutput:
+    """Ranking: the logits of `candidates` [B, C] (default: every node),
+    `chunk_size` at a time in fixed-shape chunks, so memory stays bounded
+    and a candidate's score is bitwise the same whichever candidates are
+    scored with it. `side`: this graph's `graph_side`, computed once per
+    graph by the caller (with `centre=True`, the learned terms are taken
+    relative to the reference queries')."""
+    edge_weight = graph.entity.edges['weight']
+    if side is None:
+      side = self.graph_side(graph, edge_weight)
+    score, _ = self._scorer(graph, queries, edge_weight, side)
+    count = graph.entity.nodes['real'].shape[0]
+    if candidates is None:
+      candidates = jnp.broadcast_to(jnp.arange(count),
+                                    (queries.nodes.shape[0], count))
+    width = candidates.shape[1]
+    padded = jnp.pad(candidates, ((0, 0), (0, -width % self.chunk_size)))
+    weighted = jnp.concatenate(
+        [score(padded[:, start:start + self.chunk_size])
+         for start in range(0, width, self.chunk_size)], axis=1)[:, :width]
+    return self._output(weighted, graph.entity.nodes['real'][candidates],
+                        jnp.zeros((), jnp.float32))
 
 
 def without_own_facts(graph: GraphArrays, nodes: jax.Array,
@@ -325,41 +348,37 @@ def edge_similarities(graph: GraphArrays, unit: dict[str, jax.Array],
   return jnp.stack(features, axis=-1)
 
 
-def names_prior(terms: dict[str, jax.Array]) -> jax.Array | None:
-  """The name terms of a logit (the query–candidate cosines), whose sum is
-  the prior EA and EL start from; None for a model without them."""
-  names = [t for t in terms if t != 'structure' and not t.endswith(
-      '_relation')]
-  if not names:
-    return None
-  return sum(terms[t] for t in names)
-
-
 class StructureOnly(nn.Module):
   """ULTRA alone in the model interface (routing: all on structure)."""
   dim: int = 64
   num_layers: int = 6
   remat: bool = False
-  routed = ROUTED
+  terms = Terms(())
 
   def setup(self):
     self.backbone = Ultra(self.dim, self.num_layers, remat=self.remat)
 
   def graph_side(self, graph: GraphArrays,
-                 edge_weight: jax.Array | None = None) -> None:
+                 edge_weight: jax.Array | None = None,
+                 centre: bool = False) -> None:
     """Nothing of the graph is query independent here."""
-    del graph, edge_weight
+    del graph, edge_weight, centre
 
   def __call__(self, graph: GraphArrays, queries: Queries,
-               candidates: jax.Array | None = None,
+               candidates: jax.Array | None,
                edge_weight: jax.Array | None = None,
-               token_mask: jax.Array | None = None,
-               side: None = None) -> ModelOutput:
-    del token_mask, side
+               candidate_mask: jax.Array | None = None) -> ModelOutput:
+    del candidate_mask
     logits = self.backbone(graph, queries.nodes, queries.relations,
                            candidates, edge_weight)
     routing = jax.nn.one_hot(jnp.zeros(queries.nodes.shape, jnp.int32),
-                             len(self.routed))
+                             len(self.terms))
     chex.assert_rank(logits, 2)
     return ModelOutput(logits, routing, jnp.zeros((), jnp.float32),
                        {'structure': logits})
+
+  def rank(self, graph: GraphArrays, queries: Queries,
+           candidates: jax.Array | None = None,
+           side: None = None) -> ModelOutput:
+    del side
+    return self(graph, queries, candidates)

@@ -1,20 +1,20 @@
 """Task-aware routing: how much each term of the logit counts, per query.
 
 The logit of candidate c for query q is `Σ_k w_k(q) · s_k(q, c)` over the
-terms `s_k` (`term_names`): the backbone's structural score, and per
+terms `s_k` of `terms.Terms`: the backbone's structural score, and per
 modality m the cosine of q's and c's features (`m`) and of c's features
 and the query relation's answer prototype (`m_relation`). Every term is a
 similarity that means the same on every graph. The weights are a learned
 per-task base (structure 1; for the tasks whose query names its answer,
-`text_prior` on the name modalities; 0 elsewhere) plus what a gated
-mixture of experts reads from the query's context, starting at 0. So every
-term of the logit is routed, and `shares` says how much of each query's
-logits each term makes: routing weights that are contributions.
+the names prior on the query terms; 0 elsewhere), what a gated mixture
+of experts reads from the query's context, and what each term's own
+evidence on the query's graph says of it (data/evidence.py); the last
+two start at 0. So every term of the logit is routed, and `shares` says
+how much of each query's logits each term makes: routing weights that
+are contributions.
 """
 
 from __future__ import annotations
-
-from typing import Sequence
 
 import chex
 import flax.linen as nn
@@ -22,32 +22,15 @@ import jax
 import jax.numpy as jnp
 
 from mtaimkg_jax.models import moe as moe_lib
-from mtaimkg_jax.types import MODALITIES, TASKS
-
-# Modalities whose match term starts, for the name-prior tasks, at this
-# multiple of `text_prior`: the names, the neighbours' names, the name
-# trigrams and the seed pairs among the neighbours (0.2 and 0.3: the
-# weights `benchmarks/probes.py surface-ngrams` and `anchors` chose on
-# training queries).
-NAME_PRIORS = {'text': 1.0, 'neighbours': 1.0, 'surface': 0.2,
-               'anchors': 0.3}
-
-
-def term_names(modalities: Sequence[str]) -> tuple[str, ...]:
-  """The logit terms of a model with `modalities`, in routing order."""
-  return (('structure',) + tuple(modalities) +
-          tuple(f'{m}_relation' for m in modalities))
-
-
-# The terms of the default model (the raw modalities).
-ROUTED = term_names(MODALITIES)
+from mtaimkg_jax.models.terms import Terms
+from mtaimkg_jax.types import TASKS
 
 
 class TermRouter(nn.Module):
   """Query context → the weight of every logit term, per query."""
-  modalities: tuple[str, ...]
-  name_prior_tasks: tuple[int, ...]
-  text_prior: float
+  terms: Terms
+  names_prior_tasks: tuple[int, ...]
+  names_prior: float
   num_experts: int
   hidden: int
   top_k: int = 0
@@ -57,12 +40,9 @@ class TermRouter(nn.Module):
   evidence_hidden: int = 0
 
   def _base_init(self, _, shape) -> jax.Array:
-    base = jnp.zeros(shape, jnp.float32).at[:, 0].set(1.0)
-    for i, modality in enumerate(self.modalities):
-      for task in self.name_prior_tasks:
-        base = base.at[task, 1 + i].set(
-            self.text_prior * NAME_PRIORS.get(modality, 0.0))
-    return base
+    del shape
+    return jnp.asarray(self.terms.initial_weights(
+        len(TASKS), self.names_prior_tasks, self.names_prior))
 
   @nn.compact
   def __call__(self, task: jax.Array, task_embedding: jax.Array,
@@ -81,7 +61,7 @@ class TermRouter(nn.Module):
         data/evidence.py); read when `evidence_hidden` > 0.
     """
     chex.assert_rank([task, task_embedding, context], [1, 2, 2])
-    num_terms = 1 + 2 * len(self.modalities)
+    num_terms = len(self.terms)
     base = self.param('base', self._base_init, (len(TASKS), num_terms))
     weights = base[task]
     if self.evidence_hidden:
@@ -103,8 +83,8 @@ class TermRouter(nn.Module):
     term's evidence, so the map from "how well this term alone ranks this
     graph's facts" to its weight is learned once for all modalities and
     graphs. Its last layer starts at zero (the weights are those without
-    evidence at initialisation); its output is in units of `text_prior`,
-    the scale of a name term's weight."""
+    evidence at initialisation); its output is in units of
+    `names_prior`, the scale of a name term's weight."""
     chex.assert_rank(evidence, 3)
     batch, terms, _ = evidence.shape
     kind = jnp.repeat(jnp.eye(2), terms // 2, axis=0)  # query, prototype
@@ -116,7 +96,7 @@ class TermRouter(nn.Module):
                               name='evidence_hidden')(inputs))
     added = nn.Dense(1, kernel_init=nn.initializers.zeros,
                      name='evidence_out')(hidden)[..., 0]
-    return jnp.pad(self.text_prior * added, ((0, 0), (1, 0)))
+    return jnp.pad(self.names_prior * added, ((0, 0), (1, 0)))
 
 
 def shares(weighted: jax.Array, mask: jax.Array) -> jax.Array:

@@ -95,37 +95,26 @@ PREVIOUS_DATASETS = ("--config.eval.tasks=(('lp','lp/DB15K',1.0),"
                      "('el','el/RichpediaMEL',1.0))")
 
 
-def own_datasets(source: str) -> tuple[str, ...]:
-  """Flags that rank a trained run's own evaluated datasets."""
-  return ((PREVIOUS_DATASETS,) if source == PREVIOUS else
-          (f'--config.seed={SEEDS[source]}',))
-
-
-def backbone_alone(source: str) -> Run:
-  """A trained run's own datasets ranked again with its structure alone."""
-  return Run(f'{source}_backbone', (
-      '--config=configs/mixture.py', '--mode=eval',
-      f'--config.init_workdir=<runs>/{source}',
-      "--config.model.without=('modalities',)") + own_datasets(source),
-             after=source)
 
 
 def real_plan() -> list[Run]:
+  """In the order they run: the floors and ULTRA, each checkpoint on the
+  unseen LP graphs (full and backbone alone), then its EA/EL rows."""
   runs = []
   for dataset in UNSEEN_LP + ('lp/DB15K',):
     runs += floors(dataset) + [ultra(dataset)]
   for dataset in ('ea/DBP15K/zh_en',) + ZERO_SHOT_EA + ('el/RichpediaMEL',):
     runs += floors(dataset)
-  runs.append(Run(PREVIOUS, ('--config=configs/mixture.py', '--mode=eval',
-                              PREVIOUS_DATASETS), after=PREVIOUS))
-  for source in (PREVIOUS, MIXTURE, MIXTURE_SEED1):
+  for source in (MIXTURE, PREVIOUS, MIXTURE_SEED1):
     if source != PREVIOUS:
       runs.append(Run(source, ('--config=configs/mixture.py',) + (
           (f'--config.seed={SEEDS[source]}',) if SEEDS[source] else ()),
                       trains=True))
-    runs.append(backbone_alone(source))
     for dataset in UNSEEN_LP:
       runs += [transfer(source, dataset), transfer(source, dataset, True)]
+  runs.append(Run(PREVIOUS, ('--config=configs/mixture.py', '--mode=eval',
+                              PREVIOUS_DATASETS), after=PREVIOUS))
+  for source in (PREVIOUS, MIXTURE, MIXTURE_SEED1):
     for dataset in ZERO_SHOT_EA:
       runs.append(transfer(source, dataset))
   return runs

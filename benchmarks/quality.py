@@ -100,8 +100,11 @@ def evidence_lines(store: report.Store) -> list[str]:
   lines = ['## Routing: each term\'s share of the logits, per graph', '',
            'Mean over ranked answers of each term\'s |weighted value| '
            'over the candidates, normalised over the terms (rows sum to '
-           '1); `evidence` is the graph\'s mean masked self-prediction MRR '
-           'of each text term (data/evidence.py).', '']
+           '1). `evidence`: what the router read of the graph, its mean '
+           'gain of each term alone over popularity in masked '
+           'self-prediction of the fact graph\'s own edges '
+           '(`log((mrr + 0.01) / (frequency_mrr + 0.01))`, data/evidence.py; '
+           'per relation in the run\'s evidence.json).', '']
   rows = []
   for (run, key), found in sorted(store.by_key.items()):
     record = found[-1]
@@ -115,7 +118,9 @@ def evidence_lines(store: report.Store) -> list[str]:
   lines += ['| run | dataset | ' + ' | '.join(terms) + ' | evidence |',
             '|---|---|' + '---|' * (len(terms) + 1)]
   for run, key, shares, evidence in rows:
-    shown = ', '.join(f'{k} {v:.3f}' for k, v in sorted(evidence.items()))
+    shown = ', '.join(f'{k.replace("_gain", "")} {v:+.2f}'
+                      for k, v in sorted(evidence.items())
+                      if k.endswith('_gain') and v)
     lines.append(f'| `{run}` | `{key}` | ' + ' | '.join(
         f'{shares.get(t, 0.0):.3f}' for t in terms) + f' | {shown} |')
   return lines + ['']

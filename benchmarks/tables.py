@@ -71,9 +71,6 @@ def trained_rows(dataset: str, metric: str, variants: tuple[str, ...] = ('',)
     rows.append(Row('MtaIMKG mixture (seeds 0, 1)', Cell(SEEDS, dataset + v,
                                                          metric),
                     'trained on it'))
-  rows.append(Row('MtaIMKG mixture, its backbone alone',
-                  Cell(tuple(f'{s}_backbone' for s in SEEDS), dataset,
-                       metric), 'trained on it'))
   return tuple(rows)
 
 

@@ -3,12 +3,10 @@
 Command:
   python -m mtaimkg_jax.main --config configs/default.py --workdir /tmp/mtaimkg_default
 
-Result (800 steps, 75–145 s on 2 CPU cores after the install): <workdir>/results.json
-with MRR lp/synthetic 0.455, ea/synthetic 0.672, el/synthetic 0.591 (the
-parameter-free baselines, --mode=baseline: 0.052,
-0.142, 0.553), and routing.json, each term's share of the logits: LP 0.90
-structure, 0.04 text_relation; EA 0.87 structure, 0.10 text; EL 0.74
-structure (the same for every mention: a popularity prior), 0.23 text.
+Result (800 steps, 75–145 s on 2 CPU cores after the install):
+<workdir>/results.json with MRR lp/synthetic 0.455, ea/synthetic 0.672,
+el/synthetic 0.591 (the parameter-free baselines, --mode=baseline: 0.052,
+0.142, 0.553).
 """
 
 from mtaimkg_jax import config_base

@@ -4,22 +4,19 @@ From `ultra_3g`, link prediction on FB15k-237, WN18RR++ and DB15K (text:
 MiniLM of the entity names where a graph has them) and the three GraIL
 v1 training graphs (no text), in one mixture; every other graph stays
 unseen for zero-shot evaluation: the GraIL `_ind` graphs and MKG-W /
-MKG-Y (choose anything on their valid splits, `--config.eval.split=valid`
-with `eval.tasks` the MKG graphs; the `_ind` graphs have test queries
-only).
+MKG-Y (choose anything on their valid splits; the `_ind` graphs have
+test queries only). Arguments: steps (default 2000), graphs (`real`, the
+six above, or `grail`, the three GraIL v1 graphs alone: the CPU-size run
+`tests/test_pretrain.py` runs end to end).
 
-  python -m mtaimkg_jax.main --config configs/pretrain.py:steps=2000 \
+  python -m mtaimkg_jax.main --config configs/pretrain.py:steps=800 \
+    --config.eval.tasks="(('lp','lp/MKG-W',1.0),('lp','lp/MKG-Y',1.0))" \
+    --config.eval.split=valid --config.eval.max_queries=2000 \
     --workdir workdir/pretrain
 
-Arguments: steps (default 2000), graphs (`real`, the six above, or
-`grail`, the three GraIL v1 graphs alone: the CPU-size run the tests use).
-Result at `steps=800` (68 min on 2 CPU cores), ranked on 2,000 valid
-queries each (`--config.eval.split=valid --config.eval.max_queries=2000`
-with `eval.tasks` the MKG graphs): MKG-W / MKG-Y MRR 0.320 / 0.326, its
-backbone alone 0.321 / 0.326, ULTRA 3g 0.336 / 0.325; the modalities add
-nothing (docs/findings.md, "Multi-graph LP pre-training").
-`tests/test_pretrain.py` runs the `grail` mixture end to end on tiny
-settings.
+Result (68 min on 2 CPU cores): MKG-W / MKG-Y valid MRR 0.320 / 0.326, its
+backbone alone 0.321 / 0.326, ULTRA 3g 0.336 / 0.325: the modalities add
+nothing (docs/experiments/2026-12-02-multi-graph-lp-pretraining.md).
 """
 
 from configs import presets

@@ -1,17 +1,18 @@
 r"""Zero-shot evaluation of a trained checkpoint on any dataset.
 
 By default the checkpoint is the one this repository ships,
-`checkpoints/mtaimkg_mixture` (configs/mixture.py, trained on LP DB15K +
-EA DBP15K zh_en + EL RichpediaMEL from ULTRA's 3g weights), so a graph of
-your own is ranked with one command and no training:
+`checkpoints/mtaimkg_mixture` (configs/mixture.py, seed 0, trained on LP
+DB15K + EA DBP15K zh_en + EL RichpediaMEL from ULTRA's 3g weights), so a
+graph of your own is ranked with one command and no training;
+`--config.init_workdir` takes any other run of configs/mixture.py or
+configs/single.py instead. The model is the checkpoint's own (its
+config.json). Writes <workdir>/results.json with the key of the dataset.
 
   python -m mtaimkg_jax.main --config configs/transfer.py:task=lp,dataset=lp/MKG-Y \
     --mode=eval --workdir /tmp/transfer_mkgy
 
-`--config.init_workdir` takes any other run of configs/mixture.py or
-configs/single.py instead. The model is the checkpoint's own (its
-config.json). Writes <workdir>/results.json with the key of the dataset.
-Result: checkpoints/mtaimkg_mixture/README.md.
+Result (3.5 min on 2 CPU cores): lp/MKG-Y test MRR 0.331; other
+datasets: checkpoints/mtaimkg_mixture/README.md.
 """
 
 from configs import presets

@@ -8,13 +8,10 @@ Released checkpoint, zero-shot (no training):
     --config.data.root=../shared/data \
     --config.model.init_checkpoint=../shared/checkpoints/ultra/ultra_3g.pth \
     --mode=eval --workdir /tmp/ultra_fb237_v1
-  → results.json "lp/grail/fb237_v1_ind": MRR 0.4869, Hits@1 0.3893,
-    Hits@10 0.6569 (822 ranks); WN18RR_v1: 0.5933 / 0.5013 / 0.7788;
-    nell_v1: 0.7255 / 0.6667 / 0.8607 (ties count half, the default).
-    With --config.eval.ties=pessimistic (ULTRA's rule: ties against)
-    fb237 and WN18RR give ULTRA's own 0.4863 and 0.5929 exactly; NELL gives
-    0.7157 vs ULTRA's 0.7262 (81 of its 402 queries tie with the answer, and
-    which candidates tie depends on float summation order).
+
+Result: results.json "lp/grail/fb237_v1_ind" MRR 0.4869 / Hits@1 0.3893 /
+Hits@10 0.6569 (822 ranks, ties count half; with
+--config.eval.ties=pessimistic, ULTRA's rule, ULTRA's own 0.4863).
 
 From scratch with ULTRA's recipe (strict negatives, self-adversarial BCE,
 query edges removed, AdamW), then zero-shot on the _ind split:

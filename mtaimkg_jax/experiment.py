@@ -70,14 +70,8 @@ def build_model(config: ml_collections.ConfigDict) -> nn.Module:
 
 
 def budgets(config: ml_collections.ConfigDict) -> list[padding.Budget]:
-  out = []
-  for i, entry in enumerate(config.padding.budgets):
-    try:
-      out.append(padding.Budget(**dict(entry)))
-    except (TypeError, ValueError) as e:
-      raise ConfigError(f'padding.budgets[{i}]', f'{e}; expected keys nodes, '
-                        'edges, relations, relation_edges') from None
-  return out
+  """`config.padding.budgets` (checked by `config_check`) as budgets."""
+  return [padding.Budget(**dict(entry)) for entry in config.padding.budgets]
 
 
 def eval_specs(config: ml_collections.ConfigDict) -> list[loading.TaskSpec]:
@@ -133,7 +127,7 @@ def for_checkpoint(config: ml_collections.ConfigDict, source: str | None,
     return config
   resolved = config_check.with_saved_model(config, saved, overridden)
   changed = config_check.differences(config, resolved,
-                                     config_check.MODEL_SECTIONS)
+                                     config_check.SAVED_KEYS)
   if changed:
     logging.info('the model of %s, from its config.json: %s', source,
                  '; '.join(changed))
@@ -144,13 +138,12 @@ def check_resumable(config: ml_collections.ConfigDict, workdir: str) -> None:
   """Raises `ConfigError` naming every key on which `config` differs from
   the run already in `workdir` (its model, data or seed), before anything
   is written: such a run cannot resume that run's checkpoints. Keys that
-  training ignores (`RANKING_KEYS`) may differ: the run ranks with them."""
+  training ignores (role 'ranking') may differ: the run ranks with them."""
   saved = checkpoint.read_config(workdir)
   if saved is None:
     return
   changed = config_check.differences(
-      saved, config, config_check.MODEL_SECTIONS + config_check.TRAINING_KEYS,
-      ignored=config_check.RANKING_KEYS)
+      saved, config, config_check.RESUME_KEYS)
   if changed:
     raise ConfigError('workdir', f'{workdir} holds a run of another config '
                       f'({"; ".join(changed)}); use another --workdir, or '
@@ -299,10 +292,15 @@ class Experiment:
     logging.info('backbone initialised from %s', path)
     return loaded
 
-  def state(self, params: Any) -> steps.TrainState:
-    """A step-0 train state of `params`, replicated on the mesh."""
+  def state(self, params: Any,
+            trained_with: ml_collections.ConfigDict | None = None
+            ) -> steps.TrainState:
+    """A step-0 train state of `params`, replicated on the mesh; its
+    optimizer state has the structure `trained_with`'s optimizer gives
+    (default: this config's), as a checkpoint of that run holds."""
+    optimizer = steps.make_optimizer(trained_with or self.config, params)
     state = steps.TrainState(step=jnp.zeros((), jnp.int32), params=params,
-                             opt_state=self.optimizer(params).init(params))
+                             opt_state=optimizer.init(params))
     return parallel.replicate(state, self.mesh)
 
   def restore(self, ckpts: checkpoint.Checkpoints, abstract: Any,
@@ -344,7 +342,8 @@ class Experiment:
     key = 'workdir' if source == workdir else 'init_workdir'
     ckpts = checkpoint.Checkpoints(source, 1, 1000)
     try:
-      restored = self.restore(ckpts, self.state(params), key, source)
+      restored = self.restore(ckpts, self.state(
+          params, checkpoint.read_config(source)), key, source)
     finally:
       ckpts.close()
     if restored is None:

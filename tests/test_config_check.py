@@ -10,7 +10,7 @@ import pytest
 from hypothesis import strategies as st
 
 from configs import test as test_config
-from mtaimkg_jax import config_check
+from mtaimkg_jax import config_base, config_check
 from mtaimkg_jax.errors import ConfigError
 
 _SETTINGS = hypothesis.settings(max_examples=300, deadline=None,
@@ -35,8 +35,9 @@ def _value_for(current):
   return st.nothing()
 
 
-_KEYS = sorted(set(config_check._NUMBERS) | set(config_check._CHOICES) |
-               set(config_check._BOOLS) | {'train.stop_at_step'})
+# Every scalar key of the schema.
+_KEYS = sorted(k.name for k in config_base.KEYS
+               if isinstance(k.default, (bool, int, float, str)))
 
 
 def _set(config, key, value):
@@ -61,13 +62,13 @@ def test_fuzz_config_values(data, key):
   except ConfigError as e:
     assert key.split('.')[-1] in str(e) or 'num_negatives' in str(e)
     return
-  # Accepted: the documented bound holds.
-  if key in config_check._NUMBERS:
-    kind, minimum, *exclusive = config_check._NUMBERS[key]
-    assert math.isfinite(value) and value >= minimum
-    assert not (exclusive and value == minimum)
-  if key in config_check._CHOICES:
-    assert value in config_check._CHOICES[key]
+  # Accepted: the schema's check holds, and a number is finite and of the
+  # default's kind.
+  assert config_base.key(key).check(value) is None
+  default = config_base.key(key).default
+  if isinstance(value, (int, float)) and not isinstance(value, bool):
+    assert math.isfinite(value)
+    assert not (isinstance(default, int) and isinstance(value, float))
 
 
 @_SETTINGS
@@ -139,3 +140,23 @@ def test_evaluating_a_trained_dataset_on_another_split_names_the_keys():
   # LP splits are files: the seed does not change them.
   config.eval.tasks = (('lp', 'lp/synthetic', 1.0),)
   config_check.check_same_splits(trained, config)
+
+
+def test_one_schema_gives_the_defaults_the_roles_and_the_docs():
+  config = config_base.base_config()
+  flat = dict(config_check.flat_items(config))
+  names = [k.name for k in config_base.KEYS]
+  assert len(names) == len(set(names))
+  assert {k for k in flat} == {k for k in flat if any(
+      k == n or k.startswith(n + '.') for n in names)}
+  assert all(k.role in config_base.ROLES and k.doc for k in config_base.KEYS)
+  config_check.validate(config)
+  # A checkpoint's saved config decides its model, never how it runs.
+  assert 'model.dim' in config_check.SAVED_KEYS
+  assert not set(config_check.SAVED_KEYS) & set(config_check.RUNTIME_KEYS)
+  assert 'seed' in config_check.RESUME_KEYS
+  # The docs' key list is the schema's (regenerate: python -m
+  # mtaimkg_jax.config_base > docs/configuration.md's table).
+  from conftest import PROJECT  # pylint: disable=g-import-not-at-top
+  docs = (PROJECT / 'docs' / 'configuration.md').read_text()
+  assert config_base.markdown() in docs

@@ -92,17 +92,21 @@ def test_zero_shot_parity_with_ultra(data_root, ultra_3g, tmp_path, dataset):
 
 def test_mtaimkg_at_initialisation_ranks_as_ultra(data_root, ultra_3g,
                                                 tmp_path):
-  """MtaIMKG with ULTRA's weights and its gates and routed terms at their
-  initial values ranks fb237_v1_ind exactly as ULTRA does (the graph has
-  no text; the name-trigram view gives every edge features to gate on)."""
+  """MtaIMKG with ULTRA's weights and its gates, routed terms and evidence
+  path at their initial values ranks fb237_v1_ind exactly as ULTRA does
+  (its names and the name-trigram view give every edge features to gate
+  on, and every term evidence)."""
   ultra = _zero_shot(data_root, 'fb237_v1', ultra_3g, tmp_path / 'ultra')
   config = ultra_zeroshot.get_config('dataset=fb237_v1')
   config.data.root = data_root
   config.model.name = 'mtaimkg'
   config.model.init_checkpoint = ultra_3g
   config.features.views = ('surface',)
+  config.model.evidence_hidden = 32
   full = runner.evaluate_checkpoint(config, str(tmp_path / 'full'))
-  assert full['lp/grail/fb237_v1_ind'] == ultra
+  got = dict(full['lp/grail/fb237_v1_ind'])
+  assert got.pop('ranked_with') != ultra.pop('ranked_with')
+  assert got == ultra
 
 
 @pytest.mark.parametrize('dataset', ['fb237_v1', 'WN18RR_v1'])

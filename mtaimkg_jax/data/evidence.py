@@ -66,6 +66,26 @@ TERM_FEATURES = ('mrr', 'lift', 'gain')
 SHARED_FEATURES = ('homophily', 'coverage')
 
 
+def report(graph: QueryGraph, modalities: tuple[str, ...]
+           ) -> dict[str, dict]:
+  """What the router saw of a graph, readable: {'mean': {feature: value},
+  'relations': {relation name: {feature: value}}} over the features of
+  `modalities` and the per-relation ones (relations without an edge are
+  left out)."""
+  names = feature_names(ALL_MODALITIES)
+  kept = [i for i, name in enumerate(names)
+          if name.split('.')[0] in modalities or name in PER_RELATION]
+  rows, mean = graph.evidence, graph.evidence_mean
+  if rows is None:
+    rows, mean = of_graph(graph)
+  support = rows[:, names.index('support')]
+  return {'mean': {names[i]: round(float(mean[i]), 4) for i in kept},
+          'relations': {
+              graph.relation_names[r]: {names[i]: round(float(rows[r, i]), 4)
+                                        for i in kept}
+              for r in np.flatnonzero(support > 0)}}
+
+
 def term_columns(modalities: tuple[str, ...]) -> np.ndarray:
   """int [2M, F_t] per modality term of a model (`routing.term_names`
   order after structure: the query terms, then the prototype terms), the

@@ -1,19 +1,24 @@
 """The scale of the learned terms of EA/EL logits, chosen on held-out
 queries.
 
-MtaIMKG's EA and EL logits are a names prior (the model's 'prior' term:
-a learned gate × the cosine of the unified features per modality) plus
-learned terms (the MoE head and the gated structure score). The learned
-terms are trained against a few dozen negatives but ranked among ~10⁴
-candidates, where at full scale they can move the ranking more than they
-inform it. `prior + s × learned` with `s` in [0, 1] chosen on queries
-held out of training (`ea.valid_fraction` of the seed pairs,
-`el.valid_fraction` of the training mentions) keeps what they know and
-bounds what they cost; the test split never chooses anything.
+MtaIMKG's logit is a routed sum of named terms (models/terms.py):
+`structure` (the backbone's score) and, per modality m, a query term `<m>`
+(the cosine of the query's and the candidate's features) and a prototype
+term `<m>_relation` (the cosine of the candidate's features and the query
+relation's answer prototype). For EA and EL the names prior is the sum of
+the query terms, whose weights start at `model.names_prior` (times
+`terms.NAMES_PRIOR_MODALITIES`); the learned terms are the others, the
+structure and prototype terms. They are trained against a few dozen
+negatives but ranked among ~10⁴ candidates, where at full scale they can
+move the ranking more than they inform it. `prior + s × learned` with `s`
+in [0, 1] chosen on queries held out of training (`ea.valid_fraction` of
+the seed pairs, `el.valid_fraction` of the training mentions) keeps what
+they know and bounds what they cost; the test split never chooses
+anything.
 
-The ranking evaluator keeps each split's score matrix and its prior term
-(both read from the model's output), so one ranking pass per split serves
-every scale.
+The ranking evaluator keeps each split's score matrix and its names prior
+(key 'prior'; both read from the model's output), so one ranking pass per
+split serves every scale.
 """
 
 from __future__ import annotations

@@ -21,6 +21,7 @@ import ml_collections
 import numpy as np
 
 from mtaimkg_jax import checkpoint, config_check, records, steps, summary
+from mtaimkg_jax.data import evidence
 from mtaimkg_jax.data.graph import QueryGraph
 from mtaimkg_jax.errors import ConfigError, raise_together
 from mtaimkg_jax.eval import (baselines, calibration, matching, ranking,
@@ -121,6 +122,7 @@ def evaluate(experiment: Experiment, params: Any, workdir: str,
   fns = steps.make_steps(experiment.model, experiment.optimizer(params),
                          config, experiment.mesh)
   ranked, weights, scales, seconds, extra = {}, {}, {}, {}, {}
+  evidence_seen = {}
   with checkpoint.Preemption() as preemption:
     ranker = ranking.SplitRanker(config, workdir, fns, params,
                                  experiment.mesh, preemption,
@@ -139,8 +141,11 @@ def evaluate(experiment: Experiment, params: Any, workdir: str,
       result = ranker.rank(item, split, keep_scores=matched or calibrating)
       ranked[graph.key] = (graph, result['ranks'], result['query_ids'])
       weights[graph.key] = (graph.task, result['weights'].mean(axis=0))
+      seen = evidence.report(graph, experiment.terms.modalities)
+      evidence_seen[graph.key] = seen
       extra[graph.key] = {'routing': dict(zip(
-          experiment.terms.names, map(float, weights[graph.key][1])))}
+          experiment.terms.names, map(float, weights[graph.key][1]))),
+                          'evidence': seen['mean']}
       if matched:
         ranked[graph.key + matching.ONE_TO_ONE] = (
             graph, matching.matched_ranks(config, result['scores'],
@@ -156,6 +161,8 @@ def evaluate(experiment: Experiment, params: Any, workdir: str,
   results = _summaries(experiment, config.eval.split, ranked)
   if jax.process_index() == 0:
     routing.write(workdir, weights, experiment.terms.names)
+    checkpoint.write_json(os.path.join(workdir, 'evidence.json'),
+                          evidence_seen)
     if scales:
       checkpoint.write_json(os.path.join(workdir, 'calibration.json'),
                             scales)

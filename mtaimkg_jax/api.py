@@ -17,20 +17,21 @@ a padding node).
 
 from __future__ import annotations
 
+import difflib
 from typing import Any, Iterable, Mapping
 
 import jax
 import ml_collections
 import numpy as np
 
-from mtaimkg_jax import checkpoint, parallel
+from mtaimkg_jax import checkpoint, config_check, parallel
 from mtaimkg_jax.data import loading, views
 from mtaimkg_jax.data.batches import pad_queries
 from mtaimkg_jax.data.features import (default_cache_dir, encode_texts,
                                        make_text_encoder)
 from mtaimkg_jax.data.graph import QuerySet
 from mtaimkg_jax.data.tasks import ParsedQuery
-from mtaimkg_jax.errors import ConfigError
+from mtaimkg_jax.errors import ConfigError, raise_together
 from mtaimkg_jax.experiment import (Experiment, Prepared, checkpoint_source,
                                     for_checkpoint, named_checkpoint_first)
 
@@ -59,13 +60,13 @@ class Predictor:
                    overrides: Mapping[str, Any] | None = None) -> Predictor:
     """The model trained in `workdir`, with the config it saved there;
     `overrides` ({'eval.tasks': ..., 'data.root': ...}) change keys of
-    it, e.g. to ask a dataset it was not trained on."""
+    it, e.g. to ask a dataset it was not trained on. A key the config does
+    not have, or a value it cannot take, is a `ConfigError` naming it."""
     config = checkpoint.read_config(workdir)
     if config is None:
       raise ConfigError('workdir', f'{workdir!r} holds no '
                         f'{checkpoint.CONFIG_FILE} of a training run')
-    config.update_from_flattened_dict(dict(overrides or {}))
-    return cls(Experiment(config), workdir)
+    return cls(Experiment(_overridden(config, overrides or {})), workdir)
 
   @classmethod
   def from_config(cls, config: ml_collections.ConfigDict, workdir: str,
@@ -109,6 +110,7 @@ class Predictor:
   def parse(self, query: str, task: str | None = None) -> ParsedQuery:
     """The query on its graph, or a `ConfigError` naming what is wrong;
     nothing is restored or compiled."""
+    _check_query(query)
     self._spec(task).kind.check_query(query)
     prepared = self._prepared(task)
     return prepared.kind.parse_query(prepared.graph, query)
@@ -120,6 +122,7 @@ class Predictor:
 
   def _forward(self, query: str, task: str | None
                ) -> tuple[Prepared, ParsedQuery, Any]:
+    _check_query(query)
     prepared = self._prepared(task)
     graph = prepared.graph
     parsed = prepared.kind.parse_query(graph, query)
@@ -151,6 +154,9 @@ class Predictor:
               top_k: int = 10) -> list[dict[str, Any]]:
     """The `top_k` best candidates of `query`: rank, name, id, score, and
     whether the pair is already a known true fact of the graph."""
+    if (not isinstance(top_k, (int, np.integer)) or isinstance(top_k, bool)
+        or top_k < 1):
+      raise ConfigError('top_k', f'must be an integer ≥ 1, got {top_k!r}')
     prepared, parsed, output = self._forward(query, task)
     graph = prepared.graph
     scores = np.asarray(output.logits)[0, :graph.num_nodes]
@@ -195,6 +201,35 @@ class Predictor:
           self.experiment.mesh))
     entity = prepared.arrays.entity._replace(nodes=nodes)
     return prepared.arrays._replace(entity=entity)
+
+
+def _check_query(query: Any) -> None:
+  if not isinstance(query, str):
+    raise ConfigError('query', f'must be a string, got '
+                      f'{type(query).__name__} {query!r:.60}')
+
+
+def _overridden(config: ml_collections.ConfigDict,
+                overrides: Mapping[str, Any]) -> ml_collections.ConfigDict:
+  """`config` with `overrides` ({'section.key': value}) set; unknown keys
+  (all of them named) or values of another type are a `ConfigError`.
+  `data.synthetic.<option>` may be new: `loading.synthetic_spec` checks
+  it."""
+  known = [key for key, _ in config_check.flat_items(config)]
+  sections = {key.rsplit('.', i)[0] for key in known
+              for i in range(key.count('.') + 1)}
+  raise_together([
+      ConfigError(key, 'no such config key' + (
+          f'; did you mean {close}?' if (close := difflib.get_close_matches(
+              str(key), known, n=3)) else ''))
+      for key in overrides if key not in sections and
+      not str(key).startswith('data.synthetic.')])
+  for key, value in overrides.items():
+    try:
+      config.update_from_flattened_dict({key: value})
+    except (TypeError, ValueError, KeyError) as e:
+      raise ConfigError(key, f'cannot take {value!r}: {e}') from None
+  return config
 
 
 def table(query: str, answers: list[dict[str, Any]]) -> str:

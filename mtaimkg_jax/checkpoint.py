@@ -5,8 +5,12 @@ Checkpoints live in `<workdir>/checkpoints/<step>/`: the train state
 position). The data pipeline is a pure function of (seed, step), so
 restoring the step restores the iterator and the RNG exactly. Saves are
 asynchronous; N are kept; a save is forced on preemption (SIGTERM, see
-`Preemption`) and at `stop_at_step`. An unreadable latest checkpoint falls
-back to the previous one with a warning.
+`Preemption`) and at `stop_at_step`. A save that fails (a full disk) stops
+training with a `TrainingError` naming the path at the first step after it
+is known. Once a save is on disk, `<step>/fingerprint.json` records the
+sha256 of every array it holds and the parameters' fingerprint; a restore
+checks them. An unreadable step, or one whose arrays differ from their
+fingerprints, falls back to the previous one with a warning.
 
 `<workdir>/config.json` is the full resolved config of the run that made
 the checkpoints, so evaluation, prediction and transfer rebuild the same
@@ -15,11 +19,13 @@ model without retyping its settings.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
 import os
 import signal
 import socket
+import threading
 import time
 from typing import Any
 
@@ -29,11 +35,13 @@ import ml_collections
 import numpy as np
 import orbax.checkpoint as ocp
 
+from mtaimkg_jax import records
 from mtaimkg_jax.config_base import base_config
-from mtaimkg_jax.errors import ConfigError, TrainingError
+from mtaimkg_jax.errors import ConfigError, DataError, TrainingError
 
 CONFIG_FILE = 'config.json'
 LOCK_FILE = '.lock'
+FINGERPRINT_FILE = 'fingerprint.json'
 
 
 def directory_of(workdir: str) -> str:
@@ -50,11 +58,13 @@ def has_saved_step(workdir: str) -> bool:
 
 
 class Checkpoints:
-  """A thin owner of one `ocp.CheckpointManager`."""
+  """A thin owner of one `ocp.CheckpointManager`. `key`: the config key
+  that named its workdir, for errors."""
 
   def __init__(self, workdir: str, save_every: int, keep: int,
-               async_save: bool = True):
+               async_save: bool = True, key: str = 'workdir'):
     self.directory = directory_of(workdir)
+    self.key = key
     options = ocp.CheckpointManagerOptions(
         save_interval_steps=max(1, save_every), max_to_keep=max(1, keep),
         enable_async_checkpointing=async_save, create=True)
@@ -62,6 +72,8 @@ class Checkpoints:
         self.directory, options=options,
         item_handlers={'state': ocp.StandardCheckpointHandler(),
                        'record': ocp.JsonCheckpointHandler()})
+    # (step, its fingerprints) of the save in flight, until it is settled.
+    self._pending: tuple[int, dict | None] | None = None
 
   def latest_step(self) -> int | None:
     return self._manager.latest_step()
@@ -72,37 +84,137 @@ class Checkpoints:
   def save(self, step: int, state: Any, record: dict, force: bool = False
            ) -> bool:
     """Saves when the interval says so, or always with `force` (then after
-    any save still in flight: Orbax skips a save while one is running)."""
-    if force:
+    any save still in flight: Orbax skips a save while one is running).
+    The previous save is settled first (`_settle`), and, in a single
+    process, as soon as it has finished: a failed one stops the run."""
+    due = force or self._manager.should_save(step)
+    if self._pending is not None and (
+        due or (jax.process_count() == 1 and
+                not self._manager.is_saving_in_progress())):
+      self._settle()
+    if not due:
+      return False
+    # Hashed now: the train step donates these buffers.
+    content = (_fingerprints(getattr(state, 'params', None), state)
+               if jax.process_index() == 0 else None)
+    try:
+      saved = self._manager.save(
+          step, args=ocp.args.Composite(state=ocp.args.StandardSave(state),
+                                        record=ocp.args.JsonSave(record)),
+          force=force)
+    except Exception as e:  # pylint: disable=broad-except
+      raise self._failed(step, e) from None
+    if saved:
+      self._pending = (step, content)
+    return saved
+
+  def _settle(self) -> None:
+    """Waits for the save in flight; raises `TrainingError` naming its path
+    unless it reached the disk, where its fingerprint.json is then
+    written."""
+    step, content = self._pending
+    self._pending = None
+    try:
       self._manager.wait_until_finished()
-    return self._manager.save(
-        step, args=ocp.args.Composite(state=ocp.args.StandardSave(state),
-                                      record=ocp.args.JsonSave(record)),
-        force=force)
+    except Exception as e:  # pylint: disable=broad-except
+      raise self._failed(step, e) from None
+    self._manager.reload()
+    if step not in self._manager.all_steps():
+      raise self._failed(step, None)
+    if content is not None:
+      try:
+        write_json(os.path.join(self.directory, str(step), FINGERPRINT_FILE),
+                   content)
+      except OSError as e:
+        raise self._failed(step, e) from None
+
+  def _failed(self, step: int, error: Exception | None) -> TrainingError:
+    """The error of a save that did not reach the disk, raised once the
+    manager and its background writes have stopped."""
+    path = os.path.join(self.directory, str(step))
+    if isinstance(error, OSError) and error.strerror:
+      path, why = error.filename or path, error.strerror
+    else:
+      why = f'{type(error).__name__}: {str(error)[:300]}' if error else (
+          'it is not on disk')
+    try:
+      self._manager.close()
+    except Exception:  # pylint: disable=broad-except
+      pass
+    # The save's other background writes still run: cut short by the exit
+    # they would print tracebacks of their own.
+    deadline = time.time() + 30
+    for thread in threading.enumerate():
+      if type(thread).__module__.startswith('orbax.'):
+        thread.join(max(0.0, deadline - time.time()))
+    steps = sorted(int(n) for n in os.listdir(self.directory) if n.isdigit())
+    return TrainingError(
+        f'cannot save step {step} to {path}: {why}; training stopped there '
+        f'(steps on disk: {steps}); a rerun resumes from the newest of those')
 
   def restore(self, abstract_state: Any, set_aside: bool = False
               ) -> tuple[Any, dict] | None:
-    """The newest readable checkpoint as (state, record), or None. With
-    `set_aside` (a run that will save here), unreadable steps newer than it
-    are moved to `checkpoints.unreadable/`, so none of them stays the
-    "latest" a later run would try first."""
-    unreadable = []
+    """The newest readable checkpoint as (state, record), or None; the
+    record says which step was restored (`restored_step`) and, when newer
+    ones were unreadable, the newest of those (`fell_back_from`). A step
+    whose arrays differ from its fingerprint.json is unreadable; when no
+    step is readable and one was refused so, a `ConfigError` names its
+    file.
+    With `set_aside` (a run that will save here), unreadable steps newer
+    than the restored one are moved to `checkpoints.unreadable/`, so none
+    of them stays the "latest" a later run would try first."""
+    unreadable, damaged = [], []
     for step in reversed(self.all_steps()):
       try:
         restored = self._manager.restore(
             step, args=ocp.args.Composite(
                 state=ocp.args.StandardRestore(abstract_state),
                 record=ocp.args.JsonRestore()))
+        self._verify(step, restored['state'])
       except Exception as e:  # pylint: disable=broad-except
         logging.warning('checkpoint %s/%d is unreadable (%s: %s); trying the '
                         'previous one', self.directory, step,
                         type(e).__name__, str(e)[:300])
         unreadable.append(step)
+        if isinstance(e, DataError):
+          damaged.append(e)
         continue
       if set_aside and unreadable:
         self._set_aside(unreadable)
-      return restored['state'], dict(restored['record'])
+      record = dict(restored['record'], restored_step=step)
+      if unreadable:
+        record['fell_back_from'] = unreadable[0]
+      return restored['state'], record
+    if damaged:
+      raise ConfigError(self.key, f'no step of {self.directory} is readable; '
+                        f'{damaged[0]}')
     return None
+
+  def _verify(self, step: int, state: Any) -> None:
+    """Raises `DataError` naming the file when an array of the restored
+    `state` differs from its sha256 in the step's fingerprint.json (a step
+    without one, saved before it existed, is restored unverified)."""
+    path = os.path.join(self.directory, str(step), FINGERPRINT_FILE)
+    if not os.path.exists(path):
+      logging.warning('checkpoint %s/%d has no %s: its arrays cannot be '
+                      'verified (checkpoint.write_fingerprints adds one)',
+                      self.directory, step, FINGERPRINT_FILE)
+      return
+    try:
+      with open(path) as f:
+        saved = json.load(f)
+      expected, overall = saved['arrays'], saved['params_fingerprint']
+    except (OSError, ValueError, KeyError, TypeError) as e:
+      raise DataError(path, f'unreadable ({type(e).__name__}: {e})') from None
+    found = _array_digests(state)
+    for name, digest in expected.items():
+      if found.get(name) != digest:
+        raise DataError(os.path.join(os.path.dirname(path), 'state'),
+                        f'array {name} does not match its sha256 in {path}: '
+                        'the checkpoint changed on disk after it was saved')
+    if overall is not None and records.params_fingerprint(
+        state.params) != overall:
+      raise DataError(path, 'the parameters do not match their fingerprint')
 
   def _set_aside(self, steps: list[int]) -> None:
     aside = f'{self.directory}.unreadable'
@@ -140,6 +252,8 @@ class Checkpoints:
     """Waits for saves in flight, then raises unless `step` is on disk
     (read afresh, not from the manager's cache): a log line saying a step
     was saved is only written after this."""
+    if self._pending is not None:
+      self._settle()
     self._manager.wait_until_finished()
     self._manager.reload()
     on_disk = sorted(self._manager.all_steps())
@@ -149,8 +263,46 @@ class Checkpoints:
           f'disk: {on_disk}); a rerun resumes from the newest of those')
 
   def close(self) -> None:
+    if self._pending is not None:
+      self._settle()
     self._manager.wait_until_finished()
     self._manager.close()
+
+
+def _host(leaf: Any) -> np.ndarray:
+  if isinstance(leaf, jax.Array):  # replicated: any local copy
+    leaf = leaf.addressable_data(0)
+  return np.ascontiguousarray(np.asarray(leaf))
+
+
+def _array_digests(tree: Any) -> dict[str, str]:
+  """{'params/a/kernel': sha256 of its bytes} of every array of `tree` (a
+  train state, or {'params': params})."""
+  out = {}
+  for path, leaf in jax.tree_util.tree_flatten_with_path(tree)[0]:
+    name = '/'.join(str(getattr(k, 'key', getattr(k, 'name', getattr(
+        k, 'idx', k)))) for k in path)
+    out[name] = hashlib.sha256(_host(leaf).tobytes()).hexdigest()
+  return out
+
+
+def _fingerprints(params: Any, state: Any = None) -> dict[str, Any]:
+  """fingerprint.json: each array of `state` (default {'params': params})
+  and the parameters' own fingerprint (None for a state without any)."""
+  return {'params_fingerprint': (records.params_fingerprint(params)
+                                 if params is not None else None),
+          'arrays': _array_digests(state if state is not None
+                                   else {'params': params})}
+
+
+def write_fingerprints(step_dir: str, params: Any) -> str:
+  """Writes `<step_dir>/fingerprint.json` for a step saved without one
+  (e.g. `Checkpoints.latest_params()` of an older run): the sha256 of each
+  parameter array and the parameters' fingerprint, which later restores
+  check. Returns its path."""
+  path = os.path.join(step_dir, FINGERPRINT_FILE)
+  write_json(path, _fingerprints(jax.device_get(params)))
+  return path
 
 
 def save_params(path: str, params: Any) -> None:
@@ -215,14 +367,24 @@ def read_config(workdir: str) -> ml_collections.ConfigDict | None:
   """The config a run saved in `workdir`, or None if it saved none. Keys
   added to the schema after the run take their default, which is the
   behaviour of the code that ran it (a new key defaults to the old
-  behaviour), so the run still resumes and evaluates as it trained."""
+  behaviour), so the run still resumes and evaluates as it trained. A
+  damaged file (empty, cut short, not a JSON object) is a `DataError`
+  naming it."""
   path = os.path.join(workdir, CONFIG_FILE)
   if not os.path.exists(path):
     return None
-  with open(path) as f:
-    saved = _renamed(_tuples(json.load(f)))
+  try:
+    with open(path, encoding='utf-8') as f:
+      saved = json.load(f)
+  except (OSError, UnicodeDecodeError, ValueError, RecursionError) as e:
+    raise DataError(path, f'damaged, not the JSON config a run saved '
+                    f'({type(e).__name__}: {str(e)[:200]})') from None
+  if not isinstance(saved, dict) or not all(
+      isinstance(saved.get(k), dict) for k in ('model', 'features')):
+    raise DataError(path, 'damaged: not the JSON object of a run\'s config '
+                    '(no model and features sections)')
   return ml_collections.ConfigDict(
-      _with_defaults(saved, base_config().to_dict()))
+      _with_defaults(_renamed(_tuples(saved)), base_config().to_dict()))
 
 
 # Keys a saved config may hold under an earlier name: (section, old) →

@@ -340,7 +340,7 @@ class Experiment:
     if source is None:
       return parallel.replicate(params, self.mesh)
     key = 'workdir' if source == workdir else 'init_workdir'
-    ckpts = checkpoint.Checkpoints(source, 1, 1000)
+    ckpts = checkpoint.Checkpoints(source, 1, 1000, key=key)
     try:
       restored = self.restore(ckpts, self.state(
           params, checkpoint.read_config(source)), key, source)
@@ -353,4 +353,6 @@ class Experiment:
     self.source = {'kind': key, 'path': source, 'run': records.run_id(source),
                    'step': step, 'fingerprint': records.params_fingerprint(
                        restored[0].params)}
+    if 'fell_back_from' in restored[1]:
+      self.source['fell_back_from'] = restored[1]['fell_back_from']
     return restored[0].params

@@ -21,10 +21,12 @@ if __name__ == '__main__':
 
 import errno
 import logging as std_logging
+from typing import Iterable
 
 from absl import app
 from absl import flags
 from absl import logging
+import ml_collections
 from ml_collections import config_flags
 
 import jax
@@ -33,6 +35,7 @@ from mtaimkg_jax import api, parallel, train
 from mtaimkg_jax.data import formats
 from mtaimkg_jax.errors import ConfigError, MtaimkgError
 from mtaimkg_jax.eval import runner
+from mtaimkg_jax.experiment import checkpoint_source
 
 _CONFIG = config_flags.DEFINE_config_file(
     'config', None, 'Experiment config file (configs/*.py).',
@@ -69,11 +72,39 @@ _PROCESS_ID = flags.DEFINE_integer('process_id', 0,
 
 class _QuietLibraries(std_logging.Filter):
   """Keeps library chatter out of INFO: Orbax logs every save step by step,
-  JAX every accelerator backend this machine lacks."""
+  JAX every accelerator backend this machine lacks. Orbax's warnings and
+  errors keep their one line but not the tracebacks of its background
+  threads: a failed save is reported once, naming its path
+  (`checkpoint.Checkpoints`)."""
 
   def filter(self, record: std_logging.LogRecord) -> bool:
-    return record.levelno >= std_logging.WARNING or not any(
-        part in record.pathname for part in ('/orbax/', 'xla_bridge'))
+    library = any(part in record.pathname
+                  for part in ('/orbax/', 'xla_bridge'))
+    if library and record.exc_info:
+      record.exc_info, record.exc_text = None, None
+    return record.levelno >= std_logging.WARNING or not library
+
+
+# The flags only --mode=predict reads.
+PREDICT_FLAGS = ('query', 'queries', 'task', 'top_k')
+
+
+def check_flags(mode: str, given: Iterable[str],
+                config: ml_collections.ConfigDict) -> None:
+  """Raises `ConfigError` naming a flag that would mean nothing: a predict
+  flag (`given` on the command line) in another mode, --query together with
+  --queries, or in train mode a config.init_workdir holding no checkpoint
+  (training would start from scratch instead)."""
+  given = set(given)
+  if mode != 'predict':
+    ignored = [f'--{name}' for name in PREDICT_FLAGS if name in given]
+    if ignored:
+      raise ConfigError(ignored[0][2:], f'{", ".join(ignored)}: read by '
+                        f'--mode=predict only, not --mode={mode}')
+  elif {'query', 'queries'} <= given:
+    raise ConfigError('queries', 'give --query or --queries, not both')
+  if mode == 'train' and config.init_workdir:
+    checkpoint_source(config, None)  # raises when it holds no checkpoint
 
 
 def _queries() -> list[tuple[str, str]]:
@@ -117,6 +148,8 @@ def main(argv):
   overridden = tuple(
       config_flags.get_override_values(flags.FLAGS['config']))
   try:
+    check_flags(_MODE.value, [name for name in PREDICT_FLAGS
+                              if flags.FLAGS[name].present], config)
     if _MODE.value == 'train':
       train.train_and_evaluate(config, _WORKDIR.value)
     elif _MODE.value == 'eval':

@@ -112,6 +112,9 @@ def _train_and_evaluate(experiment: Experiment,
   experiment.load_all(experiment.train_specs + experiment.eval_specs)
   runner.check(experiment)
   prepared = [experiment.prepare(spec) for spec in experiment.train_specs]
+  num_steps = config.train.num_steps
+  mixture = Mixture([sampler(config, p) for p in prepared],
+                    [p.spec.weight for p in prepared], config.seed, num_steps)
   chief = jax.process_index() == 0
   state = experiment.state(experiment.init_params(prepared[0]))
   ckpts = checkpoint.Checkpoints(workdir, config.train.checkpoint_every,
@@ -127,11 +130,8 @@ def _train_and_evaluate(experiment: Experiment,
   if chief:
     checkpoint.write_config(workdir, config)
   experiment.write_data_report(workdir)
-  num_steps = config.train.num_steps
   stop_at = config.train.stop_at_step
   last = min(num_steps, stop_at) if stop_at > 0 else num_steps
-  mixture = Mixture([sampler(config, p) for p in prepared],
-                    [p.spec.weight for p in prepared], config.seed, num_steps)
   fns = steps.make_steps(experiment.model, experiment.optimizer(state.params),
                          config, experiment.mesh)
   schedule = steps.learning_rate(config)

@@ -128,3 +128,52 @@ def test_cli_prints_a_table_and_answers_a_file_as_tsv(workdir, tmp_path):
   out = _main(workdir, '--queries', str(queries))
   assert out.returncode == 2
   assert f'{queries}:2' in out.stderr and 'head|relation|?' in out.stderr
+
+
+def test_arguments_that_mean_nothing_are_errors_naming_them(workdir,
+                                                            monkeypatch):
+  def fail(*_):
+    raise AssertionError('the model loaded before the arguments were checked')
+
+  monkeypatch.setattr(Experiment, 'checkpoint_params', fail)
+  predictor = api.Predictor.from_workdir(workdir)
+  query = _lp_query(predictor)
+  with pytest.raises(ConfigError, match='config.query: must be a string, '
+                     'got int 123'):
+    predictor.predict(123)
+  for top_k in ('5', -1, 0, True, 2.0):
+    with pytest.raises(ConfigError, match=r'config.top_k: must be an integer '
+                       f'≥ 1, got {top_k!r}'):
+      predictor.predict(query, top_k=top_k)
+  with pytest.raises(ConfigError, match=r"config.eval.taks: no such config "
+                     r"key; did you mean \['eval.tasks'.*\n.*config.nonsense"):
+    api.Predictor.from_workdir(workdir, {'eval.taks': (), 'nonsense': 1})
+  with pytest.raises(ConfigError, match="config.train.batch_size: cannot take "
+                     "'eight'"):
+    api.Predictor.from_workdir(workdir, {'train.batch_size': 'eight'})
+
+
+def test_command_line_flags_that_mean_nothing_are_errors(tmp_path):
+  from mtaimkg_jax import main  # pylint: disable=g-import-not-at-top
+  config = test_config.get_config()
+  main.check_flags('predict', ['query', 'top_k'], config)
+  for mode, given, match in (
+      ('train', ['query'], 'config.query: --query: read by --mode=predict '
+       'only, not --mode=train'),
+      ('eval', ['queries', 'top_k'], 'config.queries: --queries, --top_k:'),
+      ('predict', ['query', 'queries'], 'config.queries: give --query or '
+       '--queries, not both')):
+    with pytest.raises(ConfigError, match=match):
+      main.check_flags(mode, given, config)
+  config.init_workdir = str(tmp_path / 'nowhere')
+  with pytest.raises(ConfigError, match=f"config.init_workdir: "
+                     f"'{tmp_path}/nowhere' holds no readable checkpoint"):
+    main.check_flags('train', [], config)
+  out = subprocess.run(
+      [sys.executable, '-m', 'mtaimkg_jax.main', '--config', 'configs/test.py',
+       '--workdir', str(tmp_path / 'run'), '--query', 'e1|rel_0|?'],
+      cwd=PROJECT, env=dict(os.environ, JAX_PLATFORMS='cpu', XLA_FLAGS=''),
+      capture_output=True, text=True, timeout=600, check=False)
+  assert out.returncode == 2
+  assert 'error: config.query: --query: read by --mode=predict' in out.stderr
+  assert 'Traceback' not in out.stderr and not (tmp_path / 'run').exists()

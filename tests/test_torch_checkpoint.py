@@ -138,3 +138,28 @@ def test_reader_refuses_records_over_the_cap_before_reading(tmp_path,
     torch_checkpoint.load_state_dict(_pth(
         tmp_path / 'big.pth', {'a': (0, (2,), (1,))},
         storage=np.arange(100, dtype=np.float32)))
+
+
+def test_reader_caps_the_total_a_file_declares_before_allocating(
+    tmp_path, monkeypatch):
+  """Two stride-0 views of 768 MiB each, every one under the per-tensor
+  cap, declare 1.5 GiB together from a tiny file: refused before any tensor
+  is built. So are records whose sizes add up over the cap."""
+  side = 2**14 - 2**12  # (12288, 16384) float32: 768 MiB
+  huge = _pth(tmp_path / 'many.pth', {'a': (0, (side, 2**14), (0, 0)),
+                                      'b': (0, (side, 2**14), (0, 0))})
+  assert huge.stat().st_size < 2000
+
+  def built(*_):
+    raise AssertionError('a tensor was allocated before the total was known')
+
+  monkeypatch.setattr(torch_checkpoint._Tensor, 'array', built)  # pylint: disable=protected-access
+  with pytest.raises(DataError, match='its tensors declare 1610612736 bytes '
+                     'in all, over the 1073741824 byte cap') as error:
+    torch_checkpoint.load_state_dict(huge)
+  assert error.value.path == str(huge)
+  monkeypatch.setattr(torch_checkpoint, 'MAX_FILE_BYTES', 500)
+  with pytest.raises(DataError, match='its records declare .* bytes in all'):
+    torch_checkpoint.load_state_dict(_pth(
+        tmp_path / 'records.pth', {'a': (0, (2,), (1,))},
+        storage=np.arange(100, dtype=np.float32)))

@@ -21,6 +21,7 @@ from mtaimkg_jax.data.features import unit_rows
 from mtaimkg_jax.data.graph import (KnownAnswers, QueryGraph, QuerySet,
                                     removal_edges, with_inverses)
 from mtaimkg_jax.data.padding import Budget
+from mtaimkg_jax.errors import ConfigError
 from mtaimkg_jax.types import TASK_IDS, EvalBatch, Queries, TrainBatch
 
 # Rejection rounds for strict negatives; leftovers are masked, not kept.
@@ -161,6 +162,13 @@ class TrainSampler:
     queries = self.graph.queries['train']
     if not len(queries):
       raise ValueError(f'{self.graph.key}: no training queries')
+    if 2 * len(queries) < self.batch_size:
+      # A batch repeats its queries at most once (`_query_index`).
+      raise ConfigError('train.batch_size', f'{self.graph.key} has '
+                        f'{len(queries)} training queries, fewer than half a '
+                        f'batch of {self.batch_size}: lower train.batch_size '
+                        'or give the dataset more training data (EA: '
+                        'ea.train_ratio, seed pairs)')
     self._queries = queries
     self._pool = np.flatnonzero(self.graph.negative_pool)
     train_facts = np.concatenate([

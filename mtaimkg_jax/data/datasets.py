@@ -15,13 +15,17 @@
   `qid2abs.json`, `qid2ne.json`.
 - `<task>/synthetic`: the generated default (`synthetic.py`).
 
-A required file that holds nothing is a `DataError` naming it. An EA pair
-listed twice is kept once (counted in `EATask.source_duplicates`), so it
-can never be both a seed and a test query.
+A required file that holds nothing is a `DataError` naming it, and so is
+an optional text, name or image file that gives no entity of the graph a
+value (its keys are not the graph's ids); what each covers is kept in
+`MMKG.coverage` (hygiene.py warns when it is low). An EA pair listed twice
+is kept once (counted in `EATask.source_duplicates`), so it can never be
+both a seed and a test query.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import os
 import urllib.parse
@@ -37,6 +41,7 @@ from mtaimkg_jax.data.mmkg import (EATask, ELTask, Features, LPTask, MMKG,
 from mtaimkg_jax.errors import ConfigError, DataError
 
 LP_SPLITS = ('train', 'valid', 'test')
+NAMES_FILE = 'translated_ent_name.json'
 
 # MMKB's FB15K-DB15K release ships only the links; its graphs are these.
 KNOWN_EA_GRAPHS = {'ea/FB15K-DB15K': ('lp/FB15k-237', 'lp/DB15K')}
@@ -64,6 +69,16 @@ def _looks_readable(token: str) -> bool:
   return not (token.startswith('/m/') or token.isdigit())
 
 
+def _covered(file: str, got: int, of: int,
+             what: str = 'entities') -> tuple[int, int]:
+  """(got, of) of an optional file that gave `got` of the graph's `of`
+  `what` a value; none is a `DataError` naming the file."""
+  if of and not got:
+    raise DataError(file, f'gives none of the graph\'s {of} {what} a value: '
+                    'its keys are not the ids the graph uses')
+  return got, of
+
+
 def _inductive(name: str) -> bool:
   """A GraIL inference graph (`*_ind`): its `valid.txt` only adds queries."""
   return name.rstrip('/').endswith('_ind')
@@ -89,29 +104,39 @@ def load_lp_graph(root: str, name: str) -> MMKG:
       s: encode_triples(os.path.join(path, f'{s}.txt'), raw[s], entities,
                         relations) for s in LP_SPLITS
   }
-  names, texts = _lp_entity_text(path, entities)
+  names, texts, coverage = _lp_entity_text(path, entities)
   relation_names = [readable_name(r) for r in relations.tokens]
   relation_text = os.path.join(path, 'relation2text.txt')
   if os.path.exists(relation_text):
     table = formats.read_text_table(relation_text)
     relation_names = [table.get(r, n)
                       for r, n in zip(relations.tokens, relation_names)]
+    coverage[relation_text] = _covered(
+        relation_text, sum(r in table for r in relations.tokens),
+        len(relations), 'relations')
   kg = MMKG(name=name, entities=entities, relations=relations,
             triples=triples, names=names, texts=texts,
-            relation_names=relation_names)
+            relation_names=relation_names, coverage=coverage)
   return _attach_image_features(kg, path, entities.tokens)
 
 
-def _lp_entity_text(path: str, entities: Vocab) -> tuple[list[str], list[str]]:
-  """Names and texts from entity2text / ent_links / readable ids."""
+def _lp_entity_text(path: str, entities: Vocab
+                    ) -> tuple[list[str], list[str], dict[str, tuple]]:
+  """Names and texts from entity2text / ent_links / readable ids, and the
+  coverage of the file they came from."""
   table: dict[str, str] = {}
+  coverage = {}
   entity2text = os.path.join(path, 'entity2text.txt')
   links = os.path.join(path, 'ent_links.tsv')
-  if os.path.exists(entity2text):
+  file = entity2text if os.path.exists(entity2text) else links
+  if file == entity2text:
     table = formats.read_text_table(entity2text)
   elif os.path.exists(links):
     for uri, token in formats.read_pairs(links):
       table.setdefault(token, readable_name(uri))
+  if os.path.exists(file):
+    coverage[file] = _covered(file, sum(t in table for t in entities.tokens),
+                              len(entities))
   names, texts = [], []
   for token in entities.tokens:
     text = table.get(token)
@@ -119,22 +144,26 @@ def _lp_entity_text(path: str, entities: Vocab) -> tuple[list[str], list[str]]:
       text = readable_name(token)
     texts.append(text or '')
     names.append(text or token)
-  return names, texts
+  return names, texts, coverage
 
 
-def _attach_image_features(kg: MMKG, path: str,
-                           row_keys: Sequence[str]) -> MMKG:
+def _attach_image_features(kg: MMKG, path: str, row_keys: Sequence[str],
+                           described: int | None = None) -> MMKG:
   """Adds `image_features.npy` when present.
 
   Rows follow `row_keys` (the entity order), unless `image_features.txt`
-  lists the key of each row; then unlisted entities are absent.
+  lists the key of each row; then unlisted entities are absent. Its
+  coverage counts the first `described` entities (default all; an EL
+  knowledge base's QIDs, not its attribute values).
   """
   npy = os.path.join(path, 'image_features.npy')
   if not os.path.exists(npy):
     return kg
+  described = kg.num_entities if described is None else described
   index_file = os.path.join(path, 'image_features.txt')
   if not os.path.exists(index_file):
-    return kg.with_features('image', load_feature_matrix(npy, len(row_keys)))
+    features = load_feature_matrix(npy, len(row_keys))
+    return _with_image(kg, features, npy, described)
   keys = [line for _, line in formats.read_lines(index_file)]
   rows = load_feature_matrix(npy, len(keys))
   position = {key: i for i, key in enumerate(row_keys)}
@@ -145,7 +174,16 @@ def _attach_image_features(kg: MMKG, path: str,
       raise DataError(index_file, f'unknown entity {key!r}', line)
     values[position[key]] = rows.values[line - 1]
     present[position[key]] = rows.present[line - 1]
-  return kg.with_features('image', Features(values, present))
+  return _with_image(kg, Features(values, present), index_file, described)
+
+
+def _with_image(kg: MMKG, features: Features, file: str,
+                described: int) -> MMKG:
+  """`kg` with its image features and the coverage of `file`."""
+  kg = kg.with_features('image', features)
+  got = int(features.present[:described].sum())
+  return dataclasses.replace(kg, coverage={
+      **kg.coverage, file: _covered(file, got, described)})
 
 
 def lp_task(kg: MMKG, name: str) -> LPTask:
@@ -188,9 +226,12 @@ def _openea_graph(path: str, side: int, names: dict[int, str] | None
     else:
       texts.append(readable_name(id_table[g]) if names is None else '')
   display = [readable_name(id_table[g]) for g in global_ids]
+  coverage = {} if names is None else {os.path.join(path, NAMES_FILE): (
+      sum(g in names for g in global_ids), len(global_ids))}
   kg = MMKG(name=f'{os.path.basename(path)}_{side}', entities=entities,
             relations=Vocab([str(r) for r in relation_ids]),
-            triples={'train': triples}, names=display, texts=texts)
+            triples={'train': triples}, names=display, texts=texts,
+            coverage=coverage)
   return kg, local
 
 
@@ -205,8 +246,18 @@ def _openea_image_features(path: str, kg1: MMKG, local1: dict[int, int],
   out = []
   for kg, local in ((kg1, local1), (kg2, local2)):
     order = np.asarray(sorted(local, key=local.get), np.int64)
-    out.append(kg.with_features('image', rows.take(order)))
+    features = rows.take(order)
+    out.append(dataclasses.replace(
+        kg.with_features('image', features), coverage={
+            **kg.coverage, npy: (int(features.present.sum()), len(order))}))
+  _covered_by_both(npy, *out)
   return out[0], out[1]
+
+
+def _covered_by_both(file: str, kg1: MMKG, kg2: MMKG) -> None:
+  """An alignment's file must give an entity of one of its graphs a
+  value."""
+  _covered(file, *np.add(kg1.coverage[file], kg2.coverage[file]).tolist())
 
 
 def load_ea_task(root: str, name: str, train_ratio: float = 0.3,
@@ -226,11 +277,13 @@ def load_ea_task(root: str, name: str, train_ratio: float = 0.3,
     pairs_file = os.path.join(path, 'same_as.txt')
     kg1, kg2, pairs, duplicates = _same_as_graphs(root, name, path)
   else:
-    names_file = os.path.join(path, 'translated_ent_name.json')
+    names_file = os.path.join(path, NAMES_FILE)
     names = (formats.read_translated_names(names_file)
              if os.path.exists(names_file) else None)
     kg1, local1 = _openea_graph(path, 1, names)
     kg2, local2 = _openea_graph(path, 2, names)
+    if names is not None:
+      _covered_by_both(names_file, kg1, kg2)
     pairs_file = os.path.join(path, 'ill_ent_ids')
     rows, lines = formats.read_id_pairs(pairs_file)
     formats.require_rows(pairs_file, rows, 'pairs')
@@ -324,7 +377,7 @@ def _merged_lp_graph(root: str, name: str) -> MMKG:
   return MMKG(name=kg.name, entities=kg.entities, relations=kg.relations,
               triples={'train': kg.all_triples(LP_SPLITS)}, names=kg.names,
               texts=kg.texts, features=kg.features,
-              relation_names=kg.relation_names)
+              relation_names=kg.relation_names, coverage=kg.coverage)
 
 
 def mention_text(mention: dict[str, str]) -> str:
@@ -360,6 +413,10 @@ def load_el_task(root: str, name: str, valid_fraction: float = 0.0,
       values.setdefault(token, None)
       relations.setdefault(attribute, None)
       raw.append((qid, attribute, token))
+  if not raw:
+    raise DataError(abstracts_file, 'no attribute text parses to a fact '
+                    '("Attribute: value. ..."): the knowledge base would have '
+                    'no edges')
   entities = Vocab(qids + list(values))
   relation_vocab = Vocab(list(relations))
   triples = encode_triples(abstracts_file, raw, entities, relation_vocab)
@@ -369,7 +426,7 @@ def load_el_task(root: str, name: str, valid_fraction: float = 0.0,
            for q in qids] + [v.split(': ', 1)[1] for v in values]
   kb = MMKG(name=name, entities=entities, relations=relation_vocab,
             triples={'train': triples}, names=names, texts=texts)
-  kb = _attach_image_features(kb, path, entities.tokens)
+  kb = _attach_image_features(kb, path, entities.tokens, len(qids))
   mentions = {}
   for split in ('train', 'valid', 'test'):
     file = os.path.join(path, f'{split}.json')

@@ -137,7 +137,8 @@ def _skew_signs(scores: np.ndarray) -> np.ndarray:
 
 
 class TextEncoder(Protocol):
-  name: str
+  name: str  # names the cache: another encoder never reads its files
+  dim: int  # the width of its rows
 
   def encode(self, texts: Sequence[str]) -> np.ndarray:
     ...
@@ -212,6 +213,7 @@ class MiniLMEncoder:
     self.max_seq_length = max_seq_length
     self.batch_tokens = batch_tokens
     self.name = f'all-minilm-l6-v2-len{max_seq_length}'
+    self.dim = self._model.get_embedding_dimension()
 
   def token_counts(self, texts: Sequence[str]) -> np.ndarray:
     """Word pieces of each text, special tokens included, after the cut."""
@@ -276,24 +278,44 @@ def default_cache_dir() -> str:
       os.path.join(os.path.expanduser('~'), '.cache', 'mtaimkg_jax'))
 
 
+def _cached(path: str, rows: int, dim: int | None) -> np.ndarray | None:
+  """The encodings cached at `path` if they can be what the encoder made
+  (`rows` float32 rows of width `dim`, finite, not all zero), else None
+  with a warning naming the file, which is then recomputed."""
+  try:
+    encoded = np.load(path, allow_pickle=False)
+  except (OSError, ValueError, EOFError) as e:
+    problem = f'unreadable ({str(e)[:200]})'
+  else:
+    if encoded.ndim != 2 or encoded.shape[0] != rows or (
+        dim is not None and encoded.shape[1] != dim):
+      problem = (f'of shape {encoded.shape}, not ({rows}, '
+                 f'{dim if dim is not None else "d"})')
+    elif encoded.dtype != np.float32:
+      problem = f'of dtype {encoded.dtype}, not float32'
+    elif not np.isfinite(encoded).all():
+      problem = 'holding non-finite values'
+    elif not encoded.any():
+      problem = 'all zeros'
+    else:
+      return encoded
+  logging.warning('feature cache %s is %s: recomputing it', path, problem)
+  return None
+
+
 def encode_texts(encoder: TextEncoder, texts: Sequence[str],
                  cache_dir: str | None) -> Features:
-  """Encodes non-empty texts; empty ones are absent. Cached by content hash."""
+  """Encodes non-empty texts; empty ones are absent. Cached by content hash
+  (and the encoder's name); a cache that does not fit is recomputed."""
   present = np.array([bool(t.strip()) for t in texts], bool)
   todo = [t for t, p in zip(texts, present) if p]
   digest = hashlib.sha256(
       '\x00'.join([encoder.name, *todo]).encode('utf-8')).hexdigest()[:24]
   path = (os.path.join(cache_dir, f'text-{encoder.name}-{digest}.npy')
-          if cache_dir else None)
+          if cache_dir and todo else None)
   encoded = None
   if path and os.path.exists(path):
-    try:
-      encoded = np.load(path, allow_pickle=False)
-      if encoded.shape[0] != len(todo):
-        encoded = None
-    except (OSError, ValueError):
-      logging.warning('ignoring unreadable feature cache %s', path)
-      encoded = None
+    encoded = _cached(path, len(todo), getattr(encoder, 'dim', None))
   if encoded is None:
     encoded = (encoder.encode(todo) if todo else np.zeros((0, 1), np.float32))
     if path:
@@ -310,7 +332,8 @@ def load_feature_matrix(path: str, num_rows: int) -> Features:
   """A `.npy` of shape [num_rows, d], row i ↔ entity id i.
 
   A row of all NaN marks a missing feature; any other non-finite value, a
-  wrong shape, or a non-numeric (e.g. pickled) array is a `DataError`.
+  file of such rows only, a wrong shape, or a non-numeric (e.g. pickled)
+  array is a `DataError`.
   """
   try:
     values = np.load(path, allow_pickle=False)
@@ -334,5 +357,7 @@ def load_feature_matrix(path: str, num_rows: int) -> Features:
     row = int(np.argmax(broken))
     raise DataError(path, f'row {row} mixes finite and non-finite values '
                     '(an all-NaN row marks a missing feature)')
+  if num_rows and missing.all():
+    raise DataError(path, 'every row is all NaN: no entity has a feature')
   values[missing] = 0.0
   return Features(values, ~missing)

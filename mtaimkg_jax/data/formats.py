@@ -2,7 +2,8 @@
 
 Each reader returns plain Python/numpy values and raises `DataError` naming
 the file and line (or JSON entry) of anything malformed: ids beyond int64,
-a JSON key twice, a byte order mark inside a text file. A byte order mark at
+a JSON key twice, a byte order mark inside a text file, a control character
+(NUL, escape, ...) in an id. A byte order mark at
 a file's start is dropped, in every reader. Nothing here knows about tasks
 or models; `datasets.py` assembles these pieces into an MMKG.
 """
@@ -73,6 +74,20 @@ def require_rows(path: PathLike, rows, what: str) -> None:
                     'required')
 
 
+# C0 control characters (NUL, ESC, ...) but the tab the formats split on.
+_CONTROL = re.compile('[\x00-\x08\x0a-\x1f]')
+
+
+def _check_controls(path: PathLike, text: str, what: str,
+                   line: int | None = None) -> None:
+  """Raises `DataError` when `text` (an id) holds a control character: a
+  NUL or an escape sequence is damage, never part of a name."""
+  found = _CONTROL.search(text)
+  if found:
+    raise DataError(path, f'{what} holds the control character '
+                    f'U+{ord(found.group()):04X}: {text[:200]!r}', line)
+
+
 def _fields(path: PathLike, number: int, line: str, count: int,
             what: str) -> list[str]:
   fields = line.split('\t')
@@ -86,6 +101,7 @@ def _fields(path: PathLike, number: int, line: str, count: int,
     if field != field.strip():
       raise DataError(path, f'field {i + 1} has surrounding white space',
                       number)
+    _check_controls(path, field, f'field {i + 1} ({what})', number)
   return fields
 
 
@@ -175,6 +191,7 @@ def read_same_as(path: PathLike) -> list[tuple[str, str]]:
     if match is None:
       raise DataError(
           path, f'expected "<left> <SameAs> <right> .", got {line[:200]!r}', n)
+    _check_controls(path, line, 'the link', n)
     pairs.append((match.group(1), match.group(2)))
   return pairs
 
@@ -211,6 +228,8 @@ def read_json(path: PathLike) -> Any:
   except json.JSONDecodeError as e:
     raise DataError(path, f'invalid JSON: {e.msg} (column {e.colno})',
                     e.lineno) from None
+  except ValueError as e:  # e.g. a number of more than 4300 digits
+    raise DataError(path, f'unreadable JSON value ({str(e)[:200]})') from None
   except RecursionError:
     raise DataError(path, 'JSON nested too deeply') from None
 
@@ -244,6 +263,7 @@ def read_string_map(path: PathLike) -> dict[str, str]:
     if not isinstance(value, str):
       raise DataError(path, f'entry {key!r}: expected a string, got '
                       f'{type(value).__name__}')
+    _check_controls(path, key, 'the entry id')
   return data
 
 
@@ -275,6 +295,7 @@ def read_mentions(path: PathLike) -> list[dict[str, str]]:
                         'not a string')
     if not entry['answer'].strip():
       raise DataError(path, f'entry {key!r}: empty answer')
+    _check_controls(path, entry['answer'], f'entry {key!r}: the answer')
     if not (entry['mentions'].strip() or entry['sentence'].strip()):
       raise DataError(path, f'entry {key!r}: empty mention and sentence')
     mentions.append({field: entry[field] for field in MENTION_FIELDS})

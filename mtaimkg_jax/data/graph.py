@@ -98,8 +98,10 @@ class QueryGraph:
   # identity pairs (data/views.py `anchors`).
   seed_pairs: np.ndarray | None = None
   # {check: count} of suspicious but legal data in the files the graph was
-  # built from (data/hygiene.py); written to the workdir's data_report.json.
-  hygiene: dict[str, int] = dataclasses.field(default_factory=dict)
+  # built from (data/hygiene.py), and under 'coverage' how many nodes have
+  # each modality and what each optional file covers (loading.py); written
+  # to the workdir's data_report.json.
+  hygiene: dict[str, int | dict] = dataclasses.field(default_factory=dict)
   # float32 [num_relations, F] and [F]: how much each modality says about
   # each relation's facts, and the graph's mean (data/evidence.py); None
   # until computed.

@@ -9,6 +9,10 @@ start (`strict`). Every function is pure over the containers of `mmkg.py`.
 `report(tasks)` gives `{dataset: {check: count}}` with every check of the
 dataset's task, zeros included; `enforce(report, strict)` logs a warning per
 nonzero count and, when strict, raises one `DataError` listing them all.
+`file_coverage(task)` gives how many entities each optional text, name or
+image file gave a value; `enforce_coverage` warns when that is under
+`LOW_COVERAGE` of them (strict: refuses). A file that covers nothing is
+refused when it is read (datasets.py).
 """
 
 from __future__ import annotations
@@ -19,7 +23,7 @@ from typing import Iterable
 
 import numpy as np
 
-from mtaimkg_jax.data.mmkg import EATask, ELTask, LPTask, Mentions
+from mtaimkg_jax.data.mmkg import MMKG, EATask, ELTask, LPTask, Mentions
 from mtaimkg_jax.data.tasks import kind_of
 from mtaimkg_jax.errors import DataError
 
@@ -192,3 +196,45 @@ def enforce(data_report: dict[str, dict[str, int]],
     raise DataError(first[0], f'{message} (refused under data.strict=True; '
                     'set it False to only warn)')
   return [f'{dataset}: {problem}' for dataset, problem in problems]
+
+
+# A file that gives fewer than this share of its graph's entities a value
+# is likely keyed by other ids than the graph's.
+LOW_COVERAGE = 0.5
+
+
+def _graphs(task: LPTask | EATask | ELTask) -> list[MMKG]:
+  if isinstance(task, EATask):
+    return [task.kg1, task.kg2]
+  return [task.kb if isinstance(task, ELTask) else task.kg]
+
+
+def file_coverage(task: LPTask | EATask | ELTask
+                  ) -> dict[str, dict[str, int]]:
+  """{file: {'with_value', 'of'}}: how many of the entities (or relations)
+  an optional file could describe it gave a value, over an alignment's
+  two graphs."""
+  out: dict[str, dict[str, int]] = {}
+  for kg in _graphs(task):
+    for file, (got, of) in kg.coverage.items():
+      counts = out.setdefault(file, {'with_value': 0, 'of': 0})
+      counts['with_value'] += int(got)
+      counts['of'] += int(of)
+  return out
+
+
+def enforce_coverage(coverage: dict[str, dict[str, int]],
+                     strict: bool = False) -> list[str]:
+  """Logs a warning per file of `file_coverage` under `LOW_COVERAGE` and
+  returns them; with `strict`, raises a `DataError` naming the first."""
+  low = [(file, f'gives a value to only {c["with_value"]} of the '
+          f'{c["of"]} ids of the graph it could describe '
+          f'({c["with_value"] / c["of"]:.0%}): are its keys the graph\'s ids?')
+         for file, c in coverage.items()
+         if c['of'] and c['with_value'] < LOW_COVERAGE * c['of']]
+  for file, problem in low:
+    logging.warning('%s: %s', file, problem)
+  if strict and low:
+    raise DataError(low[0][0], f'{low[0][1]} (refused under data.strict=True; '
+                    'set it False to only warn)')
+  return [f'{file}: {problem}' for file, problem in low]

@@ -136,19 +136,24 @@ def load_graph(config: ml_collections.ConfigDict,
   task = load_task(config, spec)
   counts = hygiene.counts(task)
   hygiene.enforce({spec.dataset: counts}, config.data.strict)
+  files = hygiene.file_coverage(task)
+  hygiene.enforce_coverage(files, config.data.strict)
   graph = views.add_views(
       spec.kind.build(task, k, featurize,
                       unification=config.features.unification),
       views_of(config, spec.task), k, config.features.unification)
   rows, mean = evidence.of_graph(graph)
-  graph = dataclasses.replace(graph, hygiene=counts, evidence=rows,
-                              evidence_mean=mean)
+  with_value = {m: int(f.present[:graph.num_nodes].sum())
+                for m, f in graph.features.items()}
+  coverage = {'nodes': graph.num_nodes, 'with_value': with_value,
+              'files': files}
+  graph = dataclasses.replace(graph, hygiene={**counts, 'coverage': coverage},
+                              evidence=rows, evidence_mean=mean)
   logging.info('%s: %d nodes, %d edges (with inverses), %d relations, '
-               'queries %s, features %s', graph.key, graph.num_nodes,
-               graph.num_edges, graph.num_relations,
+               'queries %s, nodes with features %s', graph.key,
+               graph.num_nodes, graph.num_edges, graph.num_relations,
                {s: len(q) for s, q in graph.queries.items()},
-               {m: round(float(f.present.mean()), 3)
-                for m, f in graph.features.items()})
+               {m: f'{n}/{graph.num_nodes}' for m, n in with_value.items()})
   return graph
 
 

@@ -101,6 +101,10 @@ class MMKG:
   texts: list[str]
   features: dict[str, Features] = dataclasses.field(default_factory=dict)
   relation_names: list[str] | None = None
+  # {optional file: (entities or relations it gave a value, how many it
+  # could)}: what each text, name or image file covers (hygiene.py).
+  coverage: dict[str, tuple[int, int]] = dataclasses.field(
+      default_factory=dict)
 
   def __post_init__(self):
     n = len(self.entities)

@@ -7,7 +7,9 @@ only the handful of globals a state dict uses, maps them to local
 constructors, and builds numpy arrays from the raw bytes. Anything else is
 a `DataError` naming the global, and nothing foreign ever runs. Each
 tensor's extent is checked against its storage, and its size and each
-record's against `MAX_TENSOR_BYTES`, before anything is allocated.
+record's against `MAX_TENSOR_BYTES`, and the sizes the file's records and
+tensors declare in all against `MAX_FILE_BYTES`, before anything is
+allocated: tensors are built only once the whole pickle has been read.
 """
 
 from __future__ import annotations
@@ -18,7 +20,7 @@ import math
 import os
 import pickle
 import zipfile
-from typing import Any
+from typing import Any, Iterator, NamedTuple
 
 import numpy as np
 
@@ -36,6 +38,9 @@ _STORAGE_DTYPES = {
 # No tensor or storage record of a checkpoint this project reads comes near
 # this (ULTRA's are kilobytes); a larger one is refused before allocation.
 MAX_TENSOR_BYTES = 2**31
+# Nor do all of a file's records, or all of its tensors, together: a small
+# file whose entries declare more (e.g. compressed zeros) is refused whole.
+MAX_FILE_BYTES = 2**30
 
 
 class _StorageType:
@@ -43,8 +48,27 @@ class _StorageType:
     self.name = name
 
 
+class _Tensor(NamedTuple):
+  """A checked view of a storage, copied out (`array`) only once the whole
+  file's tensors are known to fit `MAX_FILE_BYTES`."""
+  storage: np.ndarray
+  offset: int
+  size: tuple[int, ...]
+  stride: tuple[int, ...]
+
+  @property
+  def nbytes(self) -> int:
+    return math.prod(self.size) * self.storage.itemsize
+
+  def array(self) -> np.ndarray:
+    item = self.storage.itemsize
+    return np.array(np.lib.stride_tricks.as_strided(
+        self.storage[self.offset:], shape=self.size,
+        strides=[st * item for st in self.stride]))
+
+
 def _rebuild_tensor(storage: np.ndarray, offset: int, size, stride,
-                    *unused) -> np.ndarray:
+                    *unused) -> _Tensor:
   del unused
   size, stride = tuple(size), tuple(stride)
   if (len(size) != len(stride) or not
@@ -63,9 +87,7 @@ def _rebuild_tensor(storage: np.ndarray, offset: int, size, stride,
   if offset < 0 or any(st < 0 for st in stride) or needed > storage.size:
     raise ValueError(f'tensor of size {size}, stride {stride} and offset '
                      f'{offset} does not fit its storage of {storage.size}')
-  view = np.lib.stride_tricks.as_strided(
-      storage[offset:], shape=size, strides=[st * item for st in stride])
-  return np.array(view)
+  return _Tensor(storage, offset, size, stride)
 
 
 def _rebuild_parameter(tensor, requires_grad=None, backward_hooks=None,
@@ -121,7 +143,8 @@ class _Unpickler(pickle.Unpickler):
       if array.size < numel:
         raise DataError(self._path, f'storage {name} holds {array.size} '
                         f'values, expected {numel}')
-      self._cache[key] = array.astype(array.dtype.newbyteorder('='))
+      self._cache[key] = array.astype(array.dtype.newbyteorder('='),
+                                      copy=False)
     return self._cache[key]
 
 
@@ -135,9 +158,21 @@ def _read_record(archive: zipfile.ZipFile, name: str, path: str) -> bytes:
   return archive.read(name)
 
 
+def _tensors(value: Any) -> Iterator[_Tensor]:
+  """Every tensor of an unpickled object, however nested."""
+  if isinstance(value, _Tensor):
+    yield value
+  elif isinstance(value, dict):
+    for item in value.values():
+      yield from _tensors(item)
+  elif isinstance(value, (list, tuple)):
+    for item in value:
+      yield from _tensors(item)
+
+
 def _flatten(value: Any, prefix: str, out: dict[str, np.ndarray]) -> None:
-  if isinstance(value, np.ndarray):
-    out[prefix] = value
+  if isinstance(value, _Tensor):
+    out[prefix] = value.array()
   elif isinstance(value, dict):
     for key, item in value.items():
       _flatten(item, f'{prefix}.{key}' if prefix else str(key), out)
@@ -163,6 +198,10 @@ def load_state_dict(path: str | os.PathLike,
       if not pickles:
         raise DataError(path, 'no data.pkl: not a torch zip checkpoint')
       prefix = pickles[0][:-len('/data.pkl')]
+      declared = sum(info.file_size for info in archive.infolist())
+      if declared > MAX_FILE_BYTES:
+        raise DataError(path, f'its records declare {declared} bytes in all, '
+                        f'over the {MAX_FILE_BYTES} byte cap of a file')
       names = set(archive.namelist())
       byteorder = 'little'
       if f'{prefix}/byteorder' in names:
@@ -176,6 +215,13 @@ def load_state_dict(path: str | os.PathLike,
             TypeError, KeyError, IndexError, AttributeError, OSError) as e:
       raise DataError(path, f'corrupt checkpoint ({type(e).__name__}: '
                       f'{e})') from None
+  try:
+    declared = sum(t.nbytes for t in _tensors(obj))
+  except RecursionError:
+    raise DataError(path, 'nested too deeply: not a plain state dict') from None
+  if declared > MAX_FILE_BYTES:
+    raise DataError(path, f'its tensors declare {declared} bytes in all, over '
+                    f'the {MAX_FILE_BYTES} byte cap of a file')
   if key is not None:
     if not isinstance(obj, dict) or key not in obj:
       raise DataError(path, f'no entry {key!r} in the checkpoint')

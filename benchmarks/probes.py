@@ -160,8 +160,7 @@ def surface_ngrams(graph: QueryGraph) -> dict:
   the mention's surface form and the entity's name; all KB candidates."""
   x = unit_rows(graph.features['text'].values.astype(np.float32))
   encoder = features.HashingEncoder(dim=4096, char_ngrams=(3,))
-  surface = encoder.encode([views.surface_form(n)
-                            for n in graph.node_names])
+  surface = encoder.encode(graph.surface_forms)
 
   def score(nodes, candidates, weight):
     return (x[nodes] @ x[candidates].T +

@@ -24,7 +24,7 @@ import jax
 import ml_collections
 import numpy as np
 
-from mtaimkg_jax import checkpoint, config_check, parallel
+from mtaimkg_jax import checkpoint, config_check, parallel, types
 from mtaimkg_jax.data import loading, views
 from mtaimkg_jax.data.batches import pad_queries
 from mtaimkg_jax.data.features import (default_cache_dir, encode_texts,
@@ -100,8 +100,8 @@ class Predictor:
   def entities(self, task: str | None = None) -> list[str]:
     """The entity names queries and answers use."""
     graph = self._prepared(task).graph
-    return [graph.node_names[i] for i in range(graph.num_nodes)
-            if not graph.node_names[i].startswith('mention: ')]
+    return [graph.node_names[i]
+            for i in np.flatnonzero(graph.node_kind == types.ENTITY)]
 
   def relations(self, task: str | None = None) -> list[str]:
     """The relation names LP queries may ask (inverses included)."""
@@ -189,7 +189,7 @@ class Predictor:
     if graph.unifiers.get('surface'):
       # The name-trigram view, if the model reads it (the neighbours view
       # stays absent: the new mention has no edges).
-      surface = views.surface_features([f'mention: {text}'])
+      surface = views.surface_features([text])
       rows['surface'] = graph.unifiers['surface'][0].apply(surface.values)[0]
     nodes = dict(prepared.arrays.entity.nodes)
     for modality, row in rows.items():

@@ -24,6 +24,9 @@ TASK_IDS = {task: i for i, task in enumerate(TASKS)}
 MODALITIES = ('text', 'image')
 VIEWS = ('neighbours', 'surface', 'anchors')
 ALL_MODALITIES = MODALITIES + VIEWS
+# What a graph's node is (`QueryGraph.node_kind`): an entity of a
+# knowledge graph, or an EL mention (an edgeless node of its own).
+ENTITY, MENTION = 0, 1
 # `model.without` entries besides modality names: the backbone alone (no
 # modality anywhere), or one path of the modalities (the edge gates inside
 # message passing, the modality terms of the logit).

@@ -5,11 +5,12 @@ import os
 import subprocess
 import sys
 
+import numpy as np
 import pytest
 
 from configs import test as test_config
 from conftest import PROJECT
-from mtaimkg_jax import api, train
+from mtaimkg_jax import api, train, types
 from mtaimkg_jax.data import loading
 from mtaimkg_jax.errors import ConfigError
 from mtaimkg_jax.experiment import Experiment
@@ -81,7 +82,10 @@ def test_names_it_accepts(workdir):
   relations = predictor.relations('lp/synthetic')
   assert 'rel_0' in relations and 'inverse of rel_0' in relations
   entities = predictor.entities('el')
-  assert entities and not any(e.startswith('mention: ') for e in entities)
+  graph = predictor.experiment.graph(predictor._spec('el'))  # pylint: disable=protected-access
+  mention_names = {graph.node_names[i] for i in
+                   np.flatnonzero(graph.node_kind == types.MENTION)}
+  assert entities and not set(entities) & mention_names
   with pytest.raises(ConfigError, match='unknown entity'):
     predictor.predict(f'no_such_thing|{relations[0]}|?')
   with pytest.raises(ConfigError, match='none of the datasets'):

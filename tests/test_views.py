@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 
 from configs import test as test_config
-from mtaimkg_jax import api, config_check, train
+from mtaimkg_jax import api, config_check, train, types
 from mtaimkg_jax.data import loading, views
 from mtaimkg_jax.data.mmkg import Features
 from mtaimkg_jax.data.padding import choose_budget, graph_arrays
@@ -61,15 +61,18 @@ def test_neighbours_view_of_ea_reads_own_graph_edges_only(graphs):
 def test_surface_view_reads_names_and_mention_surface_forms(graphs):
   el = graphs['el']
   mention = el.queries['test'].nodes[0]
-  name = el.node_names[mention]
-  assert name.startswith('mention: ')
-  expected = views.surface_features(['mention: ' + views.surface_form(name)])
+  assert el.node_kind[mention] == types.MENTION
+  surface = el.surface_forms[mention]
+  # The synthetic mentions' surface is their whole text; real ones read
+  # the mention string alone (datasets.load_el_task).
+  assert surface == el.node_names[mention]
+  expected = views.surface_features([surface])
   unifier = el.unifiers['surface'][0]
   np.testing.assert_allclose(el.features['surface'].values[mention],
                              unifier.apply(expected.values)[0], rtol=1e-5,
                              atol=1e-5)
-  assert views.surface_form('mention: Küstner | Karl Küstner was') == (
-      'Küstner')
+  # Entity nodes are exactly the knowledge base's (all candidates here).
+  np.testing.assert_array_equal(el.node_kind == types.ENTITY, el.candidates)
   for graph in graphs.values():
     assert graph.features['surface'].present.all()
 

@@ -442,7 +442,9 @@ def load_el_task(root: str, name: str, valid_fraction: float = 0.0,
                         'an entity of qid2ne.json')
       answers[i] = ident
     mentions[split] = Mentions(texts=[mention_text(e) for e in entries],
-                               answers=answers)
+                               answers=answers,
+                               surfaces=[e['mentions'].strip()
+                                         for e in entries])
   if valid_fraction > 0:
     if 'valid' in mentions:
       raise ConfigError('el.valid_fraction', f'{path} has its own valid.json; '

@@ -21,7 +21,7 @@ import numpy as np
 
 from mtaimkg_jax.data.features import Unifier, fit_unifier
 from mtaimkg_jax.data.mmkg import EATask, ELTask, Features, LPTask, MMKG
-from mtaimkg_jax.types import MODALITIES
+from mtaimkg_jax.types import ENTITY, MENTION, MODALITIES
 
 # Meta-relations of the relation graph (ULTRA's order).
 HEAD_TO_HEAD, TAIL_TO_TAIL, HEAD_TO_TAIL, TAIL_TO_HEAD = 0, 1, 2, 3
@@ -87,6 +87,11 @@ class QueryGraph:
   queries: dict[str, QuerySet]
   known: KnownAnswers
   node_tokens: list[str] = dataclasses.field(default_factory=list)
+  # int8 [N] `types.ENTITY` or `types.MENTION` per node (None: entities
+  # only), and each node's surface form: an entity's name, the mention
+  # string of a mention node.
+  node_kind: np.ndarray | None = None
+  surface_forms: list[str] = dataclasses.field(default_factory=list)
   # Fitted unifiers per modality and node group (for new nodes at predict).
   unifiers: dict[str, list[Unifier]] = dataclasses.field(default_factory=dict)
   # Splits ranked among other candidates than `candidates` (EA validation:
@@ -107,6 +112,12 @@ class QueryGraph:
   # until computed.
   evidence: np.ndarray | None = None
   evidence_mean: np.ndarray | None = None
+
+  def __post_init__(self):
+    if self.node_kind is None:
+      self.node_kind = np.full((self.num_nodes,), ENTITY, np.int8)
+    if not self.surface_forms:
+      self.surface_forms = list(self.node_names)
 
   def with_subset(self, split: str, size: int) -> QueryGraph:
     """This graph with a fixed, seeded subset of `size` of `split`'s
@@ -379,6 +390,7 @@ def build_el(task: ELTask, k: int,
   parts = [(kb, None, n_kb)]
   texts = [kb.texts]
   names = list(kb.names)
+  surfaces = list(kb.names)
   all_queries = []
   for split in splits:
     mentions = task.mentions[split]
@@ -389,7 +401,8 @@ def build_el(task: ELTask, k: int,
     all_queries.append(queries[split])
     parts.append((None, mentions.features, len(mentions)))
     texts.append(list(mentions.texts))
-    names.extend(f'mention: {t}' for t in mentions.texts)
+    names.extend(mentions.texts)
+    surfaces.extend(mentions.surface_forms())
     start += len(mentions)
   num_nodes = start
   facts = np.concatenate([
@@ -400,6 +413,8 @@ def build_el(task: ELTask, k: int,
                                     2 * num_base)
   candidates = np.zeros((num_nodes,), bool)
   candidates[:n_kb] = task.candidates
+  node_kind = np.full((num_nodes,), MENTION, np.int8)
+  node_kind[:n_kb] = ENTITY
   features, unifiers = _node_features(parts, k, True, featurize_text, texts,
                                       unification)
   rel_names = list(kb.relation_names or kb.relations.tokens) + ['refers_to']
@@ -412,7 +427,8 @@ def build_el(task: ELTask, k: int,
       candidates=candidates, negative_pool=candidates.copy(),
       queries=queries, known=known,
       node_tokens=list(kb.entities.tokens) +
-      [f'mention:{i}' for i in range(num_nodes - n_kb)])
+      [f'mention:{i}' for i in range(num_nodes - n_kb)],
+      node_kind=node_kind, surface_forms=surfaces)
 
 
 def removal_edges(graph: QueryGraph, queries: QuerySet) -> np.ndarray:

@@ -195,10 +195,16 @@ class EATask:
 
 @dataclasses.dataclass
 class Mentions:
-  """Mentions of one split: their text, their own features, their answers."""
+  """Mentions of one split: their text (the mention with its sentence),
+  their surface form (the mention alone; empty: the whole text), their
+  own features, their answers."""
   texts: list[str]
   answers: np.ndarray  # int64 [M] KB entity ids
   features: dict[str, Features] = dataclasses.field(default_factory=dict)
+  surfaces: list[str] = dataclasses.field(default_factory=list)
+
+  def surface_forms(self) -> list[str]:
+    return list(self.surfaces) if self.surfaces else list(self.texts)
 
   def __len__(self) -> int:
     return len(self.texts)
@@ -208,7 +214,9 @@ class Mentions:
     return Mentions(texts=[self.texts[i] for i in rows],
                     answers=self.answers[rows],
                     features={m: f.take(rows)
-                              for m, f in self.features.items()})
+                              for m, f in self.features.items()},
+                    surfaces=[self.surfaces[i] for i in rows]
+                    if self.surfaces else [])
 
 
 @dataclasses.dataclass

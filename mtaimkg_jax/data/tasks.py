@@ -125,10 +125,9 @@ def _parse_ea(graph: QueryGraph, text: str) -> ParsedQuery:
 def _parse_el(graph: QueryGraph, text: str) -> ParsedQuery:
   text = _nonempty(text)
   relation = graph.num_base_relations - 1
-  mention = f'mention: {text}'
-  for i, name in enumerate(graph.node_names):
-    if name == mention or name.startswith(f'{mention} |'):
-      return ParsedQuery(i, relation)
+  for i in np.flatnonzero(graph.node_kind == types.MENTION):
+    if text in (graph.node_names[i], graph.surface_forms[i]):
+      return ParsedQuery(int(i), relation)
   return ParsedQuery(graph.num_nodes, relation, text)
 
 

@@ -263,10 +263,12 @@ def _el_from(source, dataset: str) -> ELTask:
   for split in source:
     if split.startswith('mentions_'):
       rows = _split(source, split)
+      texts = [_text(r['text']) for r in rows]
       mentions[split[len('mentions_'):]] = Mentions(
-          texts=[_text(r['text']) for r in rows],
-          answers=np.array([r['tail'] for r in rows], np.int64),
-          features=_features_of(rows))
+          texts=texts, answers=np.array([r['tail'] for r in rows], np.int64),
+          features=_features_of(rows),
+          # Stored as datasets.mention_text wrote them: the surface first.
+          surfaces=[t.split(' | ', 1)[0] for t in texts])
   return ELTask(key=dataset, kb=kb, mentions=mentions, candidates=candidates)
 
 

@@ -67,21 +67,13 @@ def neighbour_sums(graph: QueryGraph, values: np.ndarray,
   return _sums(graph.num_nodes, pairs, unit_rows(values)[pairs[:, 1]])
 
 
-def surface_form(name: str) -> str:
-  """A mention node's surface form (`mention: <surface> | <sentence>`), or
-  the node's name."""
-  if name.startswith('mention: '):
-    return name[len('mention: '):].split(' | ', 1)[0]
-  return name
-
-
 SURFACE_ENCODER = HashingEncoder(dim=1024, char_ngrams=(3,))
 
 
-def surface_features(names: Sequence[str]) -> Features:
-  """Raw `surface` rows of nodes with these names (absent when empty)."""
-  forms = [surface_form(n) for n in names]
-  return Features(SURFACE_ENCODER.encode(forms),
+def surface_features(forms: Sequence[str]) -> Features:
+  """Raw `surface` rows of nodes with these surface forms
+  (`QueryGraph.surface_forms`; absent when empty)."""
+  return Features(SURFACE_ENCODER.encode(list(forms)),
                   np.array([bool(f.strip()) for f in forms]))
 
 
@@ -112,7 +104,7 @@ def _raw_view(graph: QueryGraph, view: str) -> Features | None:
   if view not in VIEWS:
     raise ValueError(f'unknown view {view!r}; expected one of {VIEWS}')
   if view == 'surface':
-    return surface_features(graph.node_names)
+    return surface_features(graph.surface_forms)
   if view == 'anchors':
     return anchor_codes(graph)
   text = graph.features.get('text')

@@ -48,7 +48,7 @@ from mtaimkg_jax.data import loading  # pylint: disable=g-import-not-at-top,wron
 from mtaimkg_jax.data.tasks import KINDS  # pylint: disable=g-import-not-at-top,wrong-import-position
 from mtaimkg_jax.errors import ConfigError  # pylint: disable=g-import-not-at-top,wrong-import-position
 from mtaimkg_jax.eval import calibration, matching, ranking  # pylint: disable=g-import-not-at-top,wrong-import-position
-from mtaimkg_jax.experiment import build_model, checkpoint_source, eval_specs  # pylint: disable=g-import-not-at-top,wrong-import-position
+from mtaimkg_jax.experiment import build_model, eval_specs, resolve_init  # pylint: disable=g-import-not-at-top,wrong-import-position
 
 _CONFIG = config_flags.DEFINE_config_file('config', None,
                                           'The run\'s config file.')
@@ -98,9 +98,9 @@ def decompose(config, workdir: str) -> dict[str, dict[str, dict]]:
   checkpoint."""
   # Where evaluation took its parameters: an evaluation-only run (a
   # transfer) reads its source's checkpoint.
-  source = checkpoint_source(config, workdir)
-  params = (checkpoint.Checkpoints(source, 1, 1000).latest_params()
-            if source else None)
+  init = resolve_init(config, workdir)
+  params = (checkpoint.Checkpoints(init.path, 1, 1000).latest_params()
+            if init.kind in ('workdir', 'init_workdir') else None)
   if params is None:
     raise ConfigError('workdir', f'no checkpoint under {workdir!r}')
   modalities = build_model(config).modalities

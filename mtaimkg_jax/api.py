@@ -32,17 +32,18 @@ from mtaimkg_jax.data.features import (default_cache_dir, encode_texts,
 from mtaimkg_jax.data.graph import QuerySet
 from mtaimkg_jax.data.tasks import ParsedQuery
 from mtaimkg_jax.errors import ConfigError, raise_together
-from mtaimkg_jax.experiment import (Experiment, Prepared, checkpoint_source,
-                                    for_checkpoint, named_checkpoint_first)
+from mtaimkg_jax.experiment import Experiment, Init, Prepared, resolve_init
 
 
 class Predictor:
   """See the module docstring; build it with `from_workdir` or
   `from_config`."""
 
-  def __init__(self, experiment: Experiment, workdir: str | None):
+  def __init__(self, experiment: Experiment, init: Init):
+    """`init`: where its parameters come from (`resolve_init`), read on
+    the first query."""
     self.experiment = experiment
-    self.workdir = workdir
+    self.init = init
     self._params = None
     self._encoder = None
     model = experiment.model
@@ -66,17 +67,16 @@ class Predictor:
     if config is None:
       raise ConfigError('workdir', f'{workdir!r} holds no '
                         f'{checkpoint.CONFIG_FILE} of a training run')
-    return cls(Experiment(_overridden(config, overrides or {})), workdir)
+    config = _overridden(config, overrides or {})
+    return cls(Experiment(config), resolve_init(config, workdir))
 
   @classmethod
   def from_config(cls, config: ml_collections.ConfigDict, workdir: str,
                   overridden: Iterable[str] = ()) -> Predictor:
     """A command line's config: the model of the checkpoint it names
-    (`experiment.checkpoint_source`), except the keys it `overridden`."""
-    config = named_checkpoint_first(config, overridden)
-    config = for_checkpoint(config, checkpoint_source(config, workdir),
-                            overridden)
-    return cls(Experiment(config), workdir)
+    (`experiment.resolve_init`), except the keys it `overridden`."""
+    init = resolve_init(config, workdir, overridden)
+    return cls(Experiment(init.config), init)
 
   def datasets(self) -> list[str]:
     """The datasets this predictor answers on (`config.eval.tasks`, else
@@ -117,7 +117,7 @@ class Predictor:
 
   def _params_once(self) -> Any:
     if self._params is None:
-      self._params = self.experiment.checkpoint_params(self.workdir)
+      self._params = self.experiment.params_of(self.init)
     return self._params
 
   def _forward(self, query: str, task: str | None

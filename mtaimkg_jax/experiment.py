@@ -8,9 +8,10 @@ ULTRA's weights imported, this workdir's checkpoint, or another run's
 (`config.init_workdir`).
 
 A checkpoint knows its config: training writes `<workdir>/config.json`
-(`checkpoint.write_config`); `for_checkpoint` rebuilds the model a saved
-run holds; `check_resumable` refuses to train a workdir whose run
-differs, before anything is written.
+(`checkpoint.write_config`); `resolve_init` decides, in one ordered
+place, where a run's weights and model come from; `check_resumable`
+refuses to train a workdir whose run differs, before anything is
+written.
 """
 
 from __future__ import annotations
@@ -81,57 +82,76 @@ def eval_specs(config: ml_collections.ConfigDict) -> list[loading.TaskSpec]:
   return loading.parse_tasks(config.tasks)
 
 
-def named_checkpoint_first(config: ml_collections.ConfigDict,
-                           overridden: Iterable[str] = ()
-                           ) -> ml_collections.ConfigDict:
-  """`config` without its default `init_workdir` when the command line
-  names `model.init_checkpoint` and not `init_workdir`: a checkpoint named
-  on the command line wins over a config's default one (configs/transfer.py
-  defaults to the shipped mixture; `--config.model.name=ultra
-  --config.model.init_checkpoint=ultra_3g.pth` then ranks with ULTRA's own
-  weights)."""
+@dataclasses.dataclass(frozen=True)
+class Init:
+  """Where a run's weights come from, and the config it runs with
+  (`resolve_init`). `kind`: 'workdir' (this workdir's own checkpoint:
+  resume it, or rank it), 'init_workdir' (another run's checkpoint),
+  'init_checkpoint' (a backbone file) or 'scratch'."""
+  kind: str
+  path: str | None
+  config: ml_collections.ConfigDict
+
+
+def resolve_init(config: ml_collections.ConfigDict, workdir: str | None,
+                 overridden: Iterable[str] = (),
+                 training: bool = False) -> Init:
+  """The one place that decides where a run's weights and model come
+  from, in this order:
+
+  1. `workdir` holds a saved step: training resumes it; evaluation and
+     prediction rank it.
+  2. `config.init_workdir`: another run's checkpoint, which must hold a
+     step (training starts from its parameters). A checkpoint named on
+     the command line wins over a config's default one: naming
+     `model.init_checkpoint` and not `init_workdir` skips this (ULTRA rows
+     of configs/transfer.py, whose default is the shipped checkpoint).
+  3. `config.model.init_checkpoint`: a backbone file (ULTRA `.pth` or
+     Orbax params), the rest freshly initialised.
+  4. Scratch: training only; ranking nothing is a `ConfigError`.
+
+  Ranking a run's checkpoint (1 or 2) takes the model from its saved
+  `config.json`, but for the keys the command line `overridden`;
+  training keeps its own config (`check_resumable` refuses another).
+  Raised before any graph loads."""
   named = set(overridden)
-  if ('model.init_checkpoint' in named and 'init_workdir' not in named and
-      config.init_workdir):
-    config = config.copy_and_resolve_references()
-    config.init_workdir = ''
-  return config
-
-
-def checkpoint_source(config: ml_collections.ConfigDict,
-                      workdir: str | None) -> str | None:
-  """Where evaluation and prediction take parameters from: this workdir if
-  it holds a saved step, else `config.init_workdir` (which must), else
-  None (the backbone of `config.model.init_checkpoint`); nothing at all
-  is an error, raised before any graph loads."""
   if workdir and checkpoint.has_saved_step(workdir):
-    return workdir
-  if config.init_workdir:
+    init = Init('workdir', workdir, config)
+  elif config.init_workdir and not ('model.init_checkpoint' in named and
+                                    'init_workdir' not in named):
     if not checkpoint.has_saved_step(config.init_workdir):
       raise _no_readable_checkpoint('init_workdir', config.init_workdir)
-    return config.init_workdir
-  if config.model.init_checkpoint:
-    return None
-  raise ConfigError('init_workdir', f'no checkpoint in {workdir!r}, and '
-                    'neither config.init_workdir nor '
-                    'config.model.init_checkpoint is set')
-
-
-def for_checkpoint(config: ml_collections.ConfigDict, source: str | None,
-                   overridden: Iterable[str] = ()
-                   ) -> ml_collections.ConfigDict:
-  """`config` with the model of the run saved in `source` (its
-  `config.json`), except what the command line `overridden`."""
-  saved = checkpoint.read_config(source) if source else None
+    init = Init('init_workdir', config.init_workdir, config)
+  elif config.model.init_checkpoint:
+    return Init('init_checkpoint', config.model.init_checkpoint,
+                _without_init_workdir(config))
+  elif training:
+    return Init('scratch', None, config)
+  else:
+    raise ConfigError('init_workdir', f'no checkpoint in {workdir!r}, and '
+                      'neither config.init_workdir nor '
+                      'config.model.init_checkpoint is set')
+  if training:
+    return init
+  saved = checkpoint.read_config(init.path)
   if saved is None:
-    return config
-  resolved = config_check.with_saved_model(config, saved, overridden)
+    return init
+  resolved = config_check.with_saved_model(config, saved, named)
   changed = config_check.differences(config, resolved,
                                      config_check.SAVED_KEYS)
   if changed:
-    logging.info('the model of %s, from its config.json: %s', source,
+    logging.info('the model of %s, from its config.json: %s', init.path,
                  '; '.join(changed))
-  return resolved
+  return dataclasses.replace(init, config=resolved)
+
+
+def _without_init_workdir(config: ml_collections.ConfigDict
+                          ) -> ml_collections.ConfigDict:
+  if not config.init_workdir:
+    return config
+  config = config.copy_and_resolve_references()
+  config.init_workdir = ''
+  return config
 
 
 def check_resumable(config: ml_collections.ConfigDict, workdir: str) -> None:
@@ -329,29 +349,30 @@ class Experiment:
       raise _no_readable_checkpoint(key, source)
     return restored
 
-  def checkpoint_params(self, workdir: str | None) -> Any:
-    """Parameters for evaluation and prediction (`checkpoint_source`),
-    replicated on the mesh."""
-    source = checkpoint_source(self.config, workdir)
+  def params_of(self, init: Init) -> Any:
+    """The parameters `init` says a run ranks (or starts training) with,
+    replicated on the mesh: a checkpoint's, or fresh ones with the
+    backbone of `init_checkpoint`; `self.source` then says which."""
     first = self.prepare(self.eval_specs[0])
     # A checkpoint's parameters replace every initial one: no import then
     # (a shipped checkpoint needs no ULTRA file beside it).
-    params = self.init_params(first, imported=source is None)
-    if source is None:
+    checkpointed = init.kind in ('workdir', 'init_workdir')
+    params = self.init_params(first, imported=not checkpointed)
+    if not checkpointed:
       return parallel.replicate(params, self.mesh)
-    key = 'workdir' if source == workdir else 'init_workdir'
-    ckpts = checkpoint.Checkpoints(source, 1, 1000, key=key)
+    ckpts = checkpoint.Checkpoints(init.path, 1, 1000, key=init.kind)
     try:
       restored = self.restore(ckpts, self.state(
-          params, checkpoint.read_config(source)), key, source)
+          params, checkpoint.read_config(init.path)), init.kind, init.path)
     finally:
       ckpts.close()
     if restored is None:
-      raise _no_readable_checkpoint(key, source)
+      raise _no_readable_checkpoint(init.kind, init.path)
     step = int(restored[0].step)
-    logging.info('evaluating %s at step %d', source, step)
-    self.source = {'kind': key, 'path': source, 'run': records.run_id(source),
-                   'step': step, 'fingerprint': records.params_fingerprint(
+    logging.info('parameters of %s at step %d', init.path, step)
+    self.source = {'kind': init.kind, 'path': init.path,
+                   'run': records.run_id(init.path), 'step': step,
+                   'fingerprint': records.params_fingerprint(
                        restored[0].params)}
     if 'fell_back_from' in restored[1]:
       self.source['fell_back_from'] = restored[1]['fell_back_from']

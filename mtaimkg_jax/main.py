@@ -35,7 +35,7 @@ from mtaimkg_jax import api, parallel, train
 from mtaimkg_jax.data import formats
 from mtaimkg_jax.errors import ConfigError, MtaimkgError
 from mtaimkg_jax.eval import runner
-from mtaimkg_jax.experiment import checkpoint_source
+from mtaimkg_jax.experiment import resolve_init
 
 _CONFIG = config_flags.DEFINE_config_file(
     'config', None, 'Experiment config file (configs/*.py).',
@@ -104,7 +104,8 @@ def check_flags(mode: str, given: Iterable[str],
   elif {'query', 'queries'} <= given:
     raise ConfigError('queries', 'give --query or --queries, not both')
   if mode == 'train' and config.init_workdir:
-    checkpoint_source(config, None)  # raises when it holds no checkpoint
+    # Raises when it holds no checkpoint to start from.
+    resolve_init(config, None, given, training=True)
 
 
 def _queries() -> list[tuple[str, str]]:

@@ -24,7 +24,8 @@ from mtaimkg_jax import checkpoint, parallel, steps, summary
 from mtaimkg_jax.data.batches import TrainSampler
 from mtaimkg_jax.errors import ConfigError, TrainingError
 from mtaimkg_jax.eval import runner
-from mtaimkg_jax.experiment import Experiment, Prepared, check_resumable
+from mtaimkg_jax.experiment import (Experiment, Prepared, check_resumable,
+                                    resolve_init)
 from mtaimkg_jax.types import TrainBatch
 
 
@@ -116,7 +117,13 @@ def _train_and_evaluate(experiment: Experiment,
   mixture = Mixture([sampler(config, p) for p in prepared],
                     [p.spec.weight for p in prepared], config.seed, num_steps)
   chief = jax.process_index() == 0
-  state = experiment.state(experiment.init_params(prepared[0]))
+  init = resolve_init(config, workdir, training=True)
+  # A new run starts from another run's parameters, else fresh ones (with
+  # a backbone file's, `model.init_checkpoint`); a resumed run's state is
+  # restored from its own checkpoint below.
+  state = experiment.state(experiment.params_of(init)
+                           if init.kind == 'init_workdir' else
+                           experiment.init_params(prepared[0]))
   ckpts = checkpoint.Checkpoints(workdir, config.train.checkpoint_every,
                                  config.train.keep_checkpoints)
   restored = experiment.restore(ckpts, state, 'workdir', workdir,

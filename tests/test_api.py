@@ -37,10 +37,10 @@ def test_two_queries_after_one_load(workdir, monkeypatch):
   """The second query reloads no graph, restores nothing, compiles
   nothing and recomputes nothing of the graph that is query independent."""
   built, restored = [], []
-  load, restore = loading.load_graph, Experiment.checkpoint_params
+  load, restore = loading.load_graph, Experiment.params_of
   monkeypatch.setattr(loading, 'load_graph',
                       lambda *a: built.append(a) or load(*a))
-  monkeypatch.setattr(Experiment, 'checkpoint_params',
+  monkeypatch.setattr(Experiment, 'params_of',
                       lambda *a: restored.append(a) or restore(*a))
   predictor = api.Predictor.from_workdir(workdir)
   query = _lp_query(predictor)
@@ -96,7 +96,7 @@ def test_a_bad_query_fails_before_the_model_loads(workdir, monkeypatch):
   def fail(*_):
     raise AssertionError('the model loaded before the query was checked')
 
-  monkeypatch.setattr(Experiment, 'checkpoint_params', fail)
+  monkeypatch.setattr(Experiment, 'params_of', fail)
   predictor = api.Predictor.from_workdir(workdir)
   with pytest.raises(ConfigError, match=r"'head\|relation\|\?'"):
     predictor.parse('e1|rel_0', 'lp/synthetic')
@@ -139,7 +139,7 @@ def test_arguments_that_mean_nothing_are_errors_naming_them(workdir,
   def fail(*_):
     raise AssertionError('the model loaded before the arguments were checked')
 
-  monkeypatch.setattr(Experiment, 'checkpoint_params', fail)
+  monkeypatch.setattr(Experiment, 'params_of', fail)
   predictor = api.Predictor.from_workdir(workdir)
   query = _lp_query(predictor)
   with pytest.raises(ConfigError, match='config.query: must be a string, '

@@ -15,7 +15,7 @@ import pytest
 from configs import test as test_config
 from mtaimkg_jax import api, checkpoint, train
 from mtaimkg_jax.errors import ConfigError, DataError
-from mtaimkg_jax.experiment import Experiment, check_resumable
+from mtaimkg_jax.experiment import Experiment, check_resumable, resolve_init
 
 
 def test_config_round_trips_with_its_tuples(tmp_path):
@@ -189,7 +189,7 @@ def test_a_flipped_byte_in_an_array_file_is_detected(saved_run, tmp_path,
          'array ' in caplog.text
   assert 'checkpoints/4/fingerprint.json' in caplog.text
   experiment = Experiment(_small_run_config())
-  experiment.checkpoint_params(str(workdir))
+  experiment.params_of(resolve_init(experiment.config, str(workdir)))
   assert experiment.source['step'] == 2
   assert experiment.source['fell_back_from'] == 4
 

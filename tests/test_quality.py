@@ -13,7 +13,7 @@ from ml_collections import config_flags
 
 from conftest import PROJECT
 from mtaimkg_jax import config_check, records
-from mtaimkg_jax.experiment import named_checkpoint_first
+from mtaimkg_jax import experiment
 
 sys.path.insert(0, str(PROJECT / 'benchmarks'))
 # pylint: disable=g-import-not-at-top,wrong-import-position
@@ -197,8 +197,13 @@ def test_every_real_command_is_a_valid_config():
     command = quality.command(run, '/tmp/runs')[3:]
     named = [a.split('=')[0].removeprefix('--config.') for a in command
              if a.startswith('--config.')]
-    config = named_checkpoint_first(_parse(command), named)
+    config = _parse(command)
     config_check.validate(config, 1)
+    if 'model.init_checkpoint' in named:
+      # A checkpoint named on the command line wins over the config's
+      # default one (configs/transfer.py: the shipped checkpoint).
+      init = experiment.resolve_init(config, None, named)
+      assert init.kind == 'init_checkpoint', run.id
     if run.trains:
       assert config.model.init_checkpoint.endswith('ultra_3g.pth')
     if run.after:

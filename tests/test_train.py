@@ -22,7 +22,7 @@ from mtaimkg_jax.data.batches import (answers_per_row, eval_batches,
                                       pad_queries)
 from mtaimkg_jax.errors import ConfigError, InputErrors, TrainingError
 from mtaimkg_jax.eval import matching, runner
-from mtaimkg_jax.experiment import Experiment
+from mtaimkg_jax.experiment import Experiment, resolve_init
 
 
 def _config(**overrides):
@@ -213,7 +213,9 @@ def test_a_finished_run_resumed_with_another_ranking_key_ranks_again(
 
 
 def _latest_params(workdir):
-  return jax.device_get(Experiment(_config()).checkpoint_params(workdir))
+  config = _config()
+  return jax.device_get(Experiment(config).params_of(
+      resolve_init(config, workdir)))
 
 
 def _fail_if_called(*args, **kwargs):

@@ -4,10 +4,13 @@ graph it never saw, with no training and no checkpoint flag."""
 import json
 import pathlib
 
+import pytest
+
 from configs import mixture, transfer
 from mtaimkg_jax import checkpoint, config_check
+from mtaimkg_jax.errors import ConfigError
 from mtaimkg_jax.eval import runner
-from mtaimkg_jax.experiment import named_checkpoint_first
+from mtaimkg_jax.experiment import resolve_init
 
 from conftest import PROJECT
 
@@ -46,11 +49,32 @@ def test_a_checkpoint_named_on_the_command_line_wins_over_the_default():
   """ULTRA rows (`--config.model.name=ultra --config.model.init_checkpoint=
   ...`) rank with ULTRA's weights, not the shipped mixture's."""
   config = transfer.get_config()
-  ultra = named_checkpoint_first(config, ('model.name',
-                                          'model.init_checkpoint'))
-  assert ultra.init_workdir == '' and config.init_workdir
-  both = named_checkpoint_first(config, ('model.init_checkpoint',
-                                         'init_workdir'))
-  assert both.init_workdir == config.init_workdir
-  assert named_checkpoint_first(config, ()).init_workdir == (
-      config.init_workdir)
+  config.model.init_checkpoint = 'ultra_3g.pth'
+  ultra = resolve_init(config, None, ('model.name', 'model.init_checkpoint'))
+  assert ultra.kind == 'init_checkpoint' and ultra.path == 'ultra_3g.pth'
+  assert ultra.config.init_workdir == '' and config.init_workdir
+  both = resolve_init(config, None, ('model.init_checkpoint',
+                                     'init_workdir'))
+  assert both.kind == 'init_workdir' and both.path == config.init_workdir
+  assert resolve_init(config, None, ()).path == config.init_workdir
+
+
+def test_resolve_init_decides_in_one_order(monkeypatch, tmp_path):
+  """This workdir's checkpoint, then init_workdir's, then a backbone file,
+  then scratch (training only); ranking nothing is an error."""
+  saved = {str(tmp_path / 'own'), str(tmp_path / 'other')}
+  monkeypatch.setattr(checkpoint, 'has_saved_step', lambda d: d in saved)
+  config = transfer.get_config()
+  config.init_workdir = str(tmp_path / 'other')
+  config.model.init_checkpoint = 'ultra_3g.pth'
+  assert resolve_init(config, str(tmp_path / 'own')).kind == 'workdir'
+  assert resolve_init(config, str(tmp_path / 'new')).kind == 'init_workdir'
+  config.init_workdir = ''
+  assert resolve_init(config, None).kind == 'init_checkpoint'
+  config.model.init_checkpoint = ''
+  assert resolve_init(config, None, training=True).kind == 'scratch'
+  with pytest.raises(ConfigError, match='init_workdir'):
+    resolve_init(config, None)
+  config.init_workdir = str(tmp_path / 'empty')
+  with pytest.raises(ConfigError, match='no readable checkpoint'):
+    resolve_init(config, None, training=True)

@@ -26,8 +26,7 @@ from mtaimkg_jax.data.graph import QueryGraph
 from mtaimkg_jax.errors import ConfigError, raise_together
 from mtaimkg_jax.eval import (baselines, calibration, matching, ranking,
                               results as results_lib, routing)
-from mtaimkg_jax.experiment import (Experiment, Prepared, checkpoint_source,
-                                    for_checkpoint, named_checkpoint_first)
+from mtaimkg_jax.experiment import Experiment, Prepared, resolve_init
 
 Results = dict[str, dict[str, Any]]
 
@@ -214,21 +213,19 @@ def _evaluate_baselines(experiment: Experiment, workdir: str) -> Results:
 def evaluate_checkpoint(config: ml_collections.ConfigDict, workdir: str,
                         overridden: Iterable[str] = ()) -> Results:
   """Evaluates a checkpoint on `config.eval.tasks` (default `config.tasks`):
-  this workdir's, else `config.init_workdir`'s, else the backbone of
-  `config.model.init_checkpoint` (`experiment.checkpoint_source`). The
-  model is the one the checkpoint's run saved in its config.json, but for
-  the keys the command line `overridden`."""
+  the one `experiment.resolve_init` names, with the model its run saved in
+  its config.json but for the keys the command line `overridden`. A
+  dataset the checkpoint trained on must be split as it was."""
   if not workdir:
     raise ConfigError('workdir', 'a --workdir is required')
-  config = named_checkpoint_first(config, overridden)
-  source = checkpoint_source(config, workdir)
-  config = for_checkpoint(config, source, overridden)
-  trained = checkpoint.read_config(source) if source else None
+  init = resolve_init(config, workdir, overridden)
+  config = init.config
+  trained = (checkpoint.read_config(init.path)
+             if init.kind in ('workdir', 'init_workdir') else None)
   if trained is not None:
     config_check.check_same_splits(trained, config)
   experiment = Experiment(config)
   with checkpoint.WorkdirLock(workdir):
     check(experiment)
     experiment.write_data_report(workdir)
-    return evaluate(experiment, experiment.checkpoint_params(workdir),
-                    workdir)
+    return evaluate(experiment, experiment.params_of(init), workdir)

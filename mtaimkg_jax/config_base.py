@@ -203,6 +203,10 @@ KEYS = (
     Key('model.num_references', 0, integer(0), 'ranking',
         'Reference queries (training seeds) a one-to-one task\'s (EA) '
         'learned terms are centred on at ranking; 0: not centred.'),
+    Key('model.fact_gate', False, boolean, 'ranking',
+        'Before ranking an LP graph, scale its modality terms by what ranks '
+        'a sample of the graph\'s own held-out facts best (eval/'
+        'fact_gate.py); False: as trained (checkpoints made before it).'),
     Key('model.init_checkpoint', '', string, 'runtime',
         'ULTRA .pth or Orbax params directory the backbone starts from.'),
     Key('model.freeze_backbone', False, boolean, 'model',
@@ -268,6 +272,9 @@ KEYS = (
     Key('eval.calibration_min_queries', 100, integer(1), 'evaluation',
         'Fewer held-out queries than this cannot choose the scale: an '
         'error, not a guess.'),
+    Key('eval.gate_queries', 256, integer(1), 'evaluation',
+        'Fact edges the fact gate (model.fact_gate) ranks to choose its '
+        'scale.'),
     Key('eval.baseline', '', choice('', 'feature_cosine',
                                     'relation_frequency'), 'evaluation',
         '--mode=baseline: the parameter-free floor to rank with '

@@ -5,7 +5,8 @@ valid or test split), per relation (edge type, inverses included) and
 modality, by masked self-prediction: a seeded sample of each relation's
 edges `(h, r, t)` is held out one at a time and ranked among the
 candidates by each modality term alone (the query–candidate cosine
-`cos(h, c)`, and the candidate–prototype cosine `cos(p_r∖t, c)` with
+`cos(h, c)`, h's own counted 0 as the model counts it, and the
+candidate–prototype cosine `cos(p_r∖t, c)` with
 the held-out answer left out of r's prototype), filtered by r's other
 known answers of h. The router reads these numbers, so the weight a term
 gets can follow how well it ranks this graph's facts instead of being one
@@ -177,10 +178,11 @@ def relation_evidence(edges: np.ndarray, num_relations: int,
     np.add.at(totals, relation_of, unit[edges[:, 2]])
     prototypes = unit_rows((totals[kinds] - unit[tails]).astype(np.float32))
     columns = []
-    for query in (unit[heads], prototypes):
+    for query, own in ((unit[heads], heads), (prototypes, None)):
       ranks = np.concatenate([
-          _ranks(query[s:s + chunk] @ unit.T, tails[s:s + chunk], candidates,
-                 _rows_in(exclude, s, chunk))
+          _ranks(_without_own(query[s:s + chunk] @ unit.T,
+                              None if own is None else own[s:s + chunk]),
+                 tails[s:s + chunk], candidates, _rows_in(exclude, s, chunk))
           for s in range(0, len(rows), chunk)])
       columns += [1.0 / ranks, 1.0 - np.log(ranks) / log_candidates]
     random_pairs = rng.integers(0, num_nodes, (4096, 2))
@@ -233,6 +235,14 @@ def _frequency_scores(keys: np.ndarray, key_counts: np.ndarray,
                                     (relation + 1) * num_nodes])
     scores[row, keys[lo:hi] - relation * num_nodes] = key_counts[lo:hi]
   scores[np.arange(len(kinds)), held_out] -= 1
+  return scores
+
+
+def _without_own(scores: np.ndarray, heads: np.ndarray | None) -> np.ndarray:
+  """The query term's scores with each query's own node at 0, as the
+  model scores it (a query node is no answer of its own query)."""
+  if heads is not None:
+    scores[np.arange(len(heads)), heads] = 0.0
   return scores
 
 

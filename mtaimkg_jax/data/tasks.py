@@ -87,6 +87,10 @@ class TaskKind:
   shares_condition: bool = True
   # The parameter-free floor ranked on the same queries (eval/baselines.py).
   baseline: str = 'feature_cosine'
+  # Its queries are facts of the graph they are asked on, so the graph's
+  # own facts can say how much of the modality terms to use
+  # (eval/fact_gate.py, with model.fact_gate).
+  fact_gated: bool = False
 
   @property
   def id(self) -> int:
@@ -153,7 +157,8 @@ LP = TaskKind(
     'lp', LPTask, _load_lp, graph_lib.build_lp, _parse_lp,
     "'head|relation|?' or '?|relation|tail' (ids or names)",
     check_query=_lp_parts, loss='adversarial', negatives='strict',
-    names_prior=False, shares_condition=False, baseline='relation_frequency')
+    names_prior=False, shares_condition=False, baseline='relation_frequency',
+    fact_gated=True)
 EA = TaskKind('ea', EATask, _load_ea, graph_lib.build_ea, _parse_ea,
               'an entity of graph 1 (id or name)', one_to_one=True)
 EL = TaskKind('el', ELTask, _load_el, graph_lib.build_el, _parse_el,

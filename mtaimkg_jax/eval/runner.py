@@ -24,8 +24,8 @@ from mtaimkg_jax import checkpoint, config_check, records, steps, summary
 from mtaimkg_jax.data import evidence
 from mtaimkg_jax.data.graph import QueryGraph
 from mtaimkg_jax.errors import ConfigError, raise_together
-from mtaimkg_jax.eval import (baselines, calibration, matching, ranking,
-                              results as results_lib, routing)
+from mtaimkg_jax.eval import (baselines, calibration, fact_gate, matching,
+                              ranking, results as results_lib, routing)
 from mtaimkg_jax.experiment import Experiment, Prepared, resolve_init
 
 Results = dict[str, dict[str, Any]]
@@ -137,7 +137,14 @@ def evaluate(experiment: Experiment, params: Any, workdir: str,
                                keep_scores=True)
         scales[graph.key] = calibration.choose(config, graph.key, held_out)
       matched = matching.matches(config, kind)
-      result = ranker.rank(item, split, keep_scores=matched or calibrating)
+      gate = None
+      if config.model.fact_gate and kind.fact_gated and len(
+          experiment.terms) > 1:
+        gate = fact_gate.read_gate(experiment.model, params,
+                                   experiment.prepare(spec), config,
+                                   experiment.mesh)
+      result = ranker.rank(item, split, keep_scores=matched or calibrating,
+                           modality_scale=gate and gate['scale'])
       ranked[graph.key] = (graph, result['ranks'], result['query_ids'])
       weights[graph.key] = (graph.task, result['weights'].mean(axis=0))
       seen = evidence.report(graph, experiment.terms.modalities)
@@ -145,6 +152,9 @@ def evaluate(experiment: Experiment, params: Any, workdir: str,
       extra[graph.key] = {'routing': dict(zip(
           experiment.terms.names, map(float, weights[graph.key][1]))),
                           'evidence': seen['mean']}
+      if gate is not None:
+        extra[graph.key]['fact_gate'] = gate
+        evidence_seen[graph.key]['fact_gate'] = gate
       if matched:
         ranked[graph.key + matching.ONE_TO_ONE] = (
             graph, matching.matched_ranks(config, result['scores'],

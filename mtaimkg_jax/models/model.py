@@ -103,6 +103,9 @@ class GraphSide(NamedTuple):
   # [T, N] per routed term, its mean over the graph's reference queries
   # (name terms 0), which its queries' terms are centred on; None: none.
   reference: jax.Array | None = None
+  # Scalar scale of every modality term (eval/fact_gate.py: read from the
+  # graph's own facts at ranking); None: as trained.
+  modality_scale: jax.Array | None = None
 
 
 class EdgeGates(nn.Module):
@@ -245,10 +248,17 @@ class MtaIMKG(nn.Module):
                                    self._evidence(graph, queries.relations))
     termed = () if WITHOUT_MODALITY_TERMS in self.without else self._kept()
     weights = jnp.where(jnp.asarray(self.terms.kept(termed)), weights, 0.0)
+    if side.modality_scale is not None:
+      weights = weights * jnp.concatenate([
+          jnp.ones((1,)), jnp.broadcast_to(side.modality_scale,
+                                           (len(self.terms) - 1,))])
     # Per modality, the query's and its relation prototype's cosine with
-    # every node ([B, N] each); candidates gather from them.
-    cosines = {m: _node_cosines(unit[m][nodes], unit[m])
-               for m in self.modalities}
+    # every node ([B, N] each); candidates gather from them. A query node
+    # is no answer of its own query (LP: its self-match would rank it
+    # first; EA and EL never score it), so its own cosine counts 0.
+    rows = jnp.arange(nodes.shape[0])
+    cosines = {m: _node_cosines(unit[m][nodes], unit[m]).at[rows, nodes].set(
+        0.0) for m in self.modalities}
     to_prototype = {m: _node_cosines(proto[m][queries.relations], unit[m])
                     for m in self.modalities}
 

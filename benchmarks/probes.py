@@ -238,7 +238,7 @@ def ultra_params(checkpoint: str | None, config, graph: QueryGraph,
   budget, arrays = structure
   batch = next(eval_batches(graph, 'test', config.eval.batch_size, budget))
   return jax.jit(model.init)(jax.random.PRNGKey(0), arrays,
-                             batch.queries)['params']
+                             batch.queries, None)['params']
 
 
 def lp_text_ranks(graph: QueryGraph, split: str, config, params,
@@ -251,7 +251,8 @@ def lp_text_ranks(graph: QueryGraph, split: str, config, params,
   once. `structure`: `graph`'s `padded` arrays."""
   model = StructureOnly(config.model.dim, config.model.num_layers)
   budget, arrays = structure
-  logits_of = jax.jit(lambda p, a, q: model.apply({'params': p}, a, q).logits)
+  logits_of = jax.jit(
+      lambda p, a, q: model.apply({'params': p}, a, q, None).logits)
   signals = LPTextSignals(graph)
   candidates = jnp.asarray(graph.candidates)
   ranks = {w: [] for w in weights}

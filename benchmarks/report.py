@@ -20,6 +20,7 @@ from typing import Any, Sequence
 
 import numpy as np
 
+from mtaimkg_jax import checkpoint
 from mtaimkg_jax import records as records_lib
 
 STALE = 'stale'
@@ -103,16 +104,21 @@ class Store:
 
 def shipped_fingerprints(project: str) -> dict[str, str]:
   """{'checkpoints/<name>': parameter fingerprint} of the checkpoints the
-  repository ships (their `fingerprint.json`)."""
+  repository ships (their latest step's `fingerprint.json`)."""
   out = {}
   root = os.path.join(project, 'checkpoints')
   if not os.path.isdir(root):
     return out
   for name in sorted(os.listdir(root)):
-    path = os.path.join(root, name, 'fingerprint.json')
-    if os.path.exists(path):
+    steps = os.path.join(root, name, 'checkpoints')
+    saved = sorted((int(s) for s in os.listdir(steps) if s.isdigit())
+                   if os.path.isdir(steps) else ())
+    path = (os.path.join(steps, str(saved[-1]), checkpoint.FINGERPRINT_FILE)
+            if saved else '')
+    if path and os.path.exists(path):
       with open(path) as f:
-        out[os.path.join('checkpoints', name)] = json.load(f)['params']
+        out[os.path.join('checkpoints', name)] = json.load(f)[
+            'params_fingerprint']
   return out
 
 

@@ -181,7 +181,7 @@ def ranking(args, graph, budget, arrays, models) -> dict:
       scored = jnp.concatenate([batch.answers, jnp.broadcast_to(
           index, (batch.answers.shape[0], index.shape[0]))], axis=1)
       logits = model.apply({'params': p}, graph, batch.queries,
-                           scored, side=side).logits
+                           scored, side=side, method='rank').logits
       return metrics.filtered_ranks_of_candidates(
           logits, batch.answers, batch.exclude, index, candidates)
 

@@ -84,9 +84,13 @@ def mixture_config(steps: int) -> ml_collections.ConfigDict:
   config.features.views = MIXTURE_VIEWS
   config.features.view_tasks.surface = MIXTURE_SURFACE_TASKS
   config.model.num_references = 1
-  # The router reads each graph's evidence; the backbone moves at a tenth
-  # of the learning rate, staying near ULTRA's multi-graph weights.
-  config.model.evidence_hidden = 32
+  # The router reads each graph's evidence, LP rankings read the fact
+  # gate, and the backbone moves at a tenth of the learning rate, staying
+  # near ULTRA's multi-graph weights (chosen on the valid splits of
+  # WN18RR++, FB15k-237 and the GraIL v1 training graphs,
+  # docs/experiments/2026-12-07-graph-aware-router.md).
+  config.model.graph_evidence = True
+  config.model.fact_gate = True
   config.train.backbone_lr_scale = 0.1
   return config
 

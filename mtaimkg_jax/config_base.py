@@ -183,11 +183,11 @@ KEYS = (
     Key('model.gate_hidden', 16, integer(1), 'model',
         'Width of the MLP that turns each edge\'s similarities into its '
         'gates.'),
-    Key('model.evidence_hidden', 0, integer(0), 'model',
-        'Width of the router\'s MLP from each term\'s evidence on the '
-        'graph (how well it alone ranks the graph\'s own facts, '
-        'data/evidence.py) to its weight; 0: no evidence (the router of '
-        'checkpoints made before it).'),
+    Key('model.graph_evidence', False, boolean, 'model',
+        'The router reads each term\'s evidence on the query\'s graph (how '
+        'well the term alone ranks the graph\'s own facts, per relation, '
+        'data/evidence.py); False: the router of checkpoints made before '
+        'it.'),
     Key('model.without', (), names(*(_ABLATIONS + _MODALITIES)), 'runtime',
         'Ablation at evaluation, no parameter changes: \'modalities\' (the '
         'backbone alone), \'edge_gates\' or \'modality_terms\' (one path '
@@ -272,7 +272,7 @@ KEYS = (
     Key('eval.calibration_min_queries', 100, integer(1), 'evaluation',
         'Fewer held-out queries than this cannot choose the scale: an '
         'error, not a guess.'),
-    Key('eval.gate_queries', 256, integer(1), 'evaluation',
+    Key('eval.gate_queries', 512, integer(1), 'evaluation',
         'Fact edges the fact gate (model.fact_gate) ranks to choose its '
         'scale.'),
     Key('eval.baseline', '', choice('', 'feature_cosine',

@@ -63,7 +63,7 @@ def build_model(config: ml_collections.ConfigDict) -> nn.Module:
       top_k=model.top_k, uniform_routing=not model.routing,
       remat=model.remat, chunk_size=model.chunk_size,
       names_prior=model.names_prior, gate_hidden=model.gate_hidden,
-      evidence_hidden=model.evidence_hidden,
+      graph_evidence=model.graph_evidence,
       modalities=MODALITIES + tuple(config.features.views),
       names_prior_tasks=tuple(KINDS[t].id for t in TASKS
                               if KINDS[t].names_prior),

@@ -47,17 +47,27 @@ def _queries(graph, split, rows):
                  valid=np.ones(len(rows), bool))
 
 
+def _unit_cosines(graph, modality, nodes, candidates):
+  """[Q, C] cosine of the unified features of `nodes` and `candidates`
+  (absent rows give 0; a query node's own cosine counts 0, as in the
+  model), or None for a modality the graph lacks."""
+  feature = graph.features.get(modality)
+  if feature is None:
+    return None
+  x = np.where(feature.present[:, None], feature.values, 0)
+  unit = x / np.maximum(np.linalg.norm(x, axis=1, keepdims=True), 1e-9)
+  cosines = unit[nodes] @ unit[candidates].T
+  return np.where(nodes[:, None] == candidates[None, :], 0.0, cosines)
+
+
 def _cosine_prior(graph, modalities, weights, nodes, candidates):
-  """[Q, C] Σ_m weights[q, m] · cosine of the unified features of `nodes`
-  and `candidates` (absent rows and modalities give 0), in numpy."""
+  """[Q, C] Σ_m weights[q, m] · cosine of `nodes` and `candidates`, in
+  numpy."""
   total = np.zeros((len(nodes), len(candidates)), np.float32)
   for i, modality in enumerate(modalities):
-    feature = graph.features.get(modality)
-    if feature is None:
-      continue
-    x = np.where(feature.present[:, None], feature.values, 0)
-    unit = x / np.maximum(np.linalg.norm(x, axis=1, keepdims=True), 1e-9)
-    total += weights[:, i:i + 1] * (unit[nodes] @ unit[candidates].T)
+    cosines = _unit_cosines(graph, modality, nodes, candidates)
+    if cosines is not None:
+      total += weights[:, i:i + 1] * cosines
   return total
 
 
@@ -81,7 +91,7 @@ def test_prior_is_the_routed_name_cosines(run, dataset):
   arrays = graph_arrays(graph, choose_budget(graph), config.features.k)
   index = np.broadcast_to(candidates, (8, len(candidates))).astype(np.int32)
   output = model.apply({'params': params}, arrays, queries, index)
-  weights = _name_weights(model, params, arrays, queries)
+  weights = _name_weights(graph, model, output.terms, nodes, candidates)
   prior = _cosine_prior(graph, model.modalities, weights, nodes, candidates)
   np.testing.assert_allclose(np.asarray(model.terms.names_prior(output.terms)), prior,
                              rtol=1e-4, atol=1e-4)
@@ -89,15 +99,19 @@ def test_prior_is_the_routed_name_cosines(run, dataset):
   np.testing.assert_allclose(np.asarray(logits), prior, rtol=1e-4, atol=1e-4)
 
 
-def _name_weights(model, params, arrays, queries):
-  """[B, M] each query's routed weights of the name terms, read from the
-  terms' ratio to the plain cosines of a candidate set where they are 1."""
-  rows = np.arange(len(queries.nodes))
-  self_index = np.asarray(queries.nodes)[:, None].astype(np.int32)
-  terms = model.apply({'params': params}, arrays, queries, self_index).terms
-  # A node's cosine with itself is 1 where it has the modality, 0 else.
-  return np.stack([np.asarray(terms[m])[rows, 0] for m in model.modalities],
-                  axis=1)
+def _name_weights(graph, model, terms, nodes, candidates):
+  """[B, M] each query's routed weight of each name term: the least-squares
+  ratio of the term to the numpy cosines over the candidates."""
+  columns = []
+  for modality in model.modalities:
+    cosines = _unit_cosines(graph, modality, nodes, candidates)
+    if cosines is None:
+      columns.append(np.zeros(len(nodes), np.float32))
+      continue
+    term = np.asarray(terms[modality])
+    columns.append((term * cosines).sum(1) /
+                   np.maximum((cosines * cosines).sum(1), 1e-12))
+  return np.stack(columns, axis=1)
 
 
 def test_held_out_pairs_rank_among_their_and_the_test_counterparts(run):

@@ -11,22 +11,38 @@ from mtaimkg_jax import parallel
 from mtaimkg_jax.data import loading
 from mtaimkg_jax.eval import fact_gate
 from mtaimkg_jax.experiment import Experiment
+from mtaimkg_jax.models.terms import Terms
 
 
-def test_scale_zero_ranks_by_structure_and_ties_choose_the_smaller():
+def test_each_modality_is_scaled_alone_and_ties_choose_the_smaller():
   rng = np.random.default_rng(0)
-  structure = rng.normal(size=(3, 6)).astype(np.float32)
-  modality = rng.normal(size=(3, 6)).astype(np.float32)
+  terms = {name: rng.normal(size=(3, 6)).astype(np.float32)
+           for name in ('structure', 'text', 'text_relation', 'image',
+                        'image_relation')}
   answers = np.array([0, 2, 5])
   exclude = np.zeros((3, 6), bool)
-  ranks = fact_gate.gate_ranks(structure, modality, answers, exclude,
+  modalities = {'text': ('text', 'text_relation'),
+                'image': ('image', 'image_relation')}
+  ranks = fact_gate.gate_ranks(terms, modalities, answers, exclude,
                                np.ones(6, bool), 'realistic')
-  assert set(ranks) == set(fact_gate.SCALES)
-  by_structure = 1 + (structure > structure[np.arange(3), answers][:, None]
-                      ).sum(axis=1)
-  np.testing.assert_array_equal(ranks[0.0], by_structure)
-  assert fact_gate.choose({s: 0.5 for s in fact_gate.SCALES}) == 0.0
-  assert fact_gate.choose({0.0: 0.1, 0.25: 0.3, 0.5: 0.3, 1.0: 0.2}) == 0.25
+  assert set(ranks) == {'text', 'image'}
+  assert set(ranks['text']) == set(fact_gate.SCALES)
+  # Text at 0: structure and image alone rank the answers.
+  kept = terms['structure'] + terms['image'] + terms['image_relation']
+  expected = 1 + (kept > kept[np.arange(3), answers][:, None]).sum(axis=1)
+  np.testing.assert_array_equal(ranks['text'][0.0], expected)
+  np.testing.assert_array_equal(ranks['text'][1.0], ranks['image'][1.0])
+  # One standard error: a gain the sample cannot tell from noise is not
+  # taken; a clear one is, at the smallest scale that keeps it.
+  rng = np.random.default_rng(1)
+  noise = {s: rng.random(200) for s in fact_gate.SCALES}
+  assert fact_gate.choose(noise) == 0.0
+  base = rng.random(200)
+  clear = {0.0: base, 0.25: base + 0.2, 0.5: base + 0.3, 1.0: base + 0.3}
+  assert fact_gate.choose(clear) == 0.5
+  scales = fact_gate.term_scales(Terms(('text', 'image')), {
+      'scales': {'text': 0.25, 'image': 1.0}})
+  np.testing.assert_array_equal(scales, [1, 0.25, 1, 0.25, 1])
 
 
 def _gate(config, dataset_graph):
@@ -54,5 +70,7 @@ def test_the_gate_reads_the_fact_graph_only():
       for split, queries in graph.queries.items()})
   first, second = _gate(config, graph), _gate(config, shuffled)
   assert first == second
-  assert first['scale'] in fact_gate.SCALES and first['queries'] == 32
+  assert set(first['scales']) == {'text', 'image'}
+  assert set(first['scales'].values()) <= set(fact_gate.SCALES)
+  assert first['queries'] == 32
   assert jax.tree_util.tree_leaves(first['mrr'])

@@ -48,13 +48,17 @@ def test_every_run_writes_records_that_say_what_ran(test_scale):
                                                    bool)
     assert len(record['config_hash']) == 64
     metrics = record['metrics']
-    low, high = record['interval95']['mrr']
-    assert low <= metrics['mrr'] <= high and record['stderr']['mrr'] > 0
     assert metrics['count'] == record['queries']
     assert record['machine']['cpus'] >= 1 and record['seconds'] >= 0
     ids, ranks = records.load_ranks(record)
     assert len(ids) == len(ranks) == metrics['count']
     assert np.isclose(np.mean(1 / ranks), metrics['mrr'])
+    # The standard error over the queries, and its normal 95% interval.
+    stderr = np.std(1 / ranks, ddof=1) / np.sqrt(len(ranks))
+    assert np.isclose(record['stderr']['mrr'], stderr)
+    assert np.allclose(record['interval95']['mrr'],
+                       [metrics['mrr'] - 1.96 * stderr,
+                        metrics['mrr'] + 1.96 * stderr])
   trained = {r['key']: r for r in by_run['model']}
   backbone = {r['key']: r for r in by_run['model_backbone']}
   for key, record in backbone.items():
@@ -151,6 +155,14 @@ def test_a_transfer_whose_source_was_retrained_shows_stale(tmp_path):
       {'source': shipped})
   assert not report.Store([], {'checkpoints/ship': 'old'}).is_stale(
       {'source': shipped})
+  # ...read from its latest step's fingerprint.json, as training wrote it.
+  step = tmp_path / 'project' / 'checkpoints' / 'ship' / 'checkpoints'
+  for saved, fingerprint in ((400, 'older'), (800, 'new')):
+    (step / str(saved)).mkdir(parents=True)
+    (step / str(saved) / 'fingerprint.json').write_text(json.dumps(
+        {'params_fingerprint': fingerprint, 'arrays': {}}))
+  assert report.shipped_fingerprints(str(tmp_path / 'project')) == {
+      'checkpoints/ship': 'new'}
 
 
 def test_a_missing_run_is_not_run_never_a_number(tmp_path):

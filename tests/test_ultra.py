@@ -102,7 +102,8 @@ def test_mtaimkg_at_initialisation_ranks_as_ultra(data_root, ultra_3g,
   config.model.name = 'mtaimkg'
   config.model.init_checkpoint = ultra_3g
   config.features.views = ('surface',)
-  config.model.evidence_hidden = 32
+  config.model.graph_evidence = True
+  config.model.fact_gate = True
   full = runner.evaluate_checkpoint(config, str(tmp_path / 'full'))
   got = dict(full['lp/grail/fb237_v1_ind'])
   assert got.pop('ranked_with') != ultra.pop('ranked_with')

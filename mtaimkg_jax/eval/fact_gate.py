@@ -6,11 +6,13 @@ weight that helps on one graph costs on another. Before ranking a graph
 whose task kind asks for it (LP), the model ranks a seeded sample of the
 fact graph's own edges `(h, r, t)`, each held out of the graph as a
 training step holds out its facts (with its inverse), among every
-candidate, filtered by the fact graph's other answers; the modality
-terms (every term but `structure`) are scaled by each of `SCALES`, and
-the scale whose sample MRR is best (the smaller on a tie) scales them
-when the graph's queries are ranked. Only the fact graph is read, never a
-valid or test split; at scale 0 the logit is the structure term alone.
+candidate, filtered by the fact graph's other answers. Per modality, its
+terms (the query and the prototype term) are scaled by each of `SCALES`,
+the other terms as trained, and the smallest scale whose sample MRR is
+within one standard error of the best scale's (paired over the sample's
+queries: a gain the sample cannot tell from noise is not taken) scales
+that modality's terms when the graph's queries are ranked. Only the fact graph is read, never a valid or test split; at
+scale 0 everywhere the logit is the structure term alone.
 """
 
 from __future__ import annotations
@@ -24,7 +26,7 @@ import numpy as np
 from mtaimkg_jax import metrics, parallel, summary
 from mtaimkg_jax.data.batches import pad_queries
 from mtaimkg_jax.data.graph import KnownAnswers, QuerySet, removal_edges
-from mtaimkg_jax.models.terms import STRUCTURE
+from mtaimkg_jax.models.terms import Terms, prototype
 
 # Scales of the modality terms the gate chooses among (1: as trained).
 SCALES = (0.0, 0.25, 0.5, 1.0)
@@ -38,30 +40,49 @@ def sample_facts(graph, count: int, seed: int = 0) -> QuerySet:
   return QuerySet(edges[:, 0], edges[:, 1], edges[:, 2])
 
 
-def gate_ranks(structure: np.ndarray, modality: np.ndarray,
+def gate_ranks(terms: dict[str, np.ndarray], modality_terms: dict[str, tuple],
                answers: np.ndarray, exclude: np.ndarray,
-               candidates: np.ndarray, ties: str) -> dict[float, np.ndarray]:
-  """{scale: filtered ranks of `answers` [B] by `structure + scale ×
-  modality` [B, N]}."""
+               candidates: np.ndarray, ties: str
+               ) -> dict[str, dict[float, np.ndarray]]:
+  """{modality: {scale: filtered ranks of `answers` [B]}} of the logit
+  (the sum of `terms`, each [B, N]) with that modality's terms
+  (`modality_terms[modality]`: their names) scaled so."""
+  total = sum(terms.values())
   out = {}
-  for scale in SCALES:
-    scores = jnp.asarray(structure + scale * modality)
-    out[scale] = np.asarray(metrics.filtered_ranks(
-        scores, jnp.asarray(answers), jnp.asarray(exclude),
-        jnp.asarray(candidates), ties))
+  for modality, names in modality_terms.items():
+    own = sum(terms[n] for n in names)
+    out[modality] = {}
+    for scale in SCALES:
+      scores = jnp.asarray(total + (scale - 1.0) * own)
+      out[modality][scale] = np.asarray(metrics.filtered_ranks(
+          scores, jnp.asarray(answers), jnp.asarray(exclude),
+          jnp.asarray(candidates), ties))
   return out
 
 
-def choose(mrr: dict[float, float]) -> float:
-  """The scale of the best MRR, the smaller one on a tie."""
-  return max(SCALES, key=lambda s: (round(mrr[s], 6), -s))
+def choose(reciprocal: dict[float, np.ndarray]) -> float:
+  """The smallest scale whose reciprocal ranks' mean is within one
+  standard error of the best scale's, the error of their paired
+  per-query differences."""
+  best = max(SCALES, key=lambda s: (float(np.mean(reciprocal[s])), -s))
+  for scale in SCALES:
+    difference = reciprocal[best] - reciprocal[scale]
+    error = (np.std(difference, ddof=1) / np.sqrt(len(difference))
+             if len(difference) > 1 else 0.0)
+    if np.mean(difference) <= error:
+      return scale
+  return best
 
 
 def read_gate(model, params: Any, prepared, config, mesh) -> dict:
-  """The gate of `prepared`'s graph: {'scale', 'mrr': {scale: sample MRR},
-  'queries'}; what `ranking.SplitRanker` scales the modality terms by."""
+  """The gate of `prepared`'s graph: {'scales': {modality: scale}, 'mrr':
+  {modality: {scale: sample MRR}}, 'queries'}; `term_scales` turns it into
+  what `ranking.SplitRanker` scales the terms by."""
   graph, budget = prepared.graph, prepared.budget
   batch_size = config.eval.batch_size
+  terms = model.terms
+  modality_terms = {m: (m, prototype(m)) for m in terms.modalities
+                    if m in graph.features}
   facts = sample_facts(graph, config.eval.gate_queries, config.seed)
   known = KnownAnswers.from_triples(graph.edges, graph.num_relations)
   candidates = np.zeros((budget.nodes,), bool)
@@ -70,7 +91,7 @@ def read_gate(model, params: Any, prepared, config, mesh) -> dict:
       {'params': p}, g, q, side=model.apply(
           {'params': p}, g, method='graph_side'), method='rank').terms)
   arrays = prepared.arrays
-  ranks: dict[float, list[np.ndarray]] = {s: [] for s in SCALES}
+  ranks = {m: {s: [] for s in SCALES} for m in modality_terms}
   bar = summary.progress(len(facts), f'{graph.key}/fact gate', unit='query')
   for start in range(0, len(facts), batch_size):
     part = facts.take(np.arange(start, min(start + batch_size, len(facts))))
@@ -81,21 +102,34 @@ def read_gate(model, params: Any, prepared, config, mesh) -> dict:
     entity = arrays.entity._replace(edges={
         **arrays.entity.edges,
         'weight': parallel.replicate(weight, mesh)})
-    terms = jax.device_get(terms_of(
-        params, arrays._replace(entity=entity),
-        parallel.replicate(queries, mesh)))
-    structure = np.asarray(terms[STRUCTURE])
-    modality = sum(np.asarray(v) for k, v in terms.items() if k != STRUCTURE)
     count = len(part)
-    exclude = np.zeros((batch_size, budget.nodes), bool)
+    got = {name: np.asarray(value)[:count] for name, value in
+           jax.device_get(terms_of(params, arrays._replace(entity=entity),
+                                   parallel.replicate(queries, mesh))).items()}
+    exclude = np.zeros((count, budget.nodes), bool)
     rows, answers = known.lookup(part.nodes, part.relations)
     exclude[rows, answers] = True
-    for scale, got in gate_ranks(
-        structure[:count], modality[:count], part.answers, exclude[:count],
-        candidates, config.eval.ties).items():
-      ranks[scale].append(got)
+    for modality, by_scale in gate_ranks(
+        got, modality_terms, part.answers, exclude, candidates,
+        config.eval.ties).items():
+      for scale, r in by_scale.items():
+        ranks[modality][scale].append(r)
     bar.update(count)
   bar.close()
-  mrr = {s: float(np.mean(1.0 / np.concatenate(r))) for s, r in ranks.items()}
-  return {'scale': choose(mrr), 'mrr': {f'{s:g}': m for s, m in mrr.items()},
+  reciprocal = {m: {s: 1.0 / np.concatenate(r) for s, r in by_scale.items()}
+                for m, by_scale in ranks.items()}
+  return {'scales': {m: choose(by_scale)
+                     for m, by_scale in reciprocal.items()},
+          'mrr': {m: {f'{s:g}': float(np.mean(v)) for s, v in by_scale.items()}
+                  for m, by_scale in reciprocal.items()},
           'queries': len(facts)}
+
+
+def term_scales(terms: Terms, gate: dict) -> np.ndarray:
+  """float32 [K] per term, the scale its modality's gate chose (structure
+  and a modality the gate did not see: 1)."""
+  scales = np.ones((len(terms),), np.float32)
+  for modality, scale in gate['scales'].items():
+    scales[terms.index(modality)] = scale
+    scales[terms.index(prototype(modality))] = scale
+  return scales

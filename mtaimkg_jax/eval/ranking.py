@@ -116,12 +116,12 @@ class SplitRanker:
     self.fingerprint = fingerprint(config, params)
 
   def rank(self, item: Prepared, split: str, keep_scores: bool = False,
-           modality_scale: float | None = None) -> dict[str, np.ndarray]:
+           term_scales: np.ndarray | None = None) -> dict[str, np.ndarray]:
     """{'ranks', 'query_ids', 'weights'} of every answer of `split`, plus
     with `keep_scores` each row's candidate 'scores' and answer 'columns'
     (`matching.candidate_scores`) and, where the model's logit has one,
     the 'prior' term of those scores (-inf where they are).
-    `modality_scale`: every modality term scaled so (the fact gate's
+    `term_scales`: [K] each term's weight scaled so (the fact gate's
     choice, eval/fact_gate.py); None: as trained."""
     config, graph = self.config, item.graph
     chief = jax.process_index() == 0
@@ -130,9 +130,9 @@ class SplitRanker:
                        writes=chief)
     index = parallel.replicate(padding.candidate_index(graph), self.mesh)
     side = self.fns.graph_side(self.params, item.arrays)
-    if modality_scale is not None:
-      side = side._replace(modality_scale=parallel.replicate(
-          np.float32(modality_scale), self.mesh))
+    if term_scales is not None:
+      side = side._replace(term_scales=parallel.replicate(
+          np.asarray(term_scales, np.float32), self.mesh))
     candidates = np.flatnonzero(graph.candidates)
     started, resumed_at = time.time(), saved.ranked
     logging.info('%s/%s: ranking %d queries (%d done); the first batch '

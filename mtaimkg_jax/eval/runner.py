@@ -143,8 +143,10 @@ def evaluate(experiment: Experiment, params: Any, workdir: str,
         gate = fact_gate.read_gate(experiment.model, params,
                                    experiment.prepare(spec), config,
                                    experiment.mesh)
-      result = ranker.rank(item, split, keep_scores=matched or calibrating,
-                           modality_scale=gate and gate['scale'])
+      result = ranker.rank(
+          item, split, keep_scores=matched or calibrating,
+          term_scales=(fact_gate.term_scales(experiment.terms, gate)
+                       if gate else None))
       ranked[graph.key] = (graph, result['ranks'], result['query_ids'])
       weights[graph.key] = (graph.task, result['weights'].mean(axis=0))
       seen = evidence.report(graph, experiment.terms.modalities)

@@ -103,9 +103,9 @@ class GraphSide(NamedTuple):
   # [T, N] per routed term, its mean over the graph's reference queries
   # (name terms 0), which its queries' terms are centred on; None: none.
   reference: jax.Array | None = None
-  # Scalar scale of every modality term (eval/fact_gate.py: read from the
-  # graph's own facts at ranking); None: as trained.
-  modality_scale: jax.Array | None = None
+  # [K] a scale per term (eval/fact_gate.py: read from the graph's own
+  # facts at ranking); None: as trained.
+  term_scales: jax.Array | None = None
 
 
 class EdgeGates(nn.Module):
@@ -136,9 +136,9 @@ class MtaIMKG(nn.Module):
   chunk_size: int = 8192
   names_prior: float = 10.0
   gate_hidden: int = 16
-  # > 0: the router also reads the graph's evidence (data/evidence.py)
-  # through an MLP of this width; 0: it does not.
-  evidence_hidden: int = 0
+  # The router also reads each term's evidence on the graph
+  # (data/evidence.py).
+  graph_evidence: bool = False
   # Raw modalities and derived views (data/views.py) the model reads.
   modalities: tuple[str, ...] = MODALITIES
   # Ids of the tasks whose queries name their answer (EA, EL): their query
@@ -159,7 +159,7 @@ class MtaIMKG(nn.Module):
     self.router = TermRouter(self.terms, self.names_prior_tasks,
                              self.names_prior, self.num_experts,
                              self.expert_hidden, self.top_k,
-                             self.uniform_routing, self.evidence_hidden)
+                             self.uniform_routing, self.graph_evidence)
 
   def _evidence(self, graph: GraphArrays,
                 relations: jax.Array) -> jax.Array:
@@ -248,10 +248,8 @@ class MtaIMKG(nn.Module):
                                    self._evidence(graph, queries.relations))
     termed = () if WITHOUT_MODALITY_TERMS in self.without else self._kept()
     weights = jnp.where(jnp.asarray(self.terms.kept(termed)), weights, 0.0)
-    if side.modality_scale is not None:
-      weights = weights * jnp.concatenate([
-          jnp.ones((1,)), jnp.broadcast_to(side.modality_scale,
-                                           (len(self.terms) - 1,))])
+    if side.term_scales is not None:
+      weights = weights * side.term_scales
     # Per modality, the query's and its relation prototype's cosine with
     # every node ([B, N] each); candidates gather from them. A query node
     # is no answer of its own query (LP: its self-match would rank it

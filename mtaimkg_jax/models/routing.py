@@ -35,9 +35,9 @@ class TermRouter(nn.Module):
   hidden: int
   top_k: int = 0
   uniform: bool = False  # ablation: the per-task base weights only
-  # Width of the MLP from the graph's evidence to the weights; 0: the
-  # router reads no evidence (checkpoints made before it existed).
-  evidence_hidden: int = 0
+  # The router reads each term's evidence on the query's graph; False for
+  # checkpoints made before it existed.
+  graph_evidence: bool = False
 
   def _base_init(self, _, shape) -> jax.Array:
     del shape
@@ -58,13 +58,13 @@ class TermRouter(nn.Module):
         node's modality presence.
       evidence: [B, K-1, V] what the query's graph says of each modality
         term (its relation's evidence and the graph's mean,
-        data/evidence.py); read when `evidence_hidden` > 0.
+        data/evidence.py); read with `graph_evidence`.
     """
     chex.assert_rank([task, task_embedding, context], [1, 2, 2])
     num_terms = len(self.terms)
     base = self.param('base', self._base_init, (len(TASKS), num_terms))
     weights = base[task]
-    if self.evidence_hidden:
+    if self.graph_evidence:
       weights = weights + self._from_evidence(task_embedding, evidence)
     if self.uniform:
       return weights, None
@@ -74,28 +74,25 @@ class TermRouter(nn.Module):
                                                    axis=-1))
     return weights + mixture.output, mixture
 
-
   def _from_evidence(self, task_embedding: jax.Array,
                      evidence: jax.Array) -> jax.Array:
     """[B, K] what each modality term's own evidence adds to its weight
-    (structure: 0): one small MLP shared by every term and modality, of
-    the task, whether the term is a query or a prototype term, and that
-    term's evidence, so the map from "how well this term alone ranks this
-    graph's facts" to its weight is learned once for all modalities and
-    graphs. Its last layer starts at zero (the weights are those without
-    evidence at initialisation); its output is in units of
+    (structure: 0): linear in that term's evidence features, with
+    coefficients per task and term kind (query or prototype term) shared
+    by every modality, so the map from "how well this term alone ranks
+    this graph's facts" to its weight is learned once for all modalities
+    and graphs. The coefficients start at zero (the weights are those
+    without evidence at initialisation); the output is in units of
     `names_prior`, the scale of a name term's weight."""
     chex.assert_rank(evidence, 3)
-    batch, terms, _ = evidence.shape
-    kind = jnp.repeat(jnp.eye(2), terms // 2, axis=0)  # query, prototype
-    inputs = jnp.concatenate([
-        jnp.broadcast_to(task_embedding[:, None, :],
-                         (batch, terms, task_embedding.shape[-1])),
-        jnp.broadcast_to(kind, (batch, terms, 2)), evidence], axis=-1)
-    hidden = nn.relu(nn.Dense(self.evidence_hidden,
-                              name='evidence_hidden')(inputs))
-    added = nn.Dense(1, kernel_init=nn.initializers.zeros,
-                     name='evidence_out')(hidden)[..., 0]
+    batch, terms, width = evidence.shape
+    # Per task, per term kind (query, prototype): coefficients over the
+    # term's own evidence features; the weight added is linear in them.
+    coefficients = nn.Dense(2 * width, kernel_init=nn.initializers.zeros,
+                            name='evidence_out')(task_embedding)
+    kind = jnp.repeat(jnp.arange(2), terms // 2)
+    per_term = coefficients.reshape(batch, 2, width)[:, kind, :]
+    added = jnp.sum(per_term * evidence, axis=-1)
     return jnp.pad(self.names_prior * added, ((0, 0), (1, 0)))
 
 

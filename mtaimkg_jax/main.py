@@ -173,6 +173,33 @@ def _fail(message: str) -> None:
   sys.exit(2)
 
 
+def parse_flags(argv: list[str]) -> list[str]:
+  """absl's flag parsing, with a config file that does not load or an
+  override of a key the config lacks reported in one line (exit status 2)
+  instead of a traceback."""
+  try:
+    rest = flags.FLAGS(argv)
+    if flags.FLAGS.config is not None:
+      flags.FLAGS.config.keys()  # a config file that did not load raises
+  except (KeyError, AttributeError) as e:
+    lines = str(e.args[0] if e.args else e).strip('"').splitlines()
+    key, hint = lines[0].strip("'"), ' '.join(lines[1:])
+    given = [arg.split('=')[0] for arg in argv
+             if arg.startswith('--config.') and key in arg.split('=')[0]]
+    print(f'error: {given[0] if given else "--config." + key}: no such '
+          f'config key{" (" + hint + ")" if hint else ""}; '
+          'docs/configuration.md lists them', file=sys.stderr)
+    sys.exit(2)
+  except OSError as e:
+    reason = str(e).splitlines()[-1].strip()
+    print(f'error: --config: {reason}', file=sys.stderr)
+    sys.exit(2)
+  except flags.Error as e:
+    print(f'error: {e}', file=sys.stderr)
+    sys.exit(2)
+  return rest
+
+
 if __name__ == '__main__':
   flags.mark_flags_as_required(['config', 'workdir'])
-  app.run(main)
+  app.run(main, flags_parser=parse_flags)

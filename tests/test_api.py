@@ -181,3 +181,23 @@ def test_command_line_flags_that_mean_nothing_are_errors(tmp_path):
   assert out.returncode == 2
   assert 'error: config.query: --query: read by --mode=predict' in out.stderr
   assert 'Traceback' not in out.stderr and not (tmp_path / 'run').exists()
+
+
+@pytest.mark.parametrize('args, message', [
+    (('--config', 'configs/absent.py'),
+     "error: --config: [Errno 2] No such file or directory: "
+     "'configs/absent.py'"),
+    (('--config', 'configs/test.py', '--config.model.nonsense=3'),
+     'error: --config.model.nonsense: no such config key;'),
+    (('--config', 'configs/test.py', '--config.modl.dim=3'),
+     'error: --config.modl.dim: no such config key (Did you mean "model"'),
+])
+def test_a_config_that_cannot_load_is_one_line(tmp_path, args, message):
+  out = subprocess.run(
+      [sys.executable, '-m', 'mtaimkg_jax.main', *args,
+       '--workdir', str(tmp_path / 'run')],
+      cwd=PROJECT, env=dict(os.environ, JAX_PLATFORMS='cpu', XLA_FLAGS=''),
+      capture_output=True, text=True, timeout=600, check=False)
+  assert out.returncode == 2
+  assert message in out.stderr and 'Traceback' not in out.stderr
+  assert not (tmp_path / 'run').exists()

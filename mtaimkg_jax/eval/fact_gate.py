@@ -11,8 +11,9 @@ terms (the query and the prototype term) are scaled by each of `SCALES`,
 the other terms as trained, and the smallest scale whose sample MRR is
 within one standard error of the best scale's (paired over the sample's
 queries: a gain the sample cannot tell from noise is not taken) scales
-that modality's terms when the graph's queries are ranked. Only the fact graph is read, never a valid or test split; at
-scale 0 everywhere the logit is the structure term alone.
+that modality's terms when the graph's queries are ranked. Only the fact
+graph is read, never a valid or test split; at scale 0 everywhere the
+logit is the structure term alone.
 """
 
 from __future__ import annotations

@@ -21,21 +21,18 @@ if __name__ == '__main__':
 
 import errno
 import logging as std_logging
-from typing import Iterable
 
 from absl import app
 from absl import flags
 from absl import logging
-import ml_collections
 from ml_collections import config_flags
 
 import jax
 
-from mtaimkg_jax import api, parallel, train
+from mtaimkg_jax import api, flag_checks, parallel, train
 from mtaimkg_jax.data import formats
 from mtaimkg_jax.errors import ConfigError, MtaimkgError
 from mtaimkg_jax.eval import runner
-from mtaimkg_jax.experiment import resolve_init
 
 _CONFIG = config_flags.DEFINE_config_file(
     'config', None, 'Experiment config file (configs/*.py).',
@@ -85,29 +82,6 @@ class _QuietLibraries(std_logging.Filter):
     return record.levelno >= std_logging.WARNING or not library
 
 
-# The flags only --mode=predict reads.
-PREDICT_FLAGS = ('query', 'queries', 'task', 'top_k')
-
-
-def check_flags(mode: str, given: Iterable[str],
-                config: ml_collections.ConfigDict) -> None:
-  """Raises `ConfigError` naming a flag that would mean nothing: a predict
-  flag (`given` on the command line) in another mode, --query together with
-  --queries, or in train mode a config.init_workdir holding no checkpoint
-  (training would start from scratch instead)."""
-  given = set(given)
-  if mode != 'predict':
-    ignored = [f'--{name}' for name in PREDICT_FLAGS if name in given]
-    if ignored:
-      raise ConfigError(ignored[0][2:], f'{", ".join(ignored)}: read by '
-                        f'--mode=predict only, not --mode={mode}')
-  elif {'query', 'queries'} <= given:
-    raise ConfigError('queries', 'give --query or --queries, not both')
-  if mode == 'train' and config.init_workdir:
-    # Raises when it holds no checkpoint to start from.
-    resolve_init(config, None, given, training=True)
-
-
 def _queries() -> list[tuple[str, str]]:
   """(where, query) of `--query` and each line of `--queries`."""
   if _QUERIES.value:
@@ -149,8 +123,9 @@ def main(argv):
   overridden = tuple(
       config_flags.get_override_values(flags.FLAGS['config']))
   try:
-    check_flags(_MODE.value, [name for name in PREDICT_FLAGS
-                              if flags.FLAGS[name].present], config)
+    given = [name for name in flag_checks.PREDICT_FLAGS
+             if flags.FLAGS[name].present]
+    flag_checks.check_flags(_MODE.value, given, config)
     if _MODE.value == 'train':
       train.train_and_evaluate(config, _WORKDIR.value)
     elif _MODE.value == 'eval':

@@ -10,7 +10,7 @@ import pytest
 
 from configs import test as test_config
 from conftest import PROJECT
-from mtaimkg_jax import api, train, types
+from mtaimkg_jax import api, flag_checks, train, types
 from mtaimkg_jax.data import loading
 from mtaimkg_jax.errors import ConfigError
 from mtaimkg_jax.experiment import Experiment
@@ -158,9 +158,8 @@ def test_arguments_that_mean_nothing_are_errors_naming_them(workdir,
 
 
 def test_command_line_flags_that_mean_nothing_are_errors(tmp_path):
-  from mtaimkg_jax import main  # pylint: disable=g-import-not-at-top
   config = test_config.get_config()
-  main.check_flags('predict', ['query', 'top_k'], config)
+  flag_checks.check_flags('predict', ['query', 'top_k'], config)
   for mode, given, match in (
       ('train', ['query'], 'config.query: --query: read by --mode=predict '
        'only, not --mode=train'),
@@ -168,11 +167,11 @@ def test_command_line_flags_that_mean_nothing_are_errors(tmp_path):
       ('predict', ['query', 'queries'], 'config.queries: give --query or '
        '--queries, not both')):
     with pytest.raises(ConfigError, match=match):
-      main.check_flags(mode, given, config)
+      flag_checks.check_flags(mode, given, config)
   config.init_workdir = str(tmp_path / 'nowhere')
   with pytest.raises(ConfigError, match=f"config.init_workdir: "
                      f"'{tmp_path}/nowhere' holds no readable checkpoint"):
-    main.check_flags('train', [], config)
+    flag_checks.check_flags('train', [], config)
   out = subprocess.run(
       [sys.executable, '-m', 'mtaimkg_jax.main', '--config', 'configs/test.py',
        '--workdir', str(tmp_path / 'run'), '--query', 'e1|rel_0|?'],

@@ -2,7 +2,8 @@ r"""Zero-shot evaluation of a trained checkpoint on any dataset.
 
 By default the checkpoint is the one this repository ships,
 `checkpoints/mtaimkg_mixture` (configs/mixture.py, seed 0, trained on LP
-DB15K + EA DBP15K zh_en + EL RichpediaMEL from ULTRA's 3g weights), so a
+DB15K and the GraIL v1 graphs + EA DBP15K zh_en + EL RichpediaMEL from
+ULTRA's 3g weights), so a
 graph of your own is ranked with one command and no training;
 `--config.init_workdir` takes any other run of configs/mixture.py or
 configs/single.py instead. The model is the checkpoint's own (its
@@ -11,8 +12,8 @@ config.json). Writes <workdir>/results.json with the key of the dataset.
   python -m mtaimkg_jax.main --config configs/transfer.py:task=lp,dataset=lp/MKG-Y \
     --mode=eval --workdir /tmp/transfer_mkgy
 
-Result (3.5 min on 2 CPU cores): lp/MKG-Y test MRR 0.331; other
-datasets: checkpoints/mtaimkg_mixture/README.md.
+Result (4.3 min on 2 CPU cores): lp/MKG-Y test MRR 0.371; other
+datasets: benchmarks/RESULTS.md, runs `mixture_on_*`.
 """
 
 from configs import presets

@@ -128,6 +128,7 @@ class Value:
   values: list[float]
   found: list[dict]
   status: str = ''  # '' (a number), NOT_RUN or STALE
+  missing: int = 0  # the cell's runs without a record (a number all the same)
 
   @property
   def mean(self) -> float:
@@ -148,12 +149,16 @@ class Value:
 
 
 def value(store: Store, cell: Cell) -> Value:
-  found = [store.latest(run, cell.key) for run in cell.runs]
-  if any(r is None for r in found):
+  """The cell's value over the runs that have a record; `missing` counts
+  the others, and `show` says so (a seed not run is never hidden)."""
+  everything = [store.latest(run, cell.key) for run in cell.runs]
+  found = [r for r in everything if r is not None]
+  if not found:
     return Value([], [], NOT_RUN)
   if any(store.is_stale(r) for r in found):
     return Value([], found, STALE)
-  out = Value([r['metrics'][cell.metric] for r in found], found)
+  out = Value([r['metrics'][cell.metric] for r in found], found,
+              missing=len(everything) - len(found))
   out._metric = cell.metric
   return out
 
@@ -164,6 +169,8 @@ def show(v: Value, digits: int = 3) -> str:
   text = f'{v.mean:.{digits}f}'
   if len(v.values) > 1:
     text += f' ± {v.spread:.{digits}f}'
+  if v.missing:
+    text += f' ({len(v.values)} of {len(v.values) + v.missing} runs)'
   return text
 
 

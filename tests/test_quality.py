@@ -167,8 +167,13 @@ def test_a_transfer_whose_source_was_retrained_shows_stale(tmp_path):
 
 def test_a_missing_run_is_not_run_never_a_number(tmp_path):
   store = _fake_store(tmp_path)
-  cell = report.Cell(('a_on_G', 'never_ran'), 'lp/G')
+  cell = report.Cell(('never_ran', 'nor_this'), 'lp/G')
   assert report.show(report.value(store, cell)) == report.NOT_RUN
+  # A cell with one of its two seeds says that it holds one.
+  half = report.value(store, report.Cell(('a_on_G', 'never_ran'), 'lp/G'))
+  assert report.show(half).endswith(' (1 of 2 runs)')
+  assert half.values == report.value(
+      store, report.Cell(('a_on_G',), 'lp/G')).values
 
 
 def test_the_readme_table_is_rendered_between_its_markers_only(tmp_path):

@@ -172,9 +172,11 @@ class Checkpoints:
                 record=ocp.args.JsonRestore()))
         self._verify(step, restored['state'])
       except Exception as e:  # pylint: disable=broad-except
+        # Our own errors name their files in full; a library's may be long.
+        reason = str(e) if isinstance(e, DataError) else str(e)[:300]
         logging.warning('checkpoint %s/%d is unreadable (%s: %s); trying the '
                         'previous one', self.directory, step,
-                        type(e).__name__, str(e)[:300])
+                        type(e).__name__, reason)
         unreadable.append(step)
         if isinstance(e, DataError):
           damaged.append(e)

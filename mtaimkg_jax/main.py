@@ -156,23 +156,21 @@ def parse_flags(argv: list[str]) -> list[str]:
     rest = flags.FLAGS(argv)
     if flags.FLAGS.config is not None:
       flags.FLAGS.config.keys()  # a config file that did not load raises
+    return rest
   except (KeyError, AttributeError) as e:
     lines = str(e.args[0] if e.args else e).strip('"').splitlines()
     key, hint = lines[0].strip("'"), ' '.join(lines[1:])
     given = [arg.split('=')[0] for arg in argv
              if arg.startswith('--config.') and key in arg.split('=')[0]]
-    print(f'error: {given[0] if given else "--config." + key}: no such '
-          f'config key{" (" + hint + ")" if hint else ""}; '
-          'docs/configuration.md lists them', file=sys.stderr)
-    sys.exit(2)
+    message = (f'{given[0] if given else "--config." + key}: no such config '
+               f'key{" (" + hint + ")" if hint else ""}; '
+               'docs/configuration.md lists them')
   except OSError as e:
-    reason = str(e).splitlines()[-1].strip()
-    print(f'error: --config: {reason}', file=sys.stderr)
-    sys.exit(2)
+    message = f'--config: {str(e).splitlines()[-1].strip()}'
   except flags.Error as e:
-    print(f'error: {e}', file=sys.stderr)
-    sys.exit(2)
-  return rest
+    message = str(e)
+  print(f'error: {message}', file=sys.stderr)
+  sys.exit(2)
 
 
 if __name__ == '__main__':

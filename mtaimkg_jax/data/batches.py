@@ -55,6 +55,17 @@ def known_mask(known: KnownAnswers, queries: Queries,
   return mask
 
 
+def edge_weight_without(graph: QueryGraph, queries: QuerySet,
+                        num_edges: int) -> np.ndarray:
+  """float32 [num_edges] edge weights: 1 on the graph's real edges, 0 on
+  padding and on each query's own fact and its inverse (a query is asked
+  of a graph that does not hold its answer)."""
+  weight = np.zeros((num_edges,), np.float32)
+  weight[:graph.num_edges] = 1.0
+  weight[removal_edges(graph, queries)] = 0.0
+  return weight
+
+
 def group_answers(queries: QuerySet, max_answers: int
                   ) -> tuple[QuerySet, np.ndarray, np.ndarray]:
   """Queries sharing `(node, relation)` → one row with up to `max_answers`
@@ -233,9 +244,7 @@ class TrainSampler:
     candidates = np.concatenate([queries.answers[:, None], negatives], 1)
     valid = ~known[np.arange(self.batch_size)[:, None], candidates]
     valid[:, 0] = True
-    weight = np.zeros((self.budget.edges,), np.float32)
-    weight[:self.graph.num_edges] = 1.0
-    weight[removal_edges(self.graph, chunk)] = 0.0
+    weight = edge_weight_without(self.graph, chunk, self.budget.edges)
     return TrainBatch(queries=queries, candidates=candidates.astype(np.int32),
                       candidate_valid=valid, edge_weight=weight)
 

@@ -25,8 +25,9 @@ import jax.numpy as jnp
 import numpy as np
 
 from mtaimkg_jax import metrics, parallel, summary
-from mtaimkg_jax.data.batches import pad_queries
-from mtaimkg_jax.data.graph import KnownAnswers, QuerySet, removal_edges
+from mtaimkg_jax.data.batches import (edge_weight_without, known_mask,
+                                      pad_queries)
+from mtaimkg_jax.data.graph import KnownAnswers, QuerySet
 from mtaimkg_jax.models.terms import Terms, prototype
 
 # Scales of the modality terms the gate chooses among (1: as trained).
@@ -97,9 +98,7 @@ def read_gate(model, params: Any, prepared, config, mesh) -> dict:
   for start in range(0, len(facts), batch_size):
     part = facts.take(np.arange(start, min(start + batch_size, len(facts))))
     queries = pad_queries(part, graph.task, batch_size)
-    weight = np.ones((budget.edges,), np.float32)
-    weight[graph.num_edges:] = 0.0
-    weight[removal_edges(graph, part)] = 0.0
+    weight = edge_weight_without(graph, part, budget.edges)
     entity = arrays.entity._replace(edges={
         **arrays.entity.edges,
         'weight': parallel.replicate(weight, mesh)})
@@ -107,9 +106,7 @@ def read_gate(model, params: Any, prepared, config, mesh) -> dict:
     got = {name: np.asarray(value)[:count] for name, value in
            jax.device_get(terms_of(params, arrays._replace(entity=entity),
                                    parallel.replicate(queries, mesh))).items()}
-    exclude = np.zeros((count, budget.nodes), bool)
-    rows, answers = known.lookup(part.nodes, part.relations)
-    exclude[rows, answers] = True
+    exclude = known_mask(known, part, budget.nodes)
     for modality, by_scale in gate_ranks(
         got, modality_terms, part.answers, exclude, candidates,
         config.eval.ties).items():

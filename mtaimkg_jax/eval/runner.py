@@ -140,8 +140,7 @@ def evaluate(experiment: Experiment, params: Any, workdir: str,
       gate = None
       if config.model.fact_gate and kind.fact_gated and len(
           experiment.terms) > 1:
-        gate = fact_gate.read_gate(experiment.model, params,
-                                   experiment.prepare(spec), config,
+        gate = fact_gate.read_gate(experiment.model, params, item, config,
                                    experiment.mesh)
       result = ranker.rank(
           item, split, keep_scores=matched or calibrating,

@@ -25,6 +25,7 @@ if __name__ == '__main__':
   runtime.reexec_with_huge_page_malloc(sys.argv)
 
 from mtaimkg_jax.data import datasets  # pylint: disable=g-import-not-at-top
+from mtaimkg_jax.data.featurize import featurize  # pylint: disable=g-import-not-at-top
 from mtaimkg_jax.data.graph import build_lp  # pylint: disable=g-import-not-at-top
 from mtaimkg_jax.models.backbone import propagate  # pylint: disable=g-import-not-at-top
 import throughput  # pylint: disable=g-import-not-at-top,wrong-import-order
@@ -39,7 +40,7 @@ def main(argv=None):
   parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
   throughput.add_graph_arguments(parser)
   args = parser.parse_args(argv)
-  graph = build_lp(datasets.load_lp_task(args.data_root, args.graph), k=8)
+  graph = featurize(build_lp(datasets.load_lp_task(args.data_root, args.graph)), 8)
   receivers, types, senders = (graph.edges[:, i].astype(np.int32)
                                for i in range(3))
   n, b, d = graph.num_nodes, args.batch, args.dim

@@ -43,6 +43,7 @@ if __name__ == '__main__':
 from benchmarks import throughput  # pylint: disable=g-import-not-at-top,wrong-import-position
 from mtaimkg_jax.data import padding, synthetic  # pylint: disable=g-import-not-at-top,wrong-import-position
 from mtaimkg_jax.data.batches import TrainSampler  # pylint: disable=g-import-not-at-top,wrong-import-position
+from mtaimkg_jax.data.featurize import featurize  # pylint: disable=g-import-not-at-top,wrong-import-position
 from mtaimkg_jax.data.graph import build_lp  # pylint: disable=g-import-not-at-top,wrong-import-position
 from mtaimkg_jax.models.model import MtaIMKG, StructureOnly  # pylint: disable=g-import-not-at-top,wrong-import-position
 
@@ -91,7 +92,7 @@ def measure_point(args) -> dict:
   start = time.perf_counter()
   task = synthetic.make_scale_lp(synthetic.ScaleSpec(
       num_entities=args.point, triples_per_entity=args.triples_per_entity))
-  graph = build_lp(task, k=args.feature_dim)
+  graph = featurize(build_lp(task), args.feature_dim)
   build_seconds = time.perf_counter() - start
   budget = padding.choose_budget(graph)
   arrays = jax.tree_util.tree_map(

@@ -38,6 +38,7 @@ if __name__ == '__main__':
 from mtaimkg_jax import parallel, steps  # pylint: disable=g-import-not-at-top
 from mtaimkg_jax.data import datasets, padding, synthetic  # pylint: disable=g-import-not-at-top
 from mtaimkg_jax.data.batches import TrainSampler  # pylint: disable=g-import-not-at-top
+from mtaimkg_jax.data.featurize import featurize  # pylint: disable=g-import-not-at-top
 from mtaimkg_jax.data.graph import build_lp  # pylint: disable=g-import-not-at-top
 from mtaimkg_jax.models.backbone import EntityGNN, Ultra, condition_relation, propagate  # pylint: disable=g-import-not-at-top
 from mtaimkg_jax import config_base, metrics  # pylint: disable=g-import-not-at-top
@@ -215,7 +216,7 @@ def load_graph(name: str, root: str):
     task = synthetic.make_synthetic(synthetic.SyntheticSpec())['lp/synthetic']
   else:
     task = datasets.load_lp_task(root, name)
-  return build_lp(task, k=8)
+  return featurize(build_lp(task), 8)
 
 
 def run(args, graph_name: str, batch: int) -> dict:

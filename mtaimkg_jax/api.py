@@ -11,8 +11,8 @@ first query, after the query is validated) and compiles one scoring
 function per graph, so later queries cost one forward pass. Queries take
 the task kind's form (`data/tasks.py`): LP `head|relation|?` or
 `?|relation|tail`, EA an entity of graph 1, EL a mention sentence (a new
-mention is encoded, unified with the graph's fitted unifier and placed on
-a padding node).
+mention is featurized as the graph's mentions were, `featurize.new_node`,
+and placed on a padding node).
 """
 
 from __future__ import annotations
@@ -25,10 +25,8 @@ import ml_collections
 import numpy as np
 
 from mtaimkg_jax import checkpoint, config_check, parallel, types
-from mtaimkg_jax.data import loading, views
+from mtaimkg_jax.data import featurize, loading
 from mtaimkg_jax.data.batches import pad_queries
-from mtaimkg_jax.data.features import (default_cache_dir, encode_texts,
-                                       make_text_encoder)
 from mtaimkg_jax.data.graph import QuerySet
 from mtaimkg_jax.data.tasks import ParsedQuery
 from mtaimkg_jax.errors import ConfigError, raise_together
@@ -45,7 +43,7 @@ class Predictor:
     self.experiment = experiment
     self.init = init
     self._params = None
-    self._encoder = None
+    self._encode_text = None
     model = experiment.model
     # The graph's query-independent part (unit features, prototypes, edge
     # gates) is computed once per dataset, as ranking does, not per query.
@@ -172,25 +170,10 @@ class Predictor:
   def _with_new_mention(self, prepared: Prepared, text: str) -> Any:
     """`prepared`'s arrays with a new mention's unified features on the
     first padding node (the only rows that change)."""
-    graph, config = prepared.graph, self.experiment.config
-    unifiers = graph.unifiers.get('text')
-    if not unifiers or graph.features.get('text') is None:
-      raise ConfigError('query', f'{graph.key} has no text features to place '
-                        'a new mention; quote an existing mention instead')
-    if self._encoder is None:
-      self._encoder = make_text_encoder(config.features.text_encoder)
-    raw = encode_texts(self._encoder, [text],
-                       config.data.cache_dir or default_cache_dir())
-    unifier = unifiers[-1]
-    if raw.values.shape[1] != unifier.mean.shape[0]:
-      raise ConfigError('features.text_encoder', 'the encoder differs from '
-                        "the one the graph's text features came from")
-    rows = {'text': unifier.apply(raw.values)[0]}
-    if graph.unifiers.get('surface'):
-      # The name-trigram view, if the model reads it (the neighbours view
-      # stays absent: the new mention has no edges).
-      surface = views.surface_features([text])
-      rows['surface'] = graph.unifiers['surface'][0].apply(surface.values)[0]
+    graph = prepared.graph
+    if self._encode_text is None:
+      self._encode_text = featurize.text_encoding(self.experiment.config)
+    rows = featurize.new_node(graph, text, self._encode_text)
     nodes = dict(prepared.arrays.entity.nodes)
     for modality, row in rows.items():
       values = np.array(nodes[modality])

@@ -7,6 +7,7 @@ import numpy as np
 import pytest
 
 import ultra_reference as ref
+from mtaimkg_jax.data.featurize import featurize
 from mtaimkg_jax.data.graph import build_lp
 from mtaimkg_jax.data.mmkg import LPTask, MMKG, Vocab
 from mtaimkg_jax.data.padding import Budget, choose_budget, graph_arrays
@@ -28,7 +29,7 @@ def _random_graph(seed, num_entities=9, num_relations=3, num_triples=20):
                      'test': triples[2:4]},
             names=[f'e{i}' for i in range(num_entities)],
             texts=[''] * num_entities)
-  return build_lp(LPTask(key='lp/tiny', kg=kg), k=4)
+  return featurize(build_lp(LPTask(key='lp/tiny', kg=kg)), 4)
 
 
 def _reference_inputs(graph):

@@ -11,6 +11,7 @@ import pytest
 from configs import test as test_config
 from mtaimkg_jax import train
 from mtaimkg_jax.data import evidence
+from mtaimkg_jax.data.featurize import featurize
 from mtaimkg_jax.data.graph import build_lp
 from mtaimkg_jax.data.mmkg import Features, LPTask, MMKG, Vocab
 from mtaimkg_jax.data.padding import choose_budget, graph_arrays
@@ -65,7 +66,7 @@ def _lp_graph(valid: np.ndarray, test: np.ndarray) -> object:
             [str(i) for i in range(n)], [''] * n,
             {'text': Features(rng.normal(size=(n, 10)).astype(np.float32),
                               rng.random(n) > 0.1)})
-  return build_lp(LPTask('lp/g', kg), k=K)
+  return featurize(build_lp(LPTask('lp/g', kg)), K)
 
 
 def test_the_evidence_reads_the_fact_graph_only():

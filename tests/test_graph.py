@@ -3,6 +3,7 @@
 import numpy as np
 
 from mtaimkg_jax.data import graph as graph_lib
+from mtaimkg_jax.data.featurize import featurize
 from mtaimkg_jax.data.graph import (HEAD_TO_HEAD, HEAD_TO_TAIL, TAIL_TO_HEAD,
                                     TAIL_TO_TAIL)
 from mtaimkg_jax.data.mmkg import (EATask, ELTask, Features, LPTask, MMKG,
@@ -41,7 +42,7 @@ def test_relation_graph_of_a_hand_made_graph():
 def test_lp_queries_both_directions_and_filter():
   kg = _kg('e', [[0, 0, 1], [0, 0, 2], [1, 1, 2]], 3, 2)
   kg.triples['test'] = np.array([[0, 0, 1]])
-  graph = graph_lib.build_lp(LPTask('lp/t', kg), k=4)
+  graph = featurize(graph_lib.build_lp(LPTask('lp/t', kg)), 4)
   q = graph.queries['test']
   np.testing.assert_array_equal(np.stack([q.nodes, q.relations, q.answers], 1),
                                 [[0, 0, 1], [1, 2, 0]])
@@ -55,7 +56,7 @@ def test_ea_union_graph_keeps_test_pairs_out_of_the_edges():
   kg2 = _kg('b', [[0, 0, 1], [2, 1, 0]], 3, 2)
   task = EATask('ea/t', kg1, kg2, train_pairs=np.array([[0, 0]]),
                 test_pairs=np.array([[1, 1], [2, 2]]))
-  graph = graph_lib.build_ea(task, k=4)
+  graph = featurize(graph_lib.build_ea(task), 4)
   assert graph.num_nodes == 6 and graph.num_base_relations == 1 + 2 + 1
   same_as = 3
   seed_edges = graph.edges[graph.edges[:, 1] % 4 == same_as]
@@ -79,7 +80,7 @@ def test_el_mentions_are_edgeless_nodes_with_own_features():
                           np.array([[0, 1], [1, 0]], np.float32),
                           np.ones(2, bool))})
   task = ELTask('el/t', kb, {'train': mentions}, candidates=np.ones(2, bool))
-  graph = graph_lib.build_el(task, k=2)
+  graph = featurize(graph_lib.build_el(task), 2)
   assert graph.num_nodes == 4
   assert not np.isin(graph.edges[:, [0, 2]], [2, 3]).any()
   q = graph.queries['train']
@@ -94,7 +95,7 @@ def test_el_mentions_are_edgeless_nodes_with_own_features():
 
 def test_removal_edges_find_the_fact_and_its_inverse():
   kg = _kg('e', [[0, 0, 1], [1, 1, 2], [0, 0, 2]], 3, 2)
-  graph = graph_lib.build_lp(LPTask('lp/t', kg), k=4)
+  graph = featurize(graph_lib.build_lp(LPTask('lp/t', kg)), 4)
   train = graph.queries['train']
   removed = graph_lib.removal_edges(graph, train.take(np.array([0])))
   assert sorted(map(tuple, graph.edges[removed].tolist())) == [(0, 0, 1),

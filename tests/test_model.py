@@ -11,6 +11,7 @@ from jax.sharding import Mesh
 from configs import test as test_config
 from mtaimkg_jax import metrics, parallel, steps
 from mtaimkg_jax.data import loading
+from mtaimkg_jax.data.featurize import featurize
 from mtaimkg_jax.data.graph import build_lp
 from mtaimkg_jax.data.mmkg import Features, LPTask, MMKG, Vocab
 from mtaimkg_jax.data.padding import (Budget, choose_budget, graph_arrays,
@@ -38,7 +39,7 @@ def _graph(seed=0, n=12, with_image=True):
   kg = MMKG('g', Vocab([str(i) for i in range(n)]), Vocab(['a', 'b']),
             {'train': triples[4:], 'valid': triples[:2], 'test': triples[2:4]},
             [str(i) for i in range(n)], [''] * n, features)
-  return build_lp(LPTask('lp/g', kg), k=K)
+  return featurize(build_lp(LPTask('lp/g', kg)), K)
 
 
 def _queries(task, batch=4):

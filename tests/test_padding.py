@@ -10,6 +10,7 @@ from mtaimkg_jax.data import jraph_utils, padding
 from mtaimkg_jax.data.batches import (TrainSampler, answers_per_row,
                                       eval_batches, group_answers,
                                       known_mask, pad_queries)
+from mtaimkg_jax.data.featurize import featurize
 from mtaimkg_jax.data.graph import QuerySet, build_lp
 from mtaimkg_jax.data.mmkg import LPTask, MMKG, Vocab
 from mtaimkg_jax.errors import BudgetError
@@ -25,7 +26,7 @@ def _graph(num_entities=30, seed=0):
             {'train': triples[10:], 'valid': triples[:5],
              'test': triples[5:10]}, [str(i) for i in range(num_entities)],
             [''] * num_entities)
-  return build_lp(LPTask('lp/g', kg), k=4)
+  return featurize(build_lp(LPTask('lp/g', kg)), 4)
 
 
 def test_buckets_are_few_and_tight():

@@ -11,6 +11,7 @@ import pytest
 
 from mtaimkg_jax.data import synthetic
 from mtaimkg_jax.data.features import unit_rows
+from mtaimkg_jax.data.featurize import featurize
 from mtaimkg_jax.data.graph import build_lp
 
 sys.path.insert(0, str(pathlib.Path(__file__).parents[1]))
@@ -52,7 +53,7 @@ def test_scale_graph_is_deterministic_and_community_biased():
 
 def test_a_million_edge_graph_builds():
   task = synthetic.make_scale_lp(synthetic.ScaleSpec(num_entities=60_000))
-  graph = build_lp(task, k=8)
+  graph = featurize(build_lp(task), 8)
   assert graph.num_edges >= 1_000_000
 
 

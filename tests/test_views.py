@@ -15,7 +15,7 @@ import pytest
 
 from configs import test as test_config
 from mtaimkg_jax import api, config_check, train, types
-from mtaimkg_jax.data import loading, views
+from mtaimkg_jax.data import featurize, loading, views
 from mtaimkg_jax.data.mmkg import Features
 from mtaimkg_jax.data.padding import choose_budget, graph_arrays
 from mtaimkg_jax.errors import ConfigError
@@ -183,8 +183,8 @@ def test_view_tasks_keep_a_view_to_the_tasks_named():
   assert got['el'].features['surface'].present.all()
   assert 'neighbours' in got['ea'].features
   assert 'neighbours' not in got['el'].features
-  assert loading.views_of(config, 'lp') == ()
-  assert loading.views_of(config, 'ea') == ('neighbours', 'surface',
+  assert featurize.views_of(config, 'lp') == ()
+  assert featurize.views_of(config, 'ea') == ('neighbours', 'surface',
                                           'anchors')
 
 
@@ -218,8 +218,8 @@ def test_a_run_with_the_view_trains_and_reports_its_routing(tmp_path,
   (_, el), = loading.load_graphs(config, loading.parse_tasks(
       (('el', 'el/synthetic', 1.0),)))
   dim = el.unifiers['text'][-1].mean.shape[0]
-  monkeypatch.setattr(api, 'make_text_encoder', lambda _: None)
-  monkeypatch.setattr(api, 'encode_texts', encode)
+  monkeypatch.setattr(featurize, 'make_text_encoder', lambda _: None)
+  monkeypatch.setattr(featurize, 'encode_texts', encode)
   predictor = api.Predictor.from_workdir(str(tmp_path))
   assert len(predictor.predict('Zyxwv Qrstu', task='el/synthetic',
                                top_k=3)) == 3

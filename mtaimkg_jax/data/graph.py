@@ -10,18 +10,19 @@ Every task becomes a `QueryGraph` (host-side numpy):
 Relations are numbered `0..R-1`, their inverses `R..2R-1`; every edge is
 stored with its inverse, as ULTRA does. `edges[:, 0]` is ULTRA's
 `edge_index[0]` (the node that aggregates), `edges[:, 2]` its `edge_index[1]`.
+A built graph keeps its node groups' raw features; data/featurize.py
+unifies them into `features`.
 """
 
 from __future__ import annotations
 
 import dataclasses
-from typing import Callable
 
 import numpy as np
 
-from mtaimkg_jax.data.features import Unifier, fit_unifier
+from mtaimkg_jax.data.features import Unifier
 from mtaimkg_jax.data.mmkg import EATask, ELTask, Features, LPTask, MMKG
-from mtaimkg_jax.types import ENTITY, MENTION, MODALITIES
+from mtaimkg_jax.types import ENTITY, MENTION
 
 # Meta-relations of the relation graph (ULTRA's order).
 HEAD_TO_HEAD, TAIL_TO_TAIL, HEAD_TO_TAIL, TAIL_TO_HEAD = 0, 1, 2, 3
@@ -70,6 +71,20 @@ class KnownAnswers:
     return rows, self.answers[offsets + np.arange(counts.sum())]
 
 
+@dataclasses.dataclass(frozen=True)
+class NodeGroup:
+  """Consecutive nodes whose raw features come from one source (a KG, or
+  one split's mentions): their count, texts, and the raw features their
+  files gave per modality (data/featurize.py unifies them)."""
+  count: int
+  texts: tuple[str, ...]
+  raw: dict[str, Features] = dataclasses.field(default_factory=dict)
+
+  @classmethod
+  def of_kg(cls, kg: MMKG) -> NodeGroup:
+    return cls(kg.num_entities, tuple(kg.texts), dict(kg.features))
+
+
 @dataclasses.dataclass
 class QueryGraph:
   """One graph of the one query form, with everything needed to query it."""
@@ -79,6 +94,7 @@ class QueryGraph:
   num_base_relations: int
   edges: np.ndarray  # int64 [E, 3] (aggregating node, relation, neighbour)
   relation_edges: np.ndarray  # int64 [Er, 3] (relation, meta, relation)
+  # Unified features per modality (empty until data/featurize.py runs).
   features: dict[str, Features]
   node_names: list[str]
   relation_names: list[str]
@@ -92,7 +108,11 @@ class QueryGraph:
   # string of a mention node.
   node_kind: np.ndarray | None = None
   surface_forms: list[str] = dataclasses.field(default_factory=list)
-  # Fitted unifiers per modality and node group (for new nodes at predict).
+  # The node groups in node order, unified together (one encoder) or each
+  # on its own; and the unifiers featurize fitted per modality and group
+  # (one when joint), which place new nodes at predict time.
+  node_groups: tuple[NodeGroup, ...] = ()
+  joint_features: bool = True
   unifiers: dict[str, list[Unifier]] = dataclasses.field(default_factory=dict)
   # Splits ranked among other candidates than `candidates` (EA validation:
   # the counterparts of the validation and the test pairs).
@@ -210,79 +230,12 @@ def build_relation_graph(edges: np.ndarray, num_relations: int) -> np.ndarray:
   return sorted_edges(np.concatenate(parts).astype(np.int64))
 
 
-TextFeaturizer = Callable[[list[str]], Features]
-
-
-def _modality(parts: list[tuple[MMKG | None, Features | None, int]],
-              modality: str, k: int, joint: bool,
-              featurize_text: TextFeaturizer | None,
-              texts: list[list[str]], method: str = 'pca'
-              ) -> tuple[Features, list[Unifier]] | None:
-  """Unified features of one modality over all node groups, or None.
-
-  `parts` lists node groups in node order (a group's own features, or
-  None); `joint` unifies all groups together (they share an encoder),
-  otherwise each group separately (per graph, as the design asks). Also
-  returns the fitted unifier of each group (one when joint).
-  """
-  raw: list[Features | None] = []
-  for (kg, given, _), group_texts in zip(parts, texts):
-    features = given
-    if features is None and kg is not None:
-      features = kg.features.get(modality)
-    if (features is None and modality == 'text' and
-        featurize_text is not None and any(t.strip() for t in group_texts)):
-      features = featurize_text(group_texts)
-    raw.append(features)
-  if all(f is None for f in raw):
-    return None
-  counts = [count for _, _, count in parts]
-  dims = {f.dim for f in raw if f is not None}
-  if joint and len(dims) == 1:
-    dim = dims.pop()
-    stacked = Features.concat([
-        f if f is not None else Features.absent(c, dim)
-        for f, c in zip(raw, counts)
-    ])
-    unifier = fit_unifier(stacked, k, method)
-    return _apply(unifier, stacked), [unifier]
-  unifiers = [fit_unifier(f, k, method) if f is not None else None
-              for f in raw]
-  return Features.concat([
-      _apply(u, f) if f is not None else Features.absent(c, k)
-      for u, f, c in zip(unifiers, raw, counts)
-  ]), unifiers
-
-
-def _apply(unifier: Unifier, features: Features) -> Features:
-  out = np.zeros((features.values.shape[0], unifier.k), np.float32)
-  out[features.present] = unifier.apply(features.values[features.present])
-  return Features(out, features.present.copy())
-
-
-def _node_features(parts, k: int, joint: bool,
-                   featurize_text: TextFeaturizer | None,
-                   texts: list[list[str]], method: str = 'pca'
-                   ) -> tuple[dict[str, Features], dict[str, list[Unifier]]]:
-  features, unifiers = {}, {}
-  for modality in MODALITIES:
-    given_parts = [(kg, (given or {}).get(modality), count)
-                   for kg, given, count in parts]
-    result = _modality(given_parts, modality, k, joint, featurize_text, texts,
-                       method)
-    if result is not None:
-      features[modality], unifiers[modality] = result
-  return features, unifiers
-
-
 def _lp_queries(triples: np.ndarray, num_base: int) -> QuerySet:
   inverse = with_inverses(triples, num_base)
   return QuerySet(inverse[:, 0], inverse[:, 1], inverse[:, 2])
 
 
-def build_lp(task: LPTask, k: int,
-             featurize_text: TextFeaturizer | None = None,
-             unification: str = 'pca') -> QueryGraph:
+def build_lp(task: LPTask) -> QueryGraph:
   kg = task.kg
   num_base = kg.num_relations
   edges = sorted_edges(with_inverses(kg.all_triples(task.fact_splits),
@@ -296,24 +249,19 @@ def build_lp(task: LPTask, k: int,
       with_inverses(kg.all_triples(task.filter_splits), num_base),
       2 * num_base)
   everything = np.ones((kg.num_entities,), bool)
-  features, unifiers = _node_features([(kg, None, kg.num_entities)], k, True,
-                                      featurize_text, [kg.texts],
-                                      unification)
   rel_names = kg.relation_names or list(kg.relations.tokens)
   return QueryGraph(
       key=f'lp/{task.key}' if not task.key.startswith('lp/') else task.key,
       task='lp', num_nodes=kg.num_entities, num_base_relations=num_base,
       edges=edges, relation_edges=build_relation_graph(edges, 2 * num_base),
-      features=features, unifiers=unifiers, node_names=list(kg.names),
+      features={}, node_groups=(NodeGroup.of_kg(kg),),
+      node_names=list(kg.names),
       relation_names=rel_names + [f'inverse of {r}' for r in rel_names],
       candidates=everything, negative_pool=everything, queries=queries,
       known=known, node_tokens=list(kg.entities.tokens))
 
 
-def build_ea(task: EATask, k: int,
-             featurize_text: TextFeaturizer | None = None,
-             joint_features: bool = True,
-             unification: str = 'pca') -> QueryGraph:
+def build_ea(task: EATask, joint_features: bool = True) -> QueryGraph:
   """Union graph; `same_as` is relation `R1 + R2`. `joint_features` unifies
   both graphs' features together when they come from one encoder."""
   kg1, kg2 = task.kg1, task.kg2
@@ -356,16 +304,14 @@ def build_ea(task: EATask, k: int,
   negative_pool[n1:] = True
   names1 = kg1.relation_names or kg1.relations.tokens
   names2 = kg2.relation_names or kg2.relations.tokens
-  features, unifiers = _node_features(
-      [(kg1, None, n1), (kg2, None, kg2.num_entities)], k, joint_features,
-      featurize_text, [kg1.texts, kg2.texts], unification)
   rel_names = ([f'g1:{r}' for r in names1] + [f'g2:{r}' for r in names2] +
                ['same_as'])
   return QueryGraph(
       key=task.key if task.key.startswith('ea/') else f'ea/{task.key}',
       task='ea', num_nodes=num_nodes, num_base_relations=num_base,
       edges=edges, relation_edges=build_relation_graph(edges, 2 * num_base),
-      features=features, unifiers=unifiers,
+      features={}, node_groups=(NodeGroup.of_kg(kg1), NodeGroup.of_kg(kg2)),
+      joint_features=joint_features,
       node_names=list(kg1.names) + list(kg2.names),
       relation_names=rel_names + [f'inverse of {r}' for r in rel_names],
       candidates=candidates, negative_pool=negative_pool, queries=queries,
@@ -376,9 +322,7 @@ def build_ea(task: EATask, k: int,
                                np.int64))
 
 
-def build_el(task: ELTask, k: int,
-             featurize_text: TextFeaturizer | None = None,
-             unification: str = 'pca') -> QueryGraph:
+def build_el(task: ELTask) -> QueryGraph:
   """KB graph + edgeless mention nodes; `refers_to` is relation `R_kb`."""
   kb = task.kb
   n_kb = kb.num_entities
@@ -387,8 +331,7 @@ def build_el(task: ELTask, k: int,
   edges = sorted_edges(with_inverses(kb.all_triples(), num_base))
   splits = list(task.mentions)
   queries, start = {}, n_kb
-  parts = [(kb, None, n_kb)]
-  texts = [kb.texts]
+  groups = [NodeGroup.of_kg(kb)]
   names = list(kb.names)
   surfaces = list(kb.names)
   all_queries = []
@@ -399,8 +342,8 @@ def build_el(task: ELTask, k: int,
                                              np.int64),
                               mentions.answers.astype(np.int64))
     all_queries.append(queries[split])
-    parts.append((None, mentions.features, len(mentions)))
-    texts.append(list(mentions.texts))
+    groups.append(NodeGroup(len(mentions), tuple(mentions.texts),
+                            dict(mentions.features)))
     names.extend(mentions.texts)
     surfaces.extend(mentions.surface_forms())
     start += len(mentions)
@@ -415,14 +358,12 @@ def build_el(task: ELTask, k: int,
   candidates[:n_kb] = task.candidates
   node_kind = np.full((num_nodes,), MENTION, np.int8)
   node_kind[:n_kb] = ENTITY
-  features, unifiers = _node_features(parts, k, True, featurize_text, texts,
-                                      unification)
   rel_names = list(kb.relation_names or kb.relations.tokens) + ['refers_to']
   return QueryGraph(
       key=task.key if task.key.startswith('el/') else f'el/{task.key}',
       task='el', num_nodes=num_nodes, num_base_relations=num_base,
       edges=edges, relation_edges=build_relation_graph(edges, 2 * num_base),
-      features=features, unifiers=unifiers, node_names=names,
+      features={}, node_groups=tuple(groups), node_names=names,
       relation_names=rel_names + [f'inverse of {r}' for r in rel_names],
       candidates=candidates, negative_pool=candidates.copy(),
       queries=queries, known=known,

@@ -2,8 +2,9 @@
 
 Reads `config.tasks` (a list of `(task, dataset, weight)`), loads each
 dataset by name (real files under `config.data.root`, or the synthetic
-default), encodes text, unifies features, and returns one `QueryGraph` per
-entry. Validates the config keys it reads and names them in errors.
+default), builds and featurizes its graph (data/featurize.py), and returns
+one `QueryGraph` per entry. Validates the config keys it reads and names
+them in errors.
 """
 
 from __future__ import annotations
@@ -15,9 +16,7 @@ from typing import Sequence
 
 import ml_collections
 
-from mtaimkg_jax.data import evidence, hygiene, synthetic, views
-from mtaimkg_jax.data.features import (default_cache_dir, encode_texts,
-                                       make_text_encoder)
+from mtaimkg_jax.data import evidence, featurize, hygiene, synthetic
 from mtaimkg_jax.data.graph import QueryGraph
 from mtaimkg_jax.data.mmkg import EATask, ELTask, LPTask
 from mtaimkg_jax.data.tasks import KINDS, TaskKind
@@ -106,42 +105,16 @@ def load_task(config: ml_collections.ConfigDict,
   return spec.kind.load(root, name, config)
 
 
-def _featurizer(config: ml_collections.ConfigDict):
-  """Text encoder + cache, built on first use (MiniLM loads slowly)."""
-  encoder = None
-
-  def featurize(texts: list[str]):
-    nonlocal encoder
-    if encoder is None:
-      encoder = make_text_encoder(config.features.text_encoder)
-    cache = config.data.cache_dir or default_cache_dir()
-    return encode_texts(encoder, texts, cache)
-
-  return featurize
-
-
-def views_of(config: ml_collections.ConfigDict, task: str) -> tuple[str, ...]:
-  """The derived views `config` gives graphs of `task`."""
-  return tuple(v for v in config.features.views
-               if task in config.features.view_tasks[v])
-
-
 def load_graph(config: ml_collections.ConfigDict,
                spec: TaskSpec) -> QueryGraph:
-  """One dataset's query graph: loaded, built, features unified, views
-  added."""
-  k = config.features.k
-  # Structure-only models read no features: skip encoding text.
-  featurize = _featurizer(config) if config.model.name != 'ultra' else None
+  """One dataset's query graph: loaded, checked, built, featurized, with
+  its graph evidence."""
   task = load_task(config, spec)
   counts = hygiene.counts(task)
   hygiene.enforce({spec.dataset: counts}, config.data.strict)
   files = hygiene.file_coverage(task)
   hygiene.enforce_coverage(files, config.data.strict)
-  graph = views.add_views(
-      spec.kind.build(task, k, featurize,
-                      unification=config.features.unification),
-      views_of(config, spec.task), k, config.features.unification)
+  graph = featurize.from_config(config, spec.kind.build(task))
   rows, mean = evidence.of_graph(graph)
   with_value = {m: int(f.present[:graph.num_nodes].sum())
                 for m, f in graph.features.items()}

@@ -64,7 +64,7 @@ class TaskKind:
   container: type
   # (data root, dataset name, config) → the task container.
   load: Callable[[str, str, ml_collections.ConfigDict], object]
-  # (task container, k, text featurizer, unification=...) → QueryGraph.
+  # task container → its QueryGraph, features not yet unified.
   build: Callable[..., QueryGraph]
   # (graph, text) → ParsedQuery; `check_query(text)` validates the form
   # before any graph loads.

@@ -24,7 +24,7 @@ representation, own cosine prior). Each was measured first by
 from __future__ import annotations
 
 import dataclasses
-from typing import Sequence
+from typing import Callable, Sequence
 
 import numpy as np
 
@@ -100,11 +100,17 @@ def anchor_codes(graph: QueryGraph, dim: int = ANCHOR_DIM) -> Features | None:
   return _sums(graph.num_nodes, pairs, codes[pair_of[pairs[:, 1]]])
 
 
+# The views a node's name alone gives (names → raw rows), so that a new
+# node at predict time has them too (data/featurize.py `new_node`).
+NAME_VIEWS: dict[str, Callable[[Sequence[str]], Features]] = {
+    'surface': surface_features}
+
+
 def _raw_view(graph: QueryGraph, view: str) -> Features | None:
   if view not in VIEWS:
     raise ValueError(f'unknown view {view!r}; expected one of {VIEWS}')
-  if view == 'surface':
-    return surface_features(graph.surface_forms)
+  if view in NAME_VIEWS:
+    return NAME_VIEWS[view](graph.surface_forms)
   if view == 'anchors':
     return anchor_codes(graph)
   text = graph.features.get('text')

@@ -254,9 +254,11 @@ KEYS = (
     Key('eval.max_queries', 0, integer(0), 'evaluation',
         '> 0: rank a fixed, seeded subset of this many queries of the '
         'split (the same subset for every model).'),
-    Key('eval.breakdown', ('direction',), names('direction', 'relation'),
-        'evaluation', 'Metrics also broken down by \'direction\' (LP) and '
-        '\'relation\', under each dataset\'s results.'),
+    Key('eval.breakdown', ('direction', 'shared_name'),
+        names('direction', 'relation', 'shared_name'), 'evaluation',
+        'Metrics also broken down by \'direction\' (LP), \'relation\' and '
+        '\'shared_name\' (EA, EL: answers whose name another candidate '
+        'has), under each dataset\'s results.'),
     Key('eval.save_every_seconds', 60.0, number(0), 'evaluation',
         'Ranks so far are saved this often, so a killed evaluation '
         'resumes.'),

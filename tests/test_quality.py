@@ -59,6 +59,11 @@ def test_every_run_writes_records_that_say_what_ran(test_scale):
     assert np.allclose(record['interval95']['mrr'],
                        [metrics['mrr'] - 1.96 * stderr,
                         metrics['mrr'] + 1.96 * stderr])
+  # Plain rows carry their breakdowns (EL: by shared answer names).
+  trained_el = [r for r in by_run['model'] if r['key'] == 'el/synthetic']
+  assert sum(v['count'] for v in trained_el[0]['breakdowns'][
+      'by_shared_name'].values()) == trained_el[0]['queries']
+  assert not [r for r in found if r['variant'] != 'plain' and r['breakdowns']]
   trained = {r['key']: r for r in by_run['model']}
   backbone = {r['key']: r for r in by_run['model_backbone']}
   for key, record in backbone.items():

@@ -2,8 +2,9 @@
 
 A split's ranks come with the id of the query each belongs to, so the
 metrics can be broken down as PyKEEN's evaluator does: by direction (LP:
-tail prediction `(h, r, ?)` vs head prediction `(t, r⁻¹, ?)`) and by
-query relation. The breakdowns sit under each dataset's metrics, written
+tail prediction `(h, r, ?)` vs head prediction `(t, r⁻¹, ?)`), by query
+relation, and (EA, EL: queries that name their answer) by whether the
+answer's name is shared with another candidate. The breakdowns sit under each dataset's metrics, written
 to `results.json` by `eval/runner.py`.
 """
 
@@ -16,6 +17,7 @@ import numpy as np
 
 from mtaimkg_jax import metrics
 from mtaimkg_jax.data.graph import QueryGraph
+from mtaimkg_jax.data.tasks import KINDS
 
 RESULT_KEYS = ('mrr', 'hits@1', 'hits@3', 'hits@5', 'hits@10', 'mr', 'count')
 
@@ -42,7 +44,23 @@ def breakdown(ranks: np.ndarray, query_ids: np.ndarray, graph: QueryGraph,
     names = graph.relation_names
     out['by_relation'] = {names[r]: summary(ranks[relations % base == r])
                           for r in np.unique(relations % base)}
+  if 'shared_name' in by and KINDS[graph.task].names_prior:
+    shared = shared_name(graph, graph.queries[split].answers[query_ids])
+    out['by_shared_name'] = {
+        group: summary(ranks[rows]) for group, rows in (
+            ('shared', shared), ('unique', ~shared)) if rows.any()}
   return out
+
+
+def shared_name(graph: QueryGraph, answers: np.ndarray) -> np.ndarray:
+  """bool [Q]: whether each answer's name (case and spaces folded) is also
+  the name of another candidate, so that names alone cannot tell them
+  apart (EL's homonyms)."""
+  folded = np.array([' '.join(n.lower().split()) for n in graph.node_names],
+                    dtype=object)
+  names, counts = np.unique(folded[graph.candidates], return_counts=True)
+  shared_names = names[counts >= 2]
+  return np.isin(folded[answers], shared_names)
 
 
 def log(results: dict[str, dict[str, Any]]) -> None:

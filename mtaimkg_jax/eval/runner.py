@@ -102,8 +102,12 @@ def _finish(experiment: Experiment, workdir: str, results: Results,
                     split=experiment.config.eval.split, ranks=ranks,
                     query_ids=query_ids, seconds=seconds[dataset],
                     extra={'queries': len(graph.queries[
-                        experiment.config.eval.split]), **extra.get(
-                            dataset, {})})
+                        experiment.config.eval.split]),
+                           'breakdowns': {
+                               name: value
+                               for name, value in results[key].items()
+                               if name.startswith('by_')},
+                           **extra.get(dataset, {})})
     writer = summary.MetricWriter(os.path.join(workdir, 'tensorboard'))
     writer.write_scalars(step or 0, {
         f'eval/{key}/{metric}': value for key, values in results.items()

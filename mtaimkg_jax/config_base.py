@@ -274,6 +274,13 @@ KEYS = (
     Key('eval.calibration_min_queries', 100, integer(1), 'evaluation',
         'Fewer held-out queries than this cannot choose the scale: an '
         'error, not a guess.'),
+    Key('eval.self_training_rounds', 0, integer(0), 'evaluation',
+        'One-to-one tasks (EA): rounds of ranking again with the mutual '
+        'best pairs of the last ranking as pseudo seed pairs '
+        '(eval/self_training.py); 0: off.'),
+    Key('eval.self_training_margin', 0.0, number(0), 'evaluation',
+        'A pseudo seed pair\'s query scores its candidate at least this '
+        'much above its second best.'),
     Key('eval.gate_queries', 512, integer(1), 'evaluation',
         'Fact edges the fact gate (model.fact_gate) ranks to choose its '
         'scale.'),

@@ -263,13 +263,18 @@ class Experiment:
     graph = self.graph(spec)
     key = (spec.dataset, split if split in graph.split_candidates else None)
     if key not in self._prepared:
-      graph = graph.for_split(split) if split else graph
-      budget = padding.choose_budget(graph, self._budgets)
-      arrays = padding.graph_arrays(graph, budget, self.config.features.k,
-                                    self.config.model.num_references)
-      self._prepared[key] = Prepared(spec, graph, budget,
-                                     parallel.replicate(arrays, self.mesh))
+      self._prepared[key] = self.prepare_graph(
+          spec, graph.for_split(split) if split else graph)
     return self._prepared[key]
+
+  def prepare_graph(self, spec: loading.TaskSpec,
+                    graph: QueryGraph) -> Prepared:
+    """A variant of `spec`'s graph (e.g. with pseudo-seeds,
+    eval/self_training.py) padded and on the mesh; not cached."""
+    budget = padding.choose_budget(graph, self._budgets)
+    arrays = padding.graph_arrays(graph, budget, self.config.features.k,
+                                  self.config.model.num_references)
+    return Prepared(spec, graph, budget, parallel.replicate(arrays, self.mesh))
 
   def optimizer(self, params: Any):
     return steps.make_optimizer(self.config, params)

@@ -116,16 +116,20 @@ class SplitRanker:
     self.fingerprint = fingerprint(config, params)
 
   def rank(self, item: Prepared, split: str, keep_scores: bool = False,
-           term_scales: np.ndarray | None = None) -> dict[str, np.ndarray]:
+           term_scales: np.ndarray | None = None,
+           variant: str = '') -> dict[str, np.ndarray]:
     """{'ranks', 'query_ids', 'weights'} of every answer of `split`, plus
     with `keep_scores` each row's candidate 'scores' and answer 'columns'
     (`matching.candidate_scores`) and, where the model's logit has one,
     the 'prior' term of those scores (-inf where they are).
     `term_scales`: [K] each term's weight scaled so (the fact gate's
-    choice, eval/fact_gate.py); None: as trained."""
+    choice, eval/fact_gate.py); None: as trained. `variant` names a
+    ranking of another variant of the graph (its own saved ranks)."""
     config, graph = self.config, item.graph
     chief = jax.process_index() == 0
-    saved = SavedRanks(saved_ranks_path(self.workdir, graph.key, split),
+    saved = SavedRanks(saved_ranks_path(self.workdir, graph.key,
+                                        f'{split}.{variant}' if variant
+                                        else split),
                        self.fingerprint, config.eval.save_every_seconds,
                        writes=chief)
     index = parallel.replicate(padding.candidate_index(graph), self.mesh)

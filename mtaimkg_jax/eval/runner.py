@@ -12,6 +12,7 @@ before the first query is ranked.
 from __future__ import annotations
 
 import dataclasses
+import logging
 import os
 import time
 from typing import Any, Iterable
@@ -25,7 +26,8 @@ from mtaimkg_jax.data import evidence
 from mtaimkg_jax.data.graph import QueryGraph
 from mtaimkg_jax.errors import ConfigError, raise_together
 from mtaimkg_jax.eval import (baselines, calibration, fact_gate, matching,
-                              ranking, results as results_lib, routing)
+                              ranking, results as results_lib, routing,
+                              self_training)
 from mtaimkg_jax.experiment import Experiment, Prepared, resolve_init
 
 Results = dict[str, dict[str, Any]]
@@ -146,17 +148,24 @@ def evaluate(experiment: Experiment, params: Any, workdir: str,
           experiment.terms) > 1:
         gate = fact_gate.read_gate(experiment.model, params, item, config,
                                    experiment.mesh)
+      self_trains = self_training.applies(config, kind)
       result = ranker.rank(
-          item, split, keep_scores=matched or calibrating,
+          item, split, keep_scores=matched or calibrating or self_trains,
           term_scales=(fact_gate.term_scales(experiment.terms, gate)
                        if gate else None))
+      if self_trains:
+        item, result, extra[graph.key] = _self_train(
+            experiment, ranker, item, split, result)
+        graph = item.graph
+      else:
+        extra[graph.key] = {}
       ranked[graph.key] = (graph, result['ranks'], result['query_ids'])
       weights[graph.key] = (graph.task, result['weights'].mean(axis=0))
       seen = evidence.report(graph, experiment.terms.modalities)
       evidence_seen[graph.key] = seen
-      extra[graph.key] = {'routing': dict(zip(
+      extra[graph.key].update(routing=dict(zip(
           experiment.terms.names, map(float, weights[graph.key][1]))),
-                          'evidence': seen['mean']}
+                              evidence=seen['mean'])
       if gate is not None:
         extra[graph.key]['fact_gate'] = gate
         evidence_seen[graph.key]['fact_gate'] = gate
@@ -182,6 +191,44 @@ def evaluate(experiment: Experiment, params: Any, workdir: str,
                             scales)
   return _finish(experiment, workdir, results, step,
                  experiment.provenance(params, step), ranked, seconds, extra)
+
+
+def _self_train(experiment: Experiment, ranker: ranking.SplitRanker,
+                item: Prepared, split: str, result: dict[str, np.ndarray]
+                ) -> tuple[Prepared, dict[str, np.ndarray], dict[str, Any]]:
+  """`eval.self_training_rounds` rounds of eval/self_training.py from the
+  ranking `result` of `item`'s `split`: the last round's graph and
+  ranking, and per round how many pseudo-seeds it fed and, where the
+  graph holds out seed pairs, the precision of the same mining on them."""
+  config = experiment.config
+  margin = config.eval.self_training_margin
+  first = item
+  held_out = (experiment.prepare(first.spec, 'valid')
+              if len(first.graph.queries.get('valid', ())) else None)
+  rounds = []
+  for number in range(1, config.eval.self_training_rounds + 1):
+    pairs = self_training.pseudo_seeds(item.graph, split, result, margin)
+    report = {'round': number, 'pseudo_seeds': len(pairs)}
+    if held_out is not None:
+      valid = ranker.rank(held_out, 'valid', keep_scores=True,
+                          variant=f'self_training{number - 1}'
+                          if number > 1 else '')
+      mined = self_training.pseudo_seeds(held_out.graph, 'valid', valid,
+                                         margin)
+      report.update(held_out_mined=len(mined),
+                    held_out_precision=self_training.precision(
+                        held_out.graph, 'valid', mined))
+    graph = self_training.with_seeds(first.graph, pairs, config)
+    item = experiment.prepare_graph(first.spec, graph)
+    if held_out is not None:
+      held_out = experiment.prepare_graph(
+          first.spec, self_training.with_seeds(
+              experiment.graph(first.spec), pairs, config).for_split('valid'))
+    result = ranker.rank(item, split, keep_scores=True,
+                         variant=f'self_training{number}')
+    logging.info('%s: self-training round %d: %s', graph.key, number, report)
+    rounds.append(report)
+  return item, result, {'self_training': rounds}
 
 
 def rank_baselines(config: ml_collections.ConfigDict,

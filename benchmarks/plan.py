@@ -109,8 +109,8 @@ CONFIRM_UNCENTRED = 'confirm_uncentred_zh_en'
 
 
 def confirmations() -> list[Run]:
-  base = ('--config=configs/mixture.py', f'--config.seed={SEEDS[MIXTURE_SEED1]}',
-          '--mode=eval', f'--config.init_workdir=<runs>/{MIXTURE_SEED1}',
+  base = ('--config=configs/mixture.py',
+          f'--config.seed={SEEDS[MIXTURE_SEED1]}', '--mode=eval', f'--config.init_workdir=<runs>/{MIXTURE_SEED1}',
           "--config.eval.tasks=(('ea','ea/DBP15K/zh_en',1.0),)",
           f'--config.eval.max_queries={CONFIRM_QUERIES}')
   return [Run(CONFIRM_CENTRED, base, after=MIXTURE_SEED1),

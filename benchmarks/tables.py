@@ -11,8 +11,8 @@ GraIL v1 graphs whose `_ind` splits are ranked here).
 from __future__ import annotations
 
 from plan import (CONFIRM_CENTRED, CONFIRM_QUERIES, CONFIRM_UNCENTRED,
-                  MIXTURE, MIXTURE_SEED1, PREVIOUS, UNSEEN_LP, ZERO_SHOT_EA,
-                  short)
+                  MIXTURE, MIXTURE_SEED1, PREVIOUS, SEEDS as SEED_NUMBERS,
+                  UNSEEN_LP, ZERO_SHOT_EA, short)
 from report import Cell, Row, Table, Target
 
 SEEDS = (MIXTURE, MIXTURE_SEED1)
@@ -57,8 +57,8 @@ def unseen_lp_rows(dataset: str) -> tuple[Row, ...]:
   )
 
 
-def trained_rows(dataset: str, metric: str, variants: tuple[str, ...] = ('',)
-                 ) -> tuple[Row, ...]:
+def trained_rows(dataset: str, metric: str, variants: tuple[str, ...] = ('',),
+                 seeds: tuple[str, ...] = SEEDS) -> tuple[Row, ...]:
   name = short(dataset)
   rows = [Row('names alone (no learning)', Cell((f'names_{name}',),
                                                 dataset + v, metric))
@@ -69,9 +69,9 @@ def trained_rows(dataset: str, metric: str, variants: tuple[str, ...] = ('',)
   for v in variants:
     rows.append(Row('previous shipped checkpoint',
                     Cell((PREVIOUS,), dataset + v, metric), 'trained on it'))
-    rows.append(Row('MtaIMKG mixture (seeds 0, 1)', Cell(SEEDS, dataset + v,
-                                                         metric),
-                    'trained on it'))
+    rows.append(Row(f'MtaIMKG mixture (seed{"s" * (len(seeds) > 1)} '
+                    f'{", ".join(str(SEED_NUMBERS[s]) for s in seeds)})',
+                    Cell(seeds, dataset + v, metric), 'trained on it'))
   return tuple(rows)
 
 
@@ -98,7 +98,8 @@ TABLES = (
           '`_ind` queries are their valid and test triples (ULTRA\'s '
           'protocol).'),
     Table('Link prediction on a training graph (MRR)',
-          trained_rows('lp/DB15K', 'mrr')),
+          trained_rows('lp/DB15K', 'mrr', seeds=(MIXTURE,)),
+          'Seed 1 does not rank DB15K (benchmarks/plan.py).'),
     Table('Entity alignment (Hits@1)',
           trained_rows('ea/DBP15K/zh_en', 'hits@1', ('', ':sinkhorn')) +
           tuple(r for d in ZERO_SHOT_EA for r in zero_shot_ea_rows(d)),
@@ -165,6 +166,6 @@ TARGETS = _targets()
 HEADLINE = (
     ('LP', 'lp/MKG-W', 'mrr'), ('LP', 'lp/MKG-Y', 'mrr'),
     ('LP', 'lp/grail/WN18RR_v1_ind', 'mrr'),
-    ('LP', 'lp/DB15K', 'mrr'), ('EA', 'ea/DBP15K/zh_en', 'hits@1'),
+    ('EA', 'ea/DBP15K/zh_en', 'hits@1'),
     ('EA', 'ea/DBP15K/ja_en', 'hits@1'), ('EL', 'el/RichpediaMEL', 'hits@1'),
 )

@@ -24,7 +24,6 @@ from mtaimkg_jax.types import TASKS, VIEWS
 SAVED_KEYS = config_base.keys_with_role('model', 'ranking')
 RESUME_KEYS = config_base.keys_with_role('model', 'data')
 RUNTIME_KEYS = config_base.keys_with_role('runtime')
-BREAKDOWNS = ('direction', 'relation')
 
 
 def _get(config: ml_collections.ConfigDict, key: str) -> Any:
@@ -93,6 +92,11 @@ def _relation_problems(config: ml_collections.ConfigDict,
   if config.eval.calibrate_learned_scale and config.model.name != 'mtaimkg':
     yield ConfigError('eval.calibrate_learned_scale', 'scales the learned '
                       f'terms of MtaIMKG; model.name is {config.model.name!r}')
+  if config.eval.calibrate_learned_scale and config.eval.self_training_rounds:
+    yield ConfigError('eval.self_training_rounds', 'ranks again with '
+                      'pseudo-seeds, while eval.calibrate_learned_scale '
+                      'chooses its scale on a ranking without them: use '
+                      'one or the other')
   if config.model.freeze_backbone and config.model.name != 'mtaimkg':
     yield ConfigError('model.freeze_backbone', 'freezes the backbone of '
                       'MtaIMKG, whose other parts train; model.name is '

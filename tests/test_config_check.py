@@ -113,6 +113,15 @@ def test_a_frozen_backbone_needs_a_model_with_other_parts():
     config_check.validate(config)
 
 
+def test_self_training_and_calibration_are_one_or_the_other():
+  config = test_config.get_config()
+  config.eval.self_training_rounds = 2
+  config_check.validate(config)
+  config.eval.calibrate_learned_scale = True
+  with pytest.raises(ConfigError, match='eval.self_training_rounds'):
+    config_check.validate(config)
+
+
 def test_budgets_and_devices():
   config = test_config.get_config()
   config.padding.budgets = ({'nodes': 10, 'edges': -1, 'relations': 8,

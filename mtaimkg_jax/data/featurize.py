@@ -8,7 +8,7 @@ groups together when they share an encoder, `joint_features`, else each
 group on its own: data/features.py) and adds the derived views
 (data/views.py). `new_node` maps a node the graph never held (an EL
 mention typed at predict time) through the same encoder, unifiers and
-views, so it lands where the graph's own nodes of its group are.
+name views, so it lands where a node of its group with that text does.
 """
 
 from __future__ import annotations
@@ -68,7 +68,7 @@ def featurize(graph: QueryGraph, k: int, *, unification: str = 'pca',
               encode_text: TextEncoding | None = None) -> QueryGraph:
   """`graph` with unified `k`-dim features per modality and the derived
   `views`, and the unifiers fitted per group (for `new_node`). The
-  groups' raw features are dropped once unified."""
+  groups' raw features and texts are dropped once unified."""
   features, unifiers = {}, {}
   for modality in MODALITIES:
     raw = [_raw(group, modality, encode_text) for group in graph.node_groups]
@@ -77,7 +77,8 @@ def featurize(graph: QueryGraph, k: int, *, unification: str = 'pca',
     features[modality], unifiers[modality] = _unify(
         raw, [g.count for g in graph.node_groups], k, graph.joint_features,
         unification)
-  groups = tuple(dataclasses.replace(g, raw={}) for g in graph.node_groups)
+  groups = tuple(dataclasses.replace(g, texts=(), raw={})
+                 for g in graph.node_groups)
   unified = dataclasses.replace(graph, features=features, unifiers=unifiers,
                                 node_groups=groups)
   return views_lib.add_views(unified, views, k, unification)
@@ -130,7 +131,8 @@ def new_node(graph: QueryGraph, text: str,
   """Unified rows ({modality: [k]}) of a node named `text` that the graph
   does not hold, as one of its last node group (an EL mention): its text
   encoded and unified by that group's unifier, and each view a name alone
-  gives (views that need edges stay absent: the node has none)."""
+  gives, read from the whole text (a typed mention has no separate span;
+  views that need edges stay absent: the node has none)."""
   unifiers = graph.unifiers.get('text')
   if not unifiers or unifiers[-1] is None:
     raise ConfigError('query', f'{graph.key} has no text features to place '

@@ -220,7 +220,7 @@ def _self_train(experiment: Experiment, ranker: ranking.SplitRanker,
                         held_out.graph, 'valid', mined))
     graph = self_training.with_seeds(first.graph, pairs, config)
     item = experiment.prepare_graph(first.spec, graph)
-    if held_out is not None:
+    if held_out is not None and number < config.eval.self_training_rounds:
       held_out = experiment.prepare_graph(
           first.spec, self_training.with_seeds(
               experiment.graph(first.spec), pairs, config).for_split('valid'))

@@ -8,9 +8,11 @@ seed pair. Pseudo-seeds join the graph's seed pairs, which the anchors
 view codes (data/views.py) and the centring references are drawn from,
 and the split is ranked again, `eval.self_training_rounds` times. No
 label is read, so it runs on zero-shot pairs too; what it reads is the
-graph pair's entities and their scores, never a gold answer. Each
-round's precision is measured on the held-out seed pairs (the valid
-split, mined the same way), never on test pairs.
+graph pair's entities and their scores, never a gold answer (with
+`ea.candidates='test'`, the default protocol, the candidates are the test
+pairs' counterparts, as for every EA row). Each round's precision is
+measured on the held-out seed pairs (the valid split, ranked among the
+valid and test counterparts, mined the same way), never on test pairs.
 """
 
 from __future__ import annotations
@@ -21,7 +23,7 @@ import chex
 import ml_collections
 import numpy as np
 
-from mtaimkg_jax.data import views
+from mtaimkg_jax.data import evidence, views
 from mtaimkg_jax.data.graph import QueryGraph
 
 
@@ -58,7 +60,11 @@ def pseudo_seeds(graph: QueryGraph, split: str, result: dict[str, np.ndarray],
   ranked split (`SplitRanker.rank(..., keep_scores=True)`; one answer per
   row, as one-to-one tasks have)."""
   rows, columns = mutual_best(result['scores'], margin)
-  queries = graph.queries[split].nodes[result['query_ids'][rows]]
+  # `query_ids` has one entry per answer, in row-major order: a row's
+  # query is its first answer's.
+  answers = (result['columns'] >= 0).sum(axis=1)
+  first = np.cumsum(answers) - answers
+  queries = graph.queries[split].nodes[result['query_ids'][first[rows]]]
   candidates = np.flatnonzero(graph.candidates)[columns]
   return np.stack([queries, candidates], axis=1).astype(np.int64)
 
@@ -74,11 +80,15 @@ def precision(graph: QueryGraph, split: str, pairs: np.ndarray) -> float:
 
 def with_seeds(graph: QueryGraph, pairs: np.ndarray,
                config: ml_collections.ConfigDict) -> QueryGraph:
-  """`graph` whose seed pairs also hold `pairs`, its anchors view (if it
-  has one) coded again from them."""
-  seeds = np.unique(np.concatenate([graph.seed_pairs, pairs]), axis=0)
+  """`graph` whose seed pairs also hold `pairs` (but those with a node
+  some seed pair already has), its anchors view (if it has one) and its
+  evidence computed again from them."""
+  taken = np.isin(pairs, graph.seed_pairs).any(axis=1)
+  seeds = np.unique(np.concatenate([graph.seed_pairs, pairs[~taken]]), axis=0)
   seeded = dataclasses.replace(graph, seed_pairs=seeds)
   if 'anchors' not in graph.features:
     return seeded
-  return views.add_views(seeded, ('anchors',), config.features.k,
-                         config.features.unification)
+  seeded = views.add_views(seeded, ('anchors',), config.features.k,
+                           config.features.unification)
+  rows, mean = evidence.of_graph(seeded)
+  return dataclasses.replace(seeded, evidence=rows, evidence_mean=mean)

@@ -47,6 +47,12 @@ class Unifier:
     out[:, :scores.shape[1]] = scores
     return out
 
+  def apply_present(self, features: Features) -> Features:
+    """`features` unified where present, zero rows where absent."""
+    out = np.zeros((features.values.shape[0], self.k), np.float32)
+    out[features.present] = self.apply(features.values[features.present])
+    return Features(out, features.present.copy())
+
 
 UNIFICATIONS = ('pca', 'none')
 

@@ -111,19 +111,13 @@ def _unify(raw: list[Features | None], counts: list[int], k: int,
         for f, c in zip(raw, counts)
     ])
     unifier = fit_unifier(stacked, k, method)
-    return _apply(unifier, stacked), [unifier]
+    return unifier.apply_present(stacked), [unifier]
   unifiers = [fit_unifier(f, k, method) if f is not None else None
               for f in raw]
   return Features.concat([
-      _apply(u, f) if f is not None else Features.absent(c, k)
+      u.apply_present(f) if f is not None else Features.absent(c, k)
       for u, f, c in zip(unifiers, raw, counts)
   ]), unifiers
-
-
-def _apply(unifier: Unifier, features: Features) -> Features:
-  out = np.zeros((features.values.shape[0], unifier.k), np.float32)
-  out[features.present] = unifier.apply(features.values[features.present])
-  return Features(out, features.present.copy())
 
 
 def new_node(graph: QueryGraph, text: str,

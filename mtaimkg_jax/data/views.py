@@ -129,8 +129,6 @@ def add_views(graph: QueryGraph, views: Sequence[str], k: int,
     if raw is None or not raw.present.any():
       continue
     unifier = fit_unifier(raw, k, unification)
-    values = np.zeros((graph.num_nodes, k), np.float32)
-    values[raw.present] = unifier.apply(raw.values[raw.present])
-    features[view] = Features(values, raw.present)
+    features[view] = unifier.apply_present(raw)
     unifiers[view] = [unifier]
   return dataclasses.replace(graph, features=features, unifiers=unifiers)

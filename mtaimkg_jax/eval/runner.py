@@ -221,9 +221,12 @@ def _self_train(experiment: Experiment, ranker: ranking.SplitRanker,
     graph = self_training.with_seeds(first.graph, pairs, config)
     item = experiment.prepare_graph(first.spec, graph)
     if held_out is not None and number < config.eval.self_training_rounds:
-      held_out = experiment.prepare_graph(
-          first.spec, self_training.with_seeds(
-              experiment.graph(first.spec), pairs, config).for_split('valid'))
+      # The same seeded graph (its views and evidence do not depend on
+      # which queries a split holds), with every query and the held-out
+      # split's candidates.
+      held_out = experiment.prepare_graph(first.spec, dataclasses.replace(
+          graph, queries=experiment.graph(first.spec).queries).for_split(
+              'valid'))
     result = ranker.rank(item, split, keep_scores=True,
                          variant=f'self_training{number}')
     logging.info('%s: self-training round %d: %s', graph.key, number, report)

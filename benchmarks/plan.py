@@ -77,15 +77,23 @@ def ultra(dataset: str) -> Run:
       f'--config.model.init_checkpoint={ULTRA_3G}') + _ea_ratio(dataset))
 
 
-def transfer(source: str, dataset: str, backbone: bool = False) -> Run:
+# The backbones the fact gate chooses among per LP graph
+# (`model.backbone_merges`), the default of configs/mixture.py since the
+# runs `mixture` and `mixture_seed1` were trained: their transfers name it.
+MERGES = '--config.model.backbone_merges=(1.0,0.5)'
+
+
+def transfer(source: str, dataset: str, backbone: bool = False,
+             merges: bool = False) -> Run:
   """A trained run's checkpoint on another dataset (zero-shot or
-  inductive), or with `backbone` its structure alone."""
+  inductive), or with `backbone` its structure alone, or with `merges`
+  its backbone chosen per graph among `MERGES`."""
   task = dataset.split('/')[0]
-  suffix = '_backbone' if backbone else ''
+  suffix = '_backbone' if backbone else '_merges' if merges else ''
   return Run(f'{source}{suffix}_on_{short(dataset)}', _transfer(
       task, dataset) + (f'--config.init_workdir=<runs>/{source}',) + (
           ("--config.model.without=('modalities',)",) if backbone else ()) +
-             _ea_ratio(dataset), after=source)
+             ((MERGES,) if merges else ()) + _ea_ratio(dataset), after=source)
 
 
 # The datasets the previous checkpoint trained on (configs/mixture.py at
@@ -135,6 +143,8 @@ def real_plan() -> list[Run]:
                                SEED1_OWN_ROWS), trains=True))
     for dataset in UNSEEN_LP:
       runs += [transfer(source, dataset), transfer(source, dataset, True)]
+      if source != PREVIOUS:
+        runs.append(transfer(source, dataset, merges=True))
   runs.append(Run(PREVIOUS, ('--config=configs/mixture.py', '--mode=eval',
                               PREVIOUS_DATASETS), after=PREVIOUS))
   for source in (PREVIOUS, MIXTURE, MIXTURE_SEED1):

@@ -100,6 +100,15 @@ def names(*allowed: str) -> Check:
   return check
 
 
+def fractions(value) -> str | None:
+  """A non-empty tuple or list of distinct numbers in [0, 1]."""
+  if (not isinstance(value, (tuple, list)) or not value or
+      any(isinstance(v, bool) or not isinstance(v, (int, float)) or
+          not 0 <= v <= 1 for v in value) or len(set(value)) != len(value)):
+    return f'must be distinct numbers in [0, 1], at least one, got {value!r}'
+  return None
+
+
 def later(value) -> None:
   """Checked with the keys it depends on (`config_check`)."""
   del value
@@ -207,6 +216,13 @@ KEYS = (
         'Before ranking an LP graph, scale its modality terms by what ranks '
         'a sample of the graph\'s own held-out facts best (eval/'
         'fact_gate.py); False: as trained (checkpoints made before it).'),
+    Key('model.backbone_merges', (1.0,), fractions, 'ranking',
+        'Backbones a checkpoint ranks with: init + w x (trained - init) for '
+        'each w, init being the weights training started from '
+        '(model.init_checkpoint; weight-space ensembling). With '
+        'model.fact_gate an LP graph ranks with the one that ranks a sample '
+        'of its own facts best (eval/fact_gate.py), other graphs with the '
+        'first; (1.0,): as trained.'),
     Key('model.init_checkpoint', '', string, 'runtime',
         'ULTRA .pth or Orbax params directory the backbone starts from.'),
     Key('model.freeze_backbone', False, boolean, 'model',

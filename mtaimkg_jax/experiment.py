@@ -21,6 +21,7 @@ import logging
 import os
 from typing import Any, Iterable
 
+import chex
 import flax.linen as nn
 import jax
 import jax.numpy as jnp
@@ -80,6 +81,15 @@ def eval_specs(config: ml_collections.ConfigDict) -> list[loading.TaskSpec]:
   if config.eval.tasks:
     return loading.parse_tasks(config.eval.tasks, key='eval.tasks')
   return loading.parse_tasks(config.tasks)
+
+
+def merged_backbone(trained: Any, initial: Any, weight: float) -> Any:
+  """`initial` + `weight` x (`trained` - `initial`), leaf by leaf: 0 is
+  the backbone training started from, 1 the trained one."""
+  chex.assert_trees_all_equal_shapes(trained, initial)
+  return jax.tree_util.tree_map(
+      lambda t, i: (i + weight * (t - i)).astype(np.asarray(t).dtype),
+      trained, initial)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -316,6 +326,20 @@ class Experiment:
                         f'{config.model.dim}-dim backbone')
     logging.info('backbone initialised from %s', path)
     return loaded
+
+  def backbones(self, params: Any) -> dict[float, Any]:
+    """{w: `params` with the backbone at init + w x (trained - init)} for
+    each w of `model.backbone_merges`, in its order, replicated on the
+    mesh; init is `model.init_checkpoint`'s backbone (read only when some
+    w < 1)."""
+    weights = tuple(self.config.model.backbone_merges)
+    if all(w == 1 for w in weights):
+      return {w: params for w in weights}
+    host = jax.device_get(params)
+    initial = self._backbone_params(host['backbone'])
+    return {w: params if w == 1 else parallel.replicate(
+        {**host, 'backbone': merged_backbone(host['backbone'], initial, w)},
+        self.mesh) for w in weights}
 
   def state(self, params: Any,
             trained_with: ml_collections.ConfigDict | None = None

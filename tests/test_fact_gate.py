@@ -2,15 +2,19 @@
 own held-out facts, never on a valid or test split."""
 
 import dataclasses
+import json
 
+import chex
 import jax
 import numpy as np
+import pytest
 
 from configs import test as test_config
-from mtaimkg_jax import parallel
+from mtaimkg_jax import checkpoint, parallel
 from mtaimkg_jax.data import loading
-from mtaimkg_jax.eval import fact_gate
-from mtaimkg_jax.experiment import Experiment
+from mtaimkg_jax.errors import ConfigError
+from mtaimkg_jax.eval import fact_gate, runner
+from mtaimkg_jax.experiment import Experiment, merged_backbone
 from mtaimkg_jax.models.terms import Terms
 
 
@@ -23,8 +27,9 @@ def test_each_modality_is_scaled_alone_and_ties_choose_the_smaller():
   exclude = np.zeros((3, 6), bool)
   modalities = {'text': ('text', 'text_relation'),
                 'image': ('image', 'image_relation')}
-  ranks = fact_gate.gate_ranks(terms, modalities, answers, exclude,
-                               np.ones(6, bool), 'realistic')
+  as_trained, ranks = fact_gate.gate_ranks(terms, modalities, answers,
+                                           exclude, np.ones(6, bool),
+                                           'realistic')
   assert set(ranks) == {'text', 'image'}
   assert set(ranks['text']) == set(fact_gate.SCALES)
   # Text at 0: structure and image alone rank the answers.
@@ -32,6 +37,7 @@ def test_each_modality_is_scaled_alone_and_ties_choose_the_smaller():
   expected = 1 + (kept > kept[np.arange(3), answers][:, None]).sum(axis=1)
   np.testing.assert_array_equal(ranks['text'][0.0], expected)
   np.testing.assert_array_equal(ranks['text'][1.0], ranks['image'][1.0])
+  np.testing.assert_array_equal(ranks['text'][1.0], as_trained)
   # One standard error: a gain the sample cannot tell from noise is not
   # taken; a clear one is, at the smallest scale that keeps it.
   rng = np.random.default_rng(1)
@@ -74,3 +80,72 @@ def test_the_gate_reads_the_fact_graph_only():
   assert set(first['scales'].values()) <= set(fact_gate.SCALES)
   assert first['queries'] == 32
   assert jax.tree_util.tree_leaves(first['mrr'])
+
+
+def test_a_merged_backbone_lies_between_its_ends():
+  trained = {'w': np.full((2, 3), 4.0, np.float32), 'b': np.ones(3)}
+  initial = {'w': np.zeros((2, 3), np.float32), 'b': np.full(3, 3.0)}
+  chex.assert_trees_all_equal(merged_backbone(trained, initial, 1.0), trained)
+  chex.assert_trees_all_close(merged_backbone(trained, initial, 0.0),
+                              initial)
+  half = merged_backbone(trained, initial, 0.5)
+  chex.assert_trees_all_close(half, {'w': np.full((2, 3), 2.0),
+                                     'b': np.full(3, 2.0)})
+  assert half['w'].dtype == np.float32
+
+
+def test_the_backbone_with_the_best_sample_wins_and_ties_keep_the_first():
+  def gate(as_trained, text):
+    return {'mrr_as_trained': as_trained,
+            'mrr': {'text': {'0': text, '1': as_trained}}}
+  assert fact_gate.best_mrr(gate(0.3, 0.4)) == 0.4
+  assert fact_gate.choose_backbone({1.0: gate(0.3, 0.4),
+                                    0.5: gate(0.45, 0.1)}) == 0.5
+  assert fact_gate.choose_backbone({1.0: gate(0.3, 0.4),
+                                    0.5: gate(0.4, 0.2)}) == 1.0
+
+
+def _merge_run(config, params, workdir):
+  experiment = Experiment(config)
+  runner.check(experiment)
+  return runner.evaluate(experiment,
+                         parallel.replicate(params, experiment.mesh),
+                         workdir)
+
+
+def test_each_graph_ranks_with_the_backbone_its_facts_chose(tmp_path):
+  """Two backbones (a model's and another one it "started from"): the
+  gate is read with each, the choice is recorded, and the graph ranks
+  exactly as with the chosen backbone alone."""
+  config = test_config.get_config()
+  config.tasks = (('lp', 'lp/synthetic', 1.0),)
+  config.model.fact_gate = True
+  config.eval.gate_queries = 32
+  experiment = Experiment(config)
+  prepared = experiment.prepare(experiment.train_specs[0])
+  params = experiment.init_params(prepared)
+  other = Experiment(config.copy_and_resolve_references())
+  other.config.seed = 7
+  start = str(tmp_path / 'start')
+  checkpoint.save_params(start, other.init_params(prepared)['backbone'])
+  config.model.init_checkpoint = start
+  config.model.backbone_merges = (1.0, 0.0)
+  both = _merge_run(config, params, str(tmp_path / 'both'))
+  with open(tmp_path / 'both' / 'evidence.json') as f:
+    gate = json.load(f)['lp/synthetic']['fact_gate']
+  assert set(gate['backbone_mrr']) == {'1', '0'}
+  chosen = gate['backbone_merge']
+  assert gate['backbone_mrr'][f'{chosen:g}'] == max(
+      gate['backbone_mrr'].values())
+  config.model.backbone_merges = (chosen,)
+  alone = _merge_run(config, params, str(tmp_path / 'alone'))
+  assert both['lp/synthetic']['mrr'] == alone['lp/synthetic']['mrr']
+
+
+def test_a_merge_without_the_initial_weights_is_refused_before_ranking():
+  config = test_config.get_config()
+  config.tasks = (('lp', 'lp/synthetic', 1.0),)
+  config.model.backbone_merges = (1.0, 0.5)
+  config.model.init_checkpoint = '/nonexistent/ultra.pth'
+  with pytest.raises(ConfigError, match='model.backbone_merges'):
+    runner.check(Experiment(config))

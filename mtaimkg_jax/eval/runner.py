@@ -57,9 +57,18 @@ def eval_split(config, graph: QueryGraph) -> str:
 def check(experiment: Experiment) -> None:
   """What evaluation will read, checked before any training: every
   evaluated dataset loads, has the split, and (when calibrating) enough
-  held-out queries; the problems of all datasets are raised together."""
+  held-out queries, and a merged backbone's initial weights exist; the
+  problems are raised together."""
   experiment.load_all(experiment.eval_specs)
   problems = []
+  config = experiment.config
+  path = config.model.init_checkpoint
+  if (any(w != 1 for w in config.model.backbone_merges) and
+      not (path and os.path.exists(path))):
+    problems.append(ConfigError(
+        'model.backbone_merges', f'{tuple(config.model.backbone_merges)} '
+        'merges the backbone with the weights training started from, '
+        f'model.init_checkpoint, which is {path!r}: no such file'))
   for spec in experiment.eval_specs:
     graph = experiment.graph(spec)
     for test in (eval_split, calibration.calibrates):
@@ -129,11 +138,15 @@ def evaluate(experiment: Experiment, params: Any, workdir: str,
   ranked, weights, scales, seconds, extra = {}, {}, {}, {}, {}
   evidence_seen = {}
   with checkpoint.Preemption() as preemption:
-    ranker = ranking.SplitRanker(config, workdir, fns, params,
-                                 experiment.mesh, preemption,
-                                 experiment.terms)
+    backbones = experiment.backbones(params)
+    rankers = {w: ranking.SplitRanker(config, workdir, fns, merged,
+                                      experiment.mesh, preemption,
+                                      experiment.terms)
+               for w, merged in backbones.items()}
+    first = next(iter(backbones))
     for spec in experiment.eval_specs:
       started = time.time()
+      ranker = rankers[first]
       split = eval_split(config, experiment.graph(spec))
       item = _subset(config, experiment.prepare(spec, split), split)
       graph, kind = item.graph, item.kind
@@ -146,8 +159,14 @@ def evaluate(experiment: Experiment, params: Any, workdir: str,
       gate = None
       if config.model.fact_gate and kind.fact_gated and len(
           experiment.terms) > 1:
-        gate = fact_gate.read_gate(experiment.model, params, item, config,
-                                   experiment.mesh)
+        gates = {w: fact_gate.read_gate(experiment.model, merged, item,
+                                        config, experiment.mesh)
+                 for w, merged in backbones.items()}
+        merge = fact_gate.choose_backbone(gates)
+        gate, ranker = gates[merge], rankers[merge]
+        if len(gates) > 1:
+          gate = {**gate, 'backbone_merge': merge, 'backbone_mrr': {
+              f'{w:g}': fact_gate.best_mrr(g) for w, g in gates.items()}}
       self_trains = self_training.applies(config, kind)
       result = ranker.rank(
           item, split, keep_scores=matched or calibrating or self_trains,
@@ -166,6 +185,8 @@ def evaluate(experiment: Experiment, params: Any, workdir: str,
       extra[graph.key].update(routing=dict(zip(
           experiment.terms.names, map(float, weights[graph.key][1]))),
                               evidence=seen['mean'])
+      if gate is None and first != 1:
+        extra[graph.key]['backbone_merge'] = first
       if gate is not None:
         extra[graph.key]['fact_gate'] = gate
         evidence_seen[graph.key]['fact_gate'] = gate

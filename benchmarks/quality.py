@@ -162,7 +162,7 @@ def headline(store: report.Store) -> str:
       previous, current = (plan_lib.PREVIOUS,), tables.SEEDS
     else:
       previous = (f'{plan_lib.PREVIOUS}_on_{name}',)
-      current = tuple(f'{s}_on_{name}' for s in tables.SEEDS)
+      current = tables.unseen_default(dataset)
     cells = [report.show(report.value(store, report.Cell(runs, dataset,
                                                          metric)))
              for runs in ((f'names_{name}',), (f'ultra_{name}',), previous,

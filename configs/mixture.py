@@ -6,14 +6,15 @@ transfer), EA on ea/DBP15K/zh_en with 30% seeds (ja_en stays unseen), EL
 on el/RichpediaMEL; ULTRA-initialised backbone at a tenth of the learning
 rate, MiniLM text features, the neighbours, anchors and surface views
 (surface on EA and EL only), the router reading each graph's evidence and
-LP rankings the fact gate, EA's learned terms centred on one reference
-query when ranking. 800 steps of batch 8.
+LP rankings the fact gate (which also chooses, per graph, the trained
+backbone or its half-way merge with ULTRA's), EA's learned terms centred
+on one reference query when ranking. 800 steps of batch 8.
 
   python -m mtaimkg_jax.main --config configs/mixture.py --workdir /tmp/mixture
 
 Result (seed 0; 41 min of training on a 2-core CPU, then the three test
-rankings): zero-shot lp/MKG-W MRR 0.337 and lp/MKG-Y MRR 0.371 with
-configs/transfer.py (benchmarks/RESULTS.md).
+rankings): zero-shot lp/MKG-W MRR 0.344 and lp/MKG-Y MRR 0.371 with
+configs/transfer.py (benchmarks/RESULTS.md, runs mixture_merges_on_*).
 """
 
 from configs import presets

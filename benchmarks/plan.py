@@ -78,22 +78,25 @@ def ultra(dataset: str) -> Run:
 
 
 # The backbones the fact gate chooses among per LP graph
-# (`model.backbone_merges`), the default of configs/mixture.py since the
-# runs `mixture` and `mixture_seed1` were trained: their transfers name it.
+# (`model.backbone_merges`, configs/mixture.py's default), and the trained
+# backbone alone: every transfer names one, so that a row does not change
+# with the ranking default saved in its source run's config.
 MERGES = '--config.model.backbone_merges=(1.0,0.5)'
+AS_TRAINED = '--config.model.backbone_merges=(1.0,)'
 
 
 def transfer(source: str, dataset: str, backbone: bool = False,
              merges: bool = False) -> Run:
   """A trained run's checkpoint on another dataset (zero-shot or
-  inductive), or with `backbone` its structure alone, or with `merges`
-  its backbone chosen per graph among `MERGES`."""
+  inductive), or with `backbone` its structure alone, with the backbone
+  as trained, or with `merges` chosen per graph among `MERGES`."""
   task = dataset.split('/')[0]
   suffix = '_backbone' if backbone else '_merges' if merges else ''
   return Run(f'{source}{suffix}_on_{short(dataset)}', _transfer(
       task, dataset) + (f'--config.init_workdir=<runs>/{source}',) + (
           ("--config.model.without=('modalities',)",) if backbone else ()) +
-             ((MERGES,) if merges else ()) + _ea_ratio(dataset), after=source)
+             (MERGES if merges else AS_TRAINED,) + _ea_ratio(dataset),
+             after=source)
 
 
 # The datasets the previous checkpoint trained on (configs/mixture.py at

@@ -271,7 +271,8 @@ class Checkpoints:
     self._manager.close()
 
 
-def _host(leaf: Any) -> np.ndarray:
+def host_array(leaf: Any) -> np.ndarray:
+  """A leaf as host numpy (a replicated array: this process's copy)."""
   if isinstance(leaf, jax.Array):  # replicated: any local copy
     leaf = leaf.addressable_data(0)
   return np.ascontiguousarray(np.asarray(leaf))
@@ -284,7 +285,7 @@ def _array_digests(tree: Any) -> dict[str, str]:
   for path, leaf in jax.tree_util.tree_flatten_with_path(tree)[0]:
     name = '/'.join(str(getattr(k, 'key', getattr(k, 'name', getattr(
         k, 'idx', k)))) for k in path)
-    out[name] = hashlib.sha256(_host(leaf).tobytes()).hexdigest()
+    out[name] = hashlib.sha256(host_array(leaf).tobytes()).hexdigest()
   return out
 
 

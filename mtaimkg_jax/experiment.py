@@ -327,15 +327,24 @@ class Experiment:
     logging.info('backbone initialised from %s', path)
     return loaded
 
+  @property
+  def merge_weights(self) -> tuple[float, ...]:
+    """The weights of `model.backbone_merges` this run can rank with: all
+    of them where the fact gate chooses among them (it is on and some
+    evaluated dataset's kind is fact-gated), else the first."""
+    weights = tuple(self.config.model.backbone_merges)
+    gated = self.config.model.fact_gate and any(
+        spec.kind.fact_gated for spec in self.eval_specs)
+    return weights if gated and not self.baseline else weights[:1]
+
   def backbones(self, params: Any) -> dict[float, Any]:
     """{w: `params` with the backbone at init + w x (trained - init)} for
-    each w of `model.backbone_merges`, in its order, replicated on the
-    mesh; init is `model.init_checkpoint`'s backbone (read only when some
-    w < 1)."""
-    weights = tuple(self.config.model.backbone_merges)
+    each of `merge_weights`, in order, replicated on the mesh; init is
+    `model.init_checkpoint`'s backbone (read only when some w < 1)."""
+    weights = self.merge_weights
     if all(w == 1 for w in weights):
       return {w: params for w in weights}
-    host = jax.device_get(params)
+    host = jax.tree_util.tree_map(checkpoint.host_array, params)
     initial = self._backbone_params(host['backbone'])
     return {w: params if w == 1 else parallel.replicate(
         {**host, 'backbone': merged_backbone(host['backbone'], initial, w)},

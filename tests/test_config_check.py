@@ -169,3 +169,13 @@ def test_one_schema_gives_the_defaults_the_roles_and_the_docs():
   from conftest import PROJECT  # pylint: disable=g-import-not-at-top
   docs = (PROJECT / 'docs' / 'configuration.md').read_text()
   assert config_base.markdown() in docs
+
+
+@pytest.mark.parametrize('value', [(), (1.5,), (0.5, 0.5), (True,),
+                                   ('1',), (-0.1, 1.0)])
+def test_backbone_merges_are_distinct_weights_in_0_1(value):
+  config = test_config.get_config()
+  config.model.backbone_merges = value
+  with pytest.raises(ConfigError, match='model.backbone_merges'):
+    config_check.validate(config)
+

@@ -59,9 +59,9 @@ def _gate(config, dataset_graph):
   params = jax.tree_util.tree_map(np.array, experiment.init_params(prepared))
   # A model that leans on its text: the LP text weight moved off 0.
   params['router']['base'][0, experiment.terms.index('text')] = 1.0
-  return fact_gate.read_gate(experiment.model,
-                             parallel.replicate(params, experiment.mesh),
-                             prepared, config, experiment.mesh)
+  return fact_gate.read_gates(
+      experiment.model, {1.0: parallel.replicate(params, experiment.mesh)},
+      prepared, config, experiment.mesh)[1.0]
 
 
 def test_the_gate_reads_the_fact_graph_only():
@@ -84,7 +84,7 @@ def test_the_gate_reads_the_fact_graph_only():
 
 def test_a_merged_backbone_lies_between_its_ends():
   trained = {'w': np.full((2, 3), 4.0, np.float32), 'b': np.ones(3)}
-  initial = {'w': np.zeros((2, 3), np.float32), 'b': np.full(3, 3.0)}
+  initial = {'w': np.zeros((2, 3), np.float64), 'b': np.full(3, 3.0)}
   chex.assert_trees_all_equal(merged_backbone(trained, initial, 1.0), trained)
   chex.assert_trees_all_close(merged_backbone(trained, initial, 0.0),
                               initial)
@@ -116,7 +116,7 @@ def _merge_run(config, params, workdir):
 def test_each_graph_ranks_with_the_backbone_its_facts_chose(tmp_path):
   """Two backbones (a model's and another one it "started from"): the
   gate is read with each, the choice is recorded, and the graph ranks
-  exactly as with the chosen backbone alone."""
+  exactly as with the chosen backbone alone, not as with the other."""
   config = test_config.get_config()
   config.tasks = (('lp', 'lp/synthetic', 1.0),)
   config.model.fact_gate = True
@@ -133,19 +133,30 @@ def test_each_graph_ranks_with_the_backbone_its_facts_chose(tmp_path):
   both = _merge_run(config, params, str(tmp_path / 'both'))
   with open(tmp_path / 'both' / 'evidence.json') as f:
     gate = json.load(f)['lp/synthetic']['fact_gate']
-  assert set(gate['backbone_mrr']) == {'1', '0'}
-  chosen = gate['backbone_merge']
-  assert gate['backbone_mrr'][f'{chosen:g}'] == max(
-      gate['backbone_mrr'].values())
-  config.model.backbone_merges = (chosen,)
-  alone = _merge_run(config, params, str(tmp_path / 'alone'))
-  assert both['lp/synthetic']['mrr'] == alone['lp/synthetic']['mrr']
+  mrr = gate['backbone_mrr']
+  assert set(mrr) == {'1', '0'} and mrr['1'] != mrr['0']
+  chosen = 1.0 if mrr['1'] > mrr['0'] else 0.0
+  ranked = {}
+  for alone in (1.0, 0.0):
+    config.model.backbone_merges = (alone,)
+    ranked[alone] = _merge_run(config, params, str(tmp_path / f'{alone}'))[
+        'lp/synthetic']['mrr']
+  assert ranked[1.0] != ranked[0.0]
+  assert both['lp/synthetic']['mrr'] == ranked[chosen]
+  record, = (tmp_path / 'both' / 'records').rglob('*.json')
+  assert json.loads(record.read_text())['backbone_merge'] == chosen
 
 
-def test_a_merge_without_the_initial_weights_is_refused_before_ranking():
+def test_a_merge_that_cannot_run_is_refused_before_ranking():
+  """Without the initial weights, or without the gate that chooses."""
   config = test_config.get_config()
   config.tasks = (('lp', 'lp/synthetic', 1.0),)
+  config.model.fact_gate = True
   config.model.backbone_merges = (1.0, 0.5)
   config.model.init_checkpoint = '/nonexistent/ultra.pth'
-  with pytest.raises(ConfigError, match='model.backbone_merges'):
+  with pytest.raises(ConfigError, match='model.backbone_merges.*no such'):
+    runner.check(Experiment(config))
+  config.model.fact_gate = False
+  config.model.init_checkpoint = ''
+  with pytest.raises(ConfigError, match='model.fact_gate'):
     runner.check(Experiment(config))

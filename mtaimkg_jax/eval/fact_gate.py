@@ -86,10 +86,14 @@ def choose(reciprocal: dict[float, np.ndarray]) -> float:
   return best
 
 
-def read_gate(model, params: Any, prepared, config, mesh) -> dict:
-  """The gate of `prepared`'s graph: {'scales': {modality: scale}, 'mrr':
-  {modality: {scale: sample MRR}}, 'queries'}; `term_scales` turns it into
-  what `ranking.SplitRanker` scales the terms by."""
+def read_gates(model, backbones: dict[float, Any], prepared, config,
+               mesh) -> dict[float, dict]:
+  """The gate of `prepared`'s graph read with each of `backbones` ({merge
+  weight: parameters}): {weight: {'scales': {modality: scale}, 'mrr':
+  {modality: {scale: sample MRR}}, 'mrr_as_trained': the sample MRR with
+  every term as trained, 'queries'}}; `term_scales` turns a gate into what
+  `ranking.SplitRanker` scales the terms by. Every backbone ranks the same
+  sample with one compiled function."""
   graph, budget = prepared.graph, prepared.budget
   batch_size = config.eval.batch_size
   terms = model.terms
@@ -103,38 +107,45 @@ def read_gate(model, params: Any, prepared, config, mesh) -> dict:
       {'params': p}, g, q, side=model.apply(
           {'params': p}, g, method='graph_side'), method='rank').terms)
   arrays = prepared.arrays
-  ranks = {m: {s: [] for s in SCALES} for m in modality_terms}
-  plain = []
-  bar = summary.progress(len(facts), f'{graph.key}/fact gate', unit='query')
+  ranks = {w: {m: {s: [] for s in SCALES} for m in modality_terms}
+           for w in backbones}
+  plain = {w: [] for w in backbones}
+  bar = summary.progress(len(facts) * len(backbones),
+                         f'{graph.key}/fact gate', unit='query')
   for start in range(0, len(facts), batch_size):
     part = facts.take(np.arange(start, min(start + batch_size, len(facts))))
-    queries = pad_queries(part, graph.task, batch_size)
+    queries = parallel.replicate(pad_queries(part, graph.task, batch_size),
+                                 mesh)
     weight = edge_weight_without(graph, part, budget.edges)
     entity = arrays.entity._replace(edges={
         **arrays.entity.edges,
         'weight': parallel.replicate(weight, mesh)})
     count = len(part)
-    got = {name: np.asarray(value)[:count] for name, value in
-           jax.device_get(terms_of(params, arrays._replace(entity=entity),
-                                   parallel.replicate(queries, mesh))).items()}
     exclude = known_mask(known, part, budget.nodes)
-    as_trained, by_modality = gate_ranks(
-        got, modality_terms, part.answers, exclude, candidates,
-        config.eval.ties)
-    plain.append(as_trained)
-    for modality, by_scale in by_modality.items():
-      for scale, r in by_scale.items():
-        ranks[modality][scale].append(r)
-    bar.update(count)
+    for w, params in backbones.items():
+      got = {name: np.asarray(value)[:count] for name, value in
+             jax.device_get(terms_of(params, arrays._replace(entity=entity),
+                                     queries)).items()}
+      as_trained, by_modality = gate_ranks(
+          got, modality_terms, part.answers, exclude, candidates,
+          config.eval.ties)
+      plain[w].append(as_trained)
+      for modality, by_scale in by_modality.items():
+        for scale, r in by_scale.items():
+          ranks[w][modality][scale].append(r)
+      bar.update(count)
   bar.close()
-  reciprocal = {m: {s: 1.0 / np.concatenate(r) for s, r in by_scale.items()}
-                for m, by_scale in ranks.items()}
-  return {'scales': {m: choose(by_scale)
-                     for m, by_scale in reciprocal.items()},
-          'mrr': {m: {f'{s:g}': float(np.mean(v)) for s, v in by_scale.items()}
-                  for m, by_scale in reciprocal.items()},
-          'mrr_as_trained': float(np.mean(1.0 / np.concatenate(plain))),
-          'queries': len(facts)}
+  gates = {}
+  for w in backbones:
+    reciprocal = {m: {s: 1.0 / np.concatenate(r) for s, r in by_scale.items()}
+                  for m, by_scale in ranks[w].items()}
+    gates[w] = {
+        'scales': {m: choose(by_scale) for m, by_scale in reciprocal.items()},
+        'mrr': {m: {f'{s:g}': float(np.mean(v)) for s, v in by_scale.items()}
+                for m, by_scale in reciprocal.items()},
+        'mrr_as_trained': float(np.mean(1.0 / np.concatenate(plain[w]))),
+        'queries': len(facts)}
+  return gates
 
 
 def best_mrr(gate: dict) -> float:
@@ -146,7 +157,7 @@ def best_mrr(gate: dict) -> float:
 
 
 def choose_backbone(gates: dict[float, dict]) -> float:
-  """Of the backbones' gates ({merge weight: `read_gate`}), the weight
+  """Of the backbones' gates (`read_gates`), the weight
   whose `best_mrr` is highest (ties: the first listed). Unlike the term
   scales, no standard-error margin: neither backbone is the safe one."""
   return max(gates, key=lambda w: (best_mrr(gates[w]),

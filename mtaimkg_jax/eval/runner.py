@@ -57,17 +57,24 @@ def eval_split(config, graph: QueryGraph) -> str:
 def check(experiment: Experiment) -> None:
   """What evaluation will read, checked before any training: every
   evaluated dataset loads, has the split, and (when calibrating) enough
-  held-out queries, and a merged backbone's initial weights exist; the
-  problems are raised together."""
+  held-out queries, and the backbones to merge can be chosen among and
+  their initial weights exist; the problems are raised together."""
   experiment.load_all(experiment.eval_specs)
   problems = []
   config = experiment.config
-  path = config.model.init_checkpoint
-  if (any(w != 1 for w in config.model.backbone_merges) and
-      not (path and os.path.exists(path))):
+  if len(config.model.backbone_merges) > 1 and not config.model.fact_gate:
+    # Checked here, on the config a checkpoint ranks with (its saved
+    # ranking keys), not on the command line's.
     problems.append(ConfigError(
         'model.backbone_merges', f'{tuple(config.model.backbone_merges)} '
-        'merges the backbone with the weights training started from, '
+        'lists several backbones, which model.fact_gate chooses among; it '
+        'is off'))
+  path = config.model.init_checkpoint
+  if (any(w != 1 for w in experiment.merge_weights) and
+      not (path and os.path.exists(path))):
+    problems.append(ConfigError(
+        'model.backbone_merges', f'{experiment.merge_weights} merges the '
+        'backbone with the weights training started from, '
         f'model.init_checkpoint, which is {path!r}: no such file'))
   for spec in experiment.eval_specs:
     graph = experiment.graph(spec)
@@ -130,8 +137,10 @@ def _finish(experiment: Experiment, workdir: str, results: Results,
 def evaluate(experiment: Experiment, params: Any, workdir: str,
              step: int | None = None) -> Results:
   """Ranks every query of each evaluated dataset with the model `params`
-  (resumable, `ranking.SplitRanker`) and writes the results. Its callers
-  ran `check` first, before training or restoring anything."""
+  (resumable, `ranking.SplitRanker`), its backbone merged as
+  `model.backbone_merges` says (an LP graph: the fact gate's choice), and
+  writes the results. Its callers ran `check` first, before training or
+  restoring anything."""
   config = experiment.config
   fns = steps.make_steps(experiment.model, experiment.optimizer(params),
                          config, experiment.mesh)
@@ -150,23 +159,22 @@ def evaluate(experiment: Experiment, params: Any, workdir: str,
       split = eval_split(config, experiment.graph(spec))
       item = _subset(config, experiment.prepare(spec, split), split)
       graph, kind = item.graph, item.kind
+      gate, merge = None, first
+      if config.model.fact_gate and kind.fact_gated and (
+          len(experiment.terms) > 1 or len(backbones) > 1):
+        gates = fact_gate.read_gates(experiment.model, backbones, item,
+                                     config, experiment.mesh)
+        merge = fact_gate.choose_backbone(gates)
+        gate, ranker = gates[merge], rankers[merge]
+        if len(gates) > 1:
+          gate = {**gate, 'backbone_mrr': {
+              f'{w:g}': fact_gate.best_mrr(g) for w, g in gates.items()}}
       calibrating = calibration.calibrates(config, graph)
       if calibrating:
         held_out = ranker.rank(experiment.prepare(spec, 'valid'), 'valid',
                                keep_scores=True)
         scales[graph.key] = calibration.choose(config, graph.key, held_out)
       matched = matching.matches(config, kind)
-      gate = None
-      if config.model.fact_gate and kind.fact_gated and len(
-          experiment.terms) > 1:
-        gates = {w: fact_gate.read_gate(experiment.model, merged, item,
-                                        config, experiment.mesh)
-                 for w, merged in backbones.items()}
-        merge = fact_gate.choose_backbone(gates)
-        gate, ranker = gates[merge], rankers[merge]
-        if len(gates) > 1:
-          gate = {**gate, 'backbone_merge': merge, 'backbone_mrr': {
-              f'{w:g}': fact_gate.best_mrr(g) for w, g in gates.items()}}
       self_trains = self_training.applies(config, kind)
       result = ranker.rank(
           item, split, keep_scores=matched or calibrating or self_trains,
@@ -185,8 +193,8 @@ def evaluate(experiment: Experiment, params: Any, workdir: str,
       extra[graph.key].update(routing=dict(zip(
           experiment.terms.names, map(float, weights[graph.key][1]))),
                               evidence=seen['mean'])
-      if gate is None and first != 1:
-        extra[graph.key]['backbone_merge'] = first
+      if tuple(config.model.backbone_merges) != (1.0,):
+        extra[graph.key]['backbone_merge'] = merge
       if gate is not None:
         extra[graph.key]['fact_gate'] = gate
         evidence_seen[graph.key]['fact_gate'] = gate

@@ -293,7 +293,8 @@ KEYS = (
     Key('eval.self_training_rounds', 0, integer(0), 'evaluation',
         'One-to-one tasks (EA): rounds of ranking again with the mutual '
         'best pairs of the last ranking as pseudo seed pairs '
-        '(eval/self_training.py); 0: off.'),
+        '(eval/self_training.py); 0: off (chosen on ja_en\'s held-out '
+        'seed pairs: docs/experiments/2026-12-07-self-training.md).'),
     Key('eval.self_training_margin', 0.0, number(0), 'evaluation',
         'A pseudo seed pair\'s query scores its candidate at least this '
         'much above its second best.'),

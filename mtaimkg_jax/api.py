@@ -30,6 +30,7 @@ from mtaimkg_jax.data.batches import pad_queries
 from mtaimkg_jax.data.graph import QuerySet
 from mtaimkg_jax.data.tasks import ParsedQuery
 from mtaimkg_jax.errors import ConfigError, raise_together
+from mtaimkg_jax.eval import fact_gate
 from mtaimkg_jax.experiment import Experiment, Init, Prepared, resolve_init
 
 
@@ -42,7 +43,6 @@ class Predictor:
     the first query."""
     self.experiment = experiment
     self.init = init
-    self._params = None
     self._encode_text = None
     model = experiment.model
     # The graph's query-independent part (unit features, prototypes, edge
@@ -50,7 +50,11 @@ class Predictor:
     centre = experiment.config.model.num_references > 0
     self._graph_side = jax.jit(lambda p, g: model.apply(
         {'params': p}, g, centre=centre, method='graph_side'))
-    self._sides = {}
+    # The parameters with each backbone merge, restored on the first
+    # query; per dataset, the parameters, graph side and gate it is
+    # ranked with.
+    self._backbones = None
+    self._ranked = {}
     self._score = jax.jit(lambda p, g, q, side: model.apply(
         {'params': p}, g, q, side=side, method='rank'))
 
@@ -113,10 +117,31 @@ class Predictor:
     prepared = self._prepared(task)
     return prepared.kind.parse_query(prepared.graph, query)
 
-  def _params_once(self) -> Any:
-    if self._params is None:
-      self._params = self.experiment.params_of(self.init)
-    return self._params
+  def _side(self, params: Any, arrays: Any, gate: dict | None) -> Any:
+    side = self._graph_side(params, arrays)
+    if gate is None:
+      return side
+    return side._replace(term_scales=parallel.replicate(
+        fact_gate.term_scales(self.experiment.terms, gate),
+        self.experiment.mesh))
+
+  def _ranked_with(self, prepared: Prepared) -> tuple[Any, Any, dict | None]:
+    """The parameters, graph side and fact gate `prepared`'s graph is
+    ranked with, as evaluation ranks it (`fact_gate.ranked_with`: on an
+    LP graph, the backbone merge and term scales its own facts choose);
+    read on the graph's first query."""
+    key = prepared.spec.dataset
+    if key not in self._ranked:
+      if self._backbones is None:
+        self._backbones = self.experiment.backbones(
+            self.experiment.params_of(self.init))
+      merge, gate = fact_gate.ranked_with(
+          self.experiment.model, self._backbones, prepared,
+          self.experiment.config, self.experiment.mesh)
+      params = self._backbones[merge]
+      self._ranked[key] = (params, self._side(params, prepared.arrays, gate),
+                           gate)
+    return self._ranked[key]
 
   def _forward(self, query: str, task: str | None
                ) -> tuple[Prepared, ParsedQuery, Any]:
@@ -124,15 +149,12 @@ class Predictor:
     prepared = self._prepared(task)
     graph = prepared.graph
     parsed = prepared.kind.parse_query(graph, query)
-    params = self._params_once()
-    if parsed.new_text is None:
-      arrays = prepared.arrays
-      if prepared.spec.dataset not in self._sides:
-        self._sides[prepared.spec.dataset] = self._graph_side(params, arrays)
-      side = self._sides[prepared.spec.dataset]
-    else:  # a new mention's features change the graph's unit features
+    params, side, gate = self._ranked_with(prepared)
+    arrays = prepared.arrays
+    if parsed.new_text is not None:
+      # A new mention's features change the graph's unit features.
       arrays = self._with_new_mention(prepared, parsed.new_text)
-      side = self._graph_side(params, arrays)
+      side = self._side(params, arrays, gate)
     batch_size = self.experiment.config.eval.batch_size
     queries = pad_queries(
         QuerySet(np.array([parsed.node]), np.array([parsed.relation]),

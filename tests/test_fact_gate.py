@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from configs import test as test_config
-from mtaimkg_jax import checkpoint, parallel
+from mtaimkg_jax import api, checkpoint, parallel
 from mtaimkg_jax.data import loading
 from mtaimkg_jax.errors import ConfigError
 from mtaimkg_jax.eval import fact_gate, runner
@@ -113,10 +113,10 @@ def _merge_run(config, params, workdir):
                          workdir)
 
 
-def test_each_graph_ranks_with_the_backbone_its_facts_chose(tmp_path):
-  """Two backbones (a model's and another one it "started from"): the
-  gate is read with each, the choice is recorded, and the graph ranks
-  exactly as with the chosen backbone alone, not as with the other."""
+def _two_backbones(tmp_path):
+  """An LP config with the fact gate choosing between a model's backbone
+  (merge 1) and another one it "started from" (merge 0), and the model's
+  parameters."""
   config = test_config.get_config()
   config.tasks = (('lp', 'lp/synthetic', 1.0),)
   config.model.fact_gate = True
@@ -130,6 +130,14 @@ def test_each_graph_ranks_with_the_backbone_its_facts_chose(tmp_path):
   checkpoint.save_params(start, other.init_params(prepared)['backbone'])
   config.model.init_checkpoint = start
   config.model.backbone_merges = (1.0, 0.0)
+  return config, params
+
+
+def test_each_graph_ranks_with_the_backbone_its_facts_chose(tmp_path):
+  """Two backbones: the gate is read with each, the choice is recorded,
+  and the graph ranks exactly as with the chosen backbone alone, not as
+  with the other."""
+  config, params = _two_backbones(tmp_path)
   both = _merge_run(config, params, str(tmp_path / 'both'))
   with open(tmp_path / 'both' / 'evidence.json') as f:
     gate = json.load(f)['lp/synthetic']['fact_gate']
@@ -145,6 +153,42 @@ def test_each_graph_ranks_with_the_backbone_its_facts_chose(tmp_path):
   assert both['lp/synthetic']['mrr'] == ranked[chosen]
   record, = (tmp_path / 'both' / 'records').rglob('*.json')
   assert json.loads(record.read_text())['backbone_merge'] == chosen
+
+
+def test_a_prediction_ranks_as_evaluation_does(tmp_path, monkeypatch):
+  """`api.Predictor` reads the same gate and ranks with the same backbone
+  as evaluation: its scores are those of the chosen backbone alone, with
+  the scales the gate chose, and not those of the other backbone."""
+  config, params = _two_backbones(tmp_path)
+  _merge_run(config, params, str(tmp_path / 'eval'))
+  with open(tmp_path / 'eval' / 'evidence.json') as f:
+    evaluated = json.load(f)['lp/synthetic']['fact_gate']
+  monkeypatch.setattr(Experiment, 'params_of', lambda self, _: (
+      parallel.replicate(params, self.mesh)))
+
+  def predicted(merges):
+    config.model.backbone_merges = merges
+    predictor = api.Predictor(Experiment(config), init=None)
+    graph = predictor.experiment.prepare(
+        predictor.experiment.eval_specs[0]).graph
+    test = graph.queries['test']
+    query = (f'{graph.node_names[test.nodes[0]]}|'
+             f'{graph.relation_names[test.relations[0]]}|?')
+    answers = predictor.predict(query, top_k=5)
+    _, _, gate = predictor._ranked['lp/synthetic']  # pylint: disable=protected-access
+    return [(a['id'], a['score']) for a in answers], gate
+
+  both, gate = predicted((1.0, 0.0))
+  assert gate['scales'] == evaluated['scales']
+  assert gate['backbone_mrr'] == evaluated['backbone_mrr']
+  chosen = max((1.0, 0.0), key=lambda w: gate['backbone_mrr'][f'{w:g}'])
+  alone, alone_gate = predicted((chosen,))
+  other, _ = predicted((1.0 - chosen,))
+  assert alone_gate['scales'] == gate['scales']
+  np.testing.assert_allclose([s for _, s in both], [s for _, s in alone],
+                             rtol=1e-5)
+  assert [i for i, _ in both] == [i for i, _ in alone]
+  assert [s for _, s in both] != [s for _, s in other]
 
 
 def test_a_merge_that_cannot_run_is_refused_before_ranking():

@@ -164,6 +164,27 @@ def choose_backbone(gates: dict[float, dict]) -> float:
                                    -list(gates).index(w)))
 
 
+def ranked_with(model, backbones: dict[float, Any], prepared, config,
+                mesh) -> tuple[float, dict | None]:
+  """The backbone (its merge weight, a key of `backbones`) and the gate
+  `prepared`'s graph is ranked with. With `model.fact_gate` on, a task
+  kind the gate reads (LP) and something to choose (modality terms, or
+  several backbones): the gate's choice, the gate noting every backbone's
+  best sample MRR when there are several. Else the first backbone and no
+  gate (every term as trained)."""
+  first = next(iter(backbones))
+  if not (config.model.fact_gate and prepared.kind.fact_gated and (
+      len(model.terms) > 1 or len(backbones) > 1)):
+    return first, None
+  gates = read_gates(model, backbones, prepared, config, mesh)
+  merge = choose_backbone(gates)
+  gate = gates[merge]
+  if len(gates) > 1:
+    gate = {**gate, 'backbone_mrr': {f'{w:g}': best_mrr(g)
+                                     for w, g in gates.items()}}
+  return merge, gate
+
+
 def term_scales(terms: Terms, gate: dict) -> np.ndarray:
   """float32 [K] per term, the scale its modality's gate chose (structure
   and a modality the gate did not see: 1)."""

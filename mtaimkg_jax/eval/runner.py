@@ -152,23 +152,14 @@ def evaluate(experiment: Experiment, params: Any, workdir: str,
                                       experiment.mesh, preemption,
                                       experiment.terms)
                for w, merged in backbones.items()}
-    first = next(iter(backbones))
     for spec in experiment.eval_specs:
       started = time.time()
-      ranker = rankers[first]
       split = eval_split(config, experiment.graph(spec))
       item = _subset(config, experiment.prepare(spec, split), split)
       graph, kind = item.graph, item.kind
-      gate, merge = None, first
-      if config.model.fact_gate and kind.fact_gated and (
-          len(experiment.terms) > 1 or len(backbones) > 1):
-        gates = fact_gate.read_gates(experiment.model, backbones, item,
-                                     config, experiment.mesh)
-        merge = fact_gate.choose_backbone(gates)
-        gate, ranker = gates[merge], rankers[merge]
-        if len(gates) > 1:
-          gate = {**gate, 'backbone_mrr': {
-              f'{w:g}': fact_gate.best_mrr(g) for w, g in gates.items()}}
+      merge, gate = fact_gate.ranked_with(experiment.model, backbones, item,
+                                          config, experiment.mesh)
+      ranker = rankers[merge]
       calibrating = calibration.calibrates(config, graph)
       if calibrating:
         held_out = ranker.rank(experiment.prepare(spec, 'valid'), 'valid',

@@ -12,6 +12,13 @@ the README can say what limits a target with a measured number:
   python benchmarks/probes.py anchors --dataset ea/DBP15K/zh_en
   # EL: character trigrams of the mention's surface form vs entity names
   python benchmarks/probes.py surface-ngrams --dataset el/RichpediaMEL
+  # EA: the entities' original-language names (their URIs) read by a
+  # multilingual encoder, added to the model's EA names prior
+  python benchmarks/probes.py original-names --dataset ea/DBP15K/zh_en
+  # EL: the mention's sentence vs each entity's attribute text, added to
+  # the model's names prior (text + 0.2 x trigrams); also on mentions
+  # whose gold name other entities share
+  python benchmarks/probes.py el-context --dataset el/RichpediaMEL
   # LP zero-shot: two text signals added to ULTRA's logits, their weights
   # chosen on DB15K's validation queries, tested on MKG-W's full test set
   python benchmarks/probes.py lp-text --dataset lp/MKG-W --choose-on lp/DB15K
@@ -42,10 +49,12 @@ from configs import presets, transfer  # pylint: disable=g-import-not-at-top,wro
 from mtaimkg_jax import config_base, metrics, summary  # pylint: disable=g-import-not-at-top,wrong-import-position
 from mtaimkg_jax.data import features, loading, padding, views  # pylint: disable=g-import-not-at-top,wrong-import-position
 from mtaimkg_jax.data.features import unit_rows  # pylint: disable=g-import-not-at-top,wrong-import-position
+from mtaimkg_jax.eval import results  # pylint: disable=g-import-not-at-top,wrong-import-position
 from mtaimkg_jax.eval.matching import one_to_one_ranks  # pylint: disable=g-import-not-at-top,wrong-import-position
 from mtaimkg_jax.data.batches import eval_batches  # pylint: disable=g-import-not-at-top,wrong-import-position
 from mtaimkg_jax.data.graph import KnownAnswers, QueryGraph  # pylint: disable=g-import-not-at-top,wrong-import-position
-from mtaimkg_jax.models import ultra_import  # pylint: disable=g-import-not-at-top,wrong-import-position
+from mtaimkg_jax.models import terms, ultra_import  # pylint: disable=g-import-not-at-top,wrong-import-position
+from mtaimkg_jax.types import MENTION  # pylint: disable=g-import-not-at-top,wrong-import-position
 from mtaimkg_jax.models.model import StructureOnly  # pylint: disable=g-import-not-at-top,wrong-import-position
 from plan import ULTRA_3G  # pylint: disable=g-import-not-at-top,wrong-import-position
 
@@ -56,11 +65,10 @@ WEIGHTS = (0.0, 0.1, 0.2, 0.3, 0.5, 0.75, 1.0, 1.5, 2.0)
 Scorer = Callable[[np.ndarray, np.ndarray, float], np.ndarray]
 
 
-def split_metrics(graph: QueryGraph, split: str, candidates: np.ndarray,
-                  score: Scorer, weight: float,
-                  chunk: int = 1024) -> dict[str, float]:
+def split_ranks(graph: QueryGraph, split: str, candidates: np.ndarray,
+                score: Scorer, weight: float, chunk: int = 1024) -> np.ndarray:
   """Realistic-tie ranks of `split`'s answers among `candidates` (sorted
-  node ids), summarised."""
+  node ids)."""
   queries = graph.queries[split]
   columns = np.searchsorted(candidates, queries.answers)
   everyone = jnp.ones((len(candidates),), bool)
@@ -71,7 +79,14 @@ def split_metrics(graph: QueryGraph, split: str, candidates: np.ndarray,
     ranks.append(np.asarray(metrics.filtered_ranks(
         scores, jnp.asarray(columns[rows]), jnp.zeros(scores.shape, bool),
         everyone)))
-  return metrics.summarize(np.concatenate(ranks))
+  return np.concatenate(ranks)
+
+
+def split_metrics(graph: QueryGraph, split: str, candidates: np.ndarray,
+                  score: Scorer, weight: float) -> dict[str, float]:
+  """`split_ranks`, summarised."""
+  return metrics.summarize(split_ranks(graph, split, candidates, score,
+                                       weight))
 
 
 def probe(graph: QueryGraph, score: Scorer,
@@ -121,22 +136,10 @@ def neighbour_names(graph: QueryGraph) -> dict:
                lambda split: np.unique(graph.queries[split].answers))
 
 
-def anchors(graph: QueryGraph) -> dict:
-  """EA: cosine of names + cosine of neighbours' names + w · cosine of
-  the `anchors` view (`views.anchor_codes`: seed pairs among the
-  neighbours), the model's sum of per-view cosine priors; the result also
-  has test H@1/MRR after one-to-one matching at the cosine rows'
-  temperature (0.02)."""
-  text = graph.features['text']
-  x = unit_rows(text.values.astype(np.float32))
-  context = unit_rows(views.neighbour_sums(graph, x, text.present).values)
-  codes = unit_rows(views.anchor_codes(graph).values)
-
-  def score(nodes, candidates, weight):
-    return (x[nodes] @ x[candidates].T +
-            context[nodes] @ context[candidates].T +
-            weight * (codes[nodes] @ codes[candidates].T))
-
+def alignment_probe(graph: QueryGraph, score: Scorer) -> dict:
+  """`probe` of an EA signal (candidates: the split's graph-2 entities),
+  the test rows also after one-to-one matching at the cosine rows'
+  temperature (`SINKHORN_COSINE`)."""
   def candidates_of(split):
     return np.unique(graph.queries[split].answers)
 
@@ -155,6 +158,58 @@ def anchors(graph: QueryGraph) -> dict:
   return result
 
 
+def anchors(graph: QueryGraph) -> dict:
+  """EA: cosine of names + cosine of neighbours' names + w · cosine of
+  the `anchors` view (`views.anchor_codes`: seed pairs among the
+  neighbours), the model's sum of per-view cosine priors
+  (`alignment_probe`: also one-to-one test rows)."""
+  text = graph.features['text']
+  x = unit_rows(text.values.astype(np.float32))
+  context = unit_rows(views.neighbour_sums(graph, x, text.present).values)
+  codes = unit_rows(views.anchor_codes(graph).values)
+
+  def score(nodes, candidates, weight):
+    return (x[nodes] @ x[candidates].T +
+            context[nodes] @ context[candidates].T +
+            weight * (codes[nodes] @ codes[candidates].T))
+
+  return alignment_probe(graph, score)
+
+
+def original_names(graph: QueryGraph,
+                   native: Callable[[list[str]], features.Features] = (
+                       views.native_features)) -> dict:
+  """EA: the model's names prior at initialisation (cosines of the
+  translated names and of the neighbours' names, 0.3 x anchors, 0.2 x
+  surface trigrams, `terms.NAMES_PRIOR_MODALITIES`) + w x cosine of a
+  multilingual encoding of each entity's own name as its URI gives it (the
+  original language on one side, English on the other: the `native`
+  view's raw rows); w chosen on the seed pairs. Also the original names
+  alone and one-to-one rows."""
+  text = graph.features['text']
+  x = unit_rows(text.values.astype(np.float32))
+  context = unit_rows(views.neighbour_sums(graph, x, text.present).values)
+  codes = unit_rows(views.anchor_codes(graph).values)
+  surface = unit_rows(views.surface_features(graph.surface_forms).values)
+  original = native(graph.surface_forms)
+  o = unit_rows(original.values) * original.present[:, None]
+  prior = terms.NAMES_PRIOR_MODALITIES
+
+  def score(nodes, candidates, weight):
+    def cos(v):
+      return v[nodes] @ v[candidates].T
+    return (cos(x) + cos(context) + prior['anchors'] * cos(codes) +
+            prior['surface'] * cos(surface) + weight * cos(o))
+
+  def alone(nodes, candidates, _):
+    return o[nodes] @ o[candidates].T
+
+  result = alignment_probe(graph, score)
+  result['test_original_names_alone'] = split_metrics(
+      graph, 'test', np.unique(graph.queries['test'].answers), alone, 0.0)
+  return result
+
+
 def surface_ngrams(graph: QueryGraph) -> dict:
   """EL: text cosine + w · cosine of character-trigram hashing vectors of
   the mention's surface form and the entity's name; all KB candidates."""
@@ -168,6 +223,72 @@ def surface_ngrams(graph: QueryGraph) -> dict:
 
   candidates = np.flatnonzero(graph.candidates)
   return probe(graph, score, lambda _: candidates)
+
+
+def context_texts(graph: QueryGraph) -> list[str]:
+  """Per node of an EL graph, what it says besides its name: a mention's
+  sentence (its text is `mention | sentence`) and a KB entity's attribute
+  text (`Attribute: value.` per attribute fact, in file order); empty for
+  attribute-value nodes."""
+  contexts = [''] * graph.num_nodes
+  for node in np.flatnonzero(graph.node_kind == MENTION):
+    contexts[node] = graph.node_names[node].split(' | ', 1)[-1].strip()
+  facts = graph.edges[(graph.edges[:, 1] < graph.num_base_relations) &
+                      graph.candidates[graph.edges[:, 0]] &
+                      ~graph.candidates[graph.edges[:, 2]]]
+  attributes: dict[int, list[str]] = {}
+  for entity, _, value in facts:
+    attributes.setdefault(int(entity), []).append(graph.node_tokens[value])
+  for entity, said in attributes.items():
+    contexts[entity] = ' '.join(f'{a}.' for a in said)
+  return contexts
+
+
+def el_context(graph: QueryGraph,
+               encoder: features.TextEncoder | None = None) -> dict:
+  """EL: the model's names prior (text cosine + 0.2 x surface-trigram
+  cosine, `terms.NAMES_PRIOR_MODALITIES`) + w x cosine of the MiniLM
+  encodings of the mention's sentence alone and the entity's attribute
+  text alone; w chosen on the training mentions. Test metrics also on the
+  mentions whose gold name another entity shares (`results.shared_name`),
+  and for text cosine alone (the names floor)."""
+  x = unit_rows(graph.features['text'].values.astype(np.float32))
+  surface = unit_rows(views.surface_features(graph.surface_forms).values)
+  context = features.encode_texts(encoder or features.MiniLMEncoder(),
+                                  context_texts(graph),
+                                  features.default_cache_dir())
+  c = unit_rows(context.values) * context.present[:, None]
+  prior = terms.NAMES_PRIOR_MODALITIES['surface']
+
+  def score(nodes, candidates, weight):
+    return (x[nodes] @ x[candidates].T +
+            prior * (surface[nodes] @ surface[candidates].T) +
+            weight * (c[nodes] @ c[candidates].T))
+
+  def text_alone(nodes, candidates, _):
+    return x[nodes] @ x[candidates].T
+
+  candidates = np.flatnonzero(graph.candidates)
+  result = probe(graph, score, lambda _: candidates)
+  shared = results.shared_name(graph, graph.queries['test'].answers)
+  for name, scorer, weight in (('test_names_floor', text_alone, 0.0),
+                               ('test_baseline', score, 0.0),
+                               ('test_probe', score, result['weight'])):
+    ranks = split_ranks(graph, 'test', candidates, scorer, weight)
+    result[name] = metrics.summarize(ranks)
+    result[name]['shared_name'] = metrics.summarize(ranks[shared])
+  return result
+
+
+def describe_context(result: dict) -> str:
+  """`describe_gain`, then H@1 on the shared-name mentions."""
+  shared = {k: result[k]['shared_name'] for k in (
+      'test_names_floor', 'test_baseline', 'test_probe')}
+  return (describe_gain(result) + f'; {shared["test_probe"]["count"]} '
+          'shared-name mentions: H@1 names alone '
+          f'{shared["test_names_floor"]["hits@1"]:.3f}, prior '
+          f'{shared["test_baseline"]["hits@1"]:.3f}, with context '
+          f'{shared["test_probe"]["hits@1"]:.3f}')
 
 
 # LP: (prototype, text-neighbours) weight pairs tried on the choosing graph.
@@ -346,7 +467,9 @@ class Probe:
 
 PROBES = {'anchors': Probe('ea', anchors),
           'neighbour-names': Probe('ea', neighbour_names),
+          'original-names': Probe('ea', original_names),
           'surface-ngrams': Probe('el', surface_ngrams),
+          'el-context': Probe('el', el_context, describe=describe_context),
           'lp-text': Probe('lp', lp_text, chooses_on_another_graph=True),
           'linked-pairs': Probe('lp', linked_pairs, reads_text=False,
                                 describe=json.dumps)}

@@ -122,7 +122,7 @@ def _stop_at(value) -> str | None:
 
 
 _TASKS = ('lp', 'ea', 'el')
-_VIEWS = ('neighbours', 'surface', 'anchors')
+_VIEWS = ('neighbours', 'surface', 'anchors', 'native')
 _MODALITIES = ('text', 'image') + _VIEWS
 _ABLATIONS = ('modalities', 'edge_gates', 'modality_terms')
 

@@ -22,7 +22,7 @@ TASK_IDS = {task: i for i, task in enumerate(TASKS)}
 # own features, names and edges (data/views.py). A padded graph carries
 # arrays for every one of `ALL_MODALITIES`, in this order.
 MODALITIES = ('text', 'image')
-VIEWS = ('neighbours', 'surface', 'anchors')
+VIEWS = ('neighbours', 'surface', 'anchors', 'native')
 ALL_MODALITIES = MODALITIES + VIEWS
 # What a graph's node is (`QueryGraph.node_kind`): an entity of a
 # knowledge graph, or an EL mention (an edgeless node of its own).

@@ -9,7 +9,7 @@ import pytest
 
 from configs import test as test_config
 from conftest import PROJECT
-from mtaimkg_jax.data import loading
+from mtaimkg_jax.data import features, loading
 
 sys.path.insert(0, str(PROJECT / 'benchmarks'))
 import probes  # pylint: disable=g-import-not-at-top,wrong-import-position
@@ -118,3 +118,57 @@ def test_a_result_is_kept_per_graph_its_weights_were_chosen_on():
                   'lp-text lp/MKG-W chosen on lp/MKG-W'}
   assert probes.result_key('linked-pairs', 'lp/DB15K', None) == (
       'linked-pairs lp/DB15K')
+
+
+def _el_dataset(root):
+  """Two entities named Paris told apart by their attributes only."""
+  path = root / 'el' / 'tiny'
+  path.mkdir(parents=True)
+  (path / 'qid2ne.json').write_text(json.dumps(
+      {'Q1': 'Paris', 'Q2': 'Paris', 'Q3': 'Lyon'}))
+  (path / 'qid2abs.json').write_text(json.dumps(
+      {'Q1': 'Instance of: city. Country: France.',
+       'Q2': 'Occupation: actress.', 'Q3': 'Instance of: city.'}))
+
+  def mention(surface, sentence, answer):
+    return {'mentions': surface, 'sentence': sentence, 'answer': answer}
+
+  (path / 'train.json').write_text(json.dumps([
+      mention('Paris', 'Paris is a city in France.', 'Q1'),
+      mention('Lyon', 'Lyon is a city.', 'Q3')]))
+  (path / 'test.json').write_text(json.dumps([
+      mention('Paris', 'Paris acted in a film as an actress.', 'Q2'),
+      mention('Paris', 'The city of Paris.', 'Q1')]))
+  return 'el/tiny'
+
+
+def test_el_context_reads_sentences_and_attributes_apart_from_names(
+    tmp_path):
+  graph = probes.load(_el_dataset(tmp_path), 'el', str(tmp_path))
+  contexts = dict(zip(graph.node_names, probes.context_texts(graph)))
+  assert probes.context_texts(graph)[:3] == [
+      'Instance of: city. Country: France.', 'Occupation: actress.',
+      'Instance of: city.']
+  assert contexts['city'] == ''  # an attribute value: its name only
+  test_nodes = graph.queries['test'].nodes
+  assert [probes.context_texts(graph)[n] for n in test_nodes] == [
+      'Paris acted in a film as an actress.', 'The city of Paris.']
+  result = probes.el_context(graph)
+  assert result['weight'] in probes.WEIGHTS
+  for key in ('test_names_floor', 'test_baseline', 'test_probe'):
+    assert result[key]['count'] == 2
+    assert result[key]['shared_name']['count'] == 2  # both gold names: Paris
+
+
+def test_original_names_adds_a_multilingual_name_cosine_to_the_ea_prior():
+  graph = _graph('ea')
+  hashing = features.HashingEncoder(64)
+  result = probes.original_names(graph, lambda forms: features.encode_texts(
+      hashing, forms, None))
+  assert result['weight'] in probes.WEIGHTS
+  for key in ('test_baseline', 'test_probe', 'test_original_names_alone'):
+    assert result[key]['count'] == len(graph.queries['test'])
+  for key in ('test_baseline', 'test_probe'):
+    assert 0 < result[key]['one_to_one_hits@1'] <= 1
+  if result['weight'] == 0.0:
+    assert result['test_probe'] == result['test_baseline']

@@ -77,6 +77,24 @@ def test_surface_view_reads_names_and_mention_surface_forms(graphs):
     assert graph.features['surface'].present.all()
 
 
+def test_native_view_places_a_name_near_its_translation_in_any_script():
+  """The multilingual encoder the `native` view reads (the real model,
+  installed with the package): a Chinese or Japanese name is nearer its
+  English counterpart than another entity's; empty names are absent."""
+  forms = ['金大中', '東京', 'Kim Dae-jung', 'Tokyo', '']
+  raw = views.native_features(forms)
+  np.testing.assert_array_equal(raw.present, [True] * 4 + [False])
+  unit = raw.values / np.maximum(
+      np.linalg.norm(raw.values, axis=1, keepdims=True), 1e-9)
+  cosine = unit[:2] @ unit[2:4].T
+  assert cosine[0, 0] > cosine[0, 1] and cosine[1, 1] > cosine[1, 0]
+  config = _config()
+  config.features.views = ('native',)
+  ea = next(g for _, g in loading.load_graphs(config) if g.task == 'ea')
+  assert ea.features['native'].present.all()
+  assert ea.unifiers['native'][0] is not None
+
+
 def test_anchors_view_sums_the_codes_of_seed_pairs_among_neighbours(graphs):
   graph = graphs['ea']
   view = views.anchor_codes(graph, dim=64)

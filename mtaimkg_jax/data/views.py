@@ -19,6 +19,12 @@ representation, own cosine prior). Each was measured first by
   names. A node's own pair never counts. Probe: on DBP15K zh_en, added
   to names and neighbours' names, H@1 0.796 → 0.837 (one-to-one 0.882 →
   0.918).
+- `native`: the node's name as its own graph gives it (an EA entity's
+  URI: Chinese or Japanese on one side of DBP15K, English on the other;
+  an EL mention's surface form), read by a multilingual encoder
+  (`features.MultilingualEncoder`), beside the `text` modality's
+  machine-translated names: a translation's errors are not the
+  encoder's. Probe: `benchmarks/probes.py original-names`.
 """
 
 from __future__ import annotations
@@ -28,7 +34,9 @@ from typing import Callable, Sequence
 
 import numpy as np
 
-from mtaimkg_jax.data.features import HashingEncoder, fit_unifier, unit_rows
+from mtaimkg_jax.data.features import (HashingEncoder, MultilingualEncoder,
+                                       default_cache_dir, encode_texts,
+                                       fit_unifier, unit_rows)
 from mtaimkg_jax.data.graph import QueryGraph, inverse_relation
 from mtaimkg_jax.data.mmkg import Features
 from mtaimkg_jax.types import VIEWS
@@ -77,6 +85,13 @@ def surface_features(forms: Sequence[str]) -> Features:
                   np.array([bool(f.strip()) for f in forms]))
 
 
+def native_features(forms: Sequence[str]) -> Features:
+  """Raw `native` rows of nodes with these surface forms: their
+  multilingual encodings (absent when empty), cached as text features
+  are (`features.encode_texts`, the default cache directory)."""
+  return encode_texts(MultilingualEncoder(), list(forms), default_cache_dir())
+
+
 ANCHOR_DIM = 1024
 
 
@@ -103,7 +118,7 @@ def anchor_codes(graph: QueryGraph, dim: int = ANCHOR_DIM) -> Features | None:
 # The views a node's name alone gives (names → raw rows), so that a new
 # node at predict time has them too (data/featurize.py `new_node`).
 NAME_VIEWS: dict[str, Callable[[Sequence[str]], Features]] = {
-    'surface': surface_features}
+    'surface': surface_features, 'native': native_features}
 
 
 def _raw_view(graph: QueryGraph, view: str) -> Features | None:

@@ -60,7 +60,7 @@ from plan import ULTRA_3G  # pylint: disable=g-import-not-at-top,wrong-import-po
 
 # One-to-one matching of cosine similarities: the temperature usual in EA.
 SINKHORN_COSINE = 0.02
-WEIGHTS = (0.0, 0.1, 0.2, 0.3, 0.5, 0.75, 1.0, 1.5, 2.0)
+WEIGHTS = (0.0, 0.1, 0.2, 0.3, 0.5, 0.75, 1.0, 1.5, 2.0, 3.0, 4.0)
 # Scores [Q, C] of a split's queries against its candidates, for weight w.
 Scorer = Callable[[np.ndarray, np.ndarray, float], np.ndarray]
 

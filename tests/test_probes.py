@@ -1,6 +1,7 @@
 """benchmarks/probes.py: the probes end to end on the synthetic graphs of
 configs/test.py."""
 
+import functools
 import json
 import sys
 
@@ -15,11 +16,17 @@ sys.path.insert(0, str(PROJECT / 'benchmarks'))
 import probes  # pylint: disable=g-import-not-at-top,wrong-import-position
 
 
-def _graph(task, **synthetic):
+@functools.lru_cache(maxsize=None)
+def _graphs(synthetic=()):
   config = test_config.get_config()
-  config.data.synthetic.update(synthetic)
-  graphs = loading.load_graphs(config)
-  return next(g for _, g in graphs if g.task == task)
+  config.data.synthetic.update(dict(synthetic))
+  return {g.task: g for _, g in loading.load_graphs(config)}
+
+
+def _graph(task, **synthetic):
+  """configs/test.py's synthetic graph of `task` (loaded once per
+  generator setting; probes only read it)."""
+  return _graphs(tuple(sorted(synthetic.items())))[task]
 
 
 def test_probes_choose_a_weight_on_train_and_report_test():

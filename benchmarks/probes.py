@@ -17,8 +17,10 @@ the README can say what limits a target with a measured number:
   python benchmarks/probes.py original-names --dataset ea/DBP15K/zh_en
   # EL: the mention's sentence vs each entity's attribute text, added to
   # the model's names prior (text + 0.2 x trigrams); also on mentions
-  # whose gold name other entities share
+  # whose gold name other entities share; -homonyms: only among entities
+  # that share a name
   python benchmarks/probes.py el-context --dataset el/RichpediaMEL
+  python benchmarks/probes.py el-context-homonyms --dataset el/RichpediaMEL
   # LP zero-shot: two text signals added to ULTRA's logits, their weights
   # chosen on DB15K's validation queries, tested on MKG-W's full test set
   python benchmarks/probes.py lp-text --dataset lp/MKG-W --choose-on lp/DB15K
@@ -33,6 +35,7 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import functools
 import itertools
 import json
 import pathlib
@@ -244,14 +247,40 @@ def context_texts(graph: QueryGraph) -> list[str]:
   return contexts
 
 
+def homonym_centring(graph: QueryGraph, candidates: np.ndarray
+                     ) -> Callable[[np.ndarray], np.ndarray]:
+  """A map of S [Q, C] (a signal over `candidates`) to S less, in each
+  column of a candidate whose name (case and spaces folded) another
+  candidate shares, the mean of S over that name's candidates, and 0 in
+  every other column: a signal centred so only reorders entities that
+  share a name."""
+  folded = [' '.join(graph.node_names[c].lower().split()) for c in candidates]
+  _, group, size = np.unique(folded, return_inverse=True, return_counts=True)
+  columns = np.flatnonzero(size[group] >= 2)
+  _, member = np.unique(group[columns], return_inverse=True)
+  mean = np.zeros((len(columns), member.max() + 1), np.float32)
+  mean[np.arange(len(columns)), member] = 1.0 / size[group[columns]]
+
+  def centre(signal: np.ndarray) -> np.ndarray:
+    out = np.zeros_like(signal)
+    shared = signal[:, columns]
+    out[:, columns] = shared - (shared @ mean)[:, member]
+    return out
+
+  return centre
+
+
 def el_context(graph: QueryGraph,
-               encoder: features.TextEncoder | None = None) -> dict:
+               encoder: features.TextEncoder | None = None,
+               within_homonyms: bool = False) -> dict:
   """EL: the model's names prior (text cosine + 0.2 x surface-trigram
   cosine, `terms.NAMES_PRIOR_MODALITIES`) + w x cosine of the MiniLM
   encodings of the mention's sentence alone and the entity's attribute
-  text alone; w chosen on the training mentions. Test metrics also on the
-  mentions whose gold name another entity shares (`results.shared_name`),
-  and for text cosine alone (the names floor)."""
+  text alone (with `within_homonyms`, centred within each set of entities
+  that share a name, `homonym_centring`: it then orders those alone); w
+  chosen on the training mentions. Test metrics also on the mentions
+  whose gold name another entity shares (`results.shared_name`), and for
+  text cosine alone (the names floor)."""
   x = unit_rows(graph.features['text'].values.astype(np.float32))
   surface = unit_rows(views.surface_features(graph.surface_forms).values)
   context = features.encode_texts(encoder or features.MiniLMEncoder(),
@@ -259,16 +288,19 @@ def el_context(graph: QueryGraph,
                                   features.default_cache_dir())
   c = unit_rows(context.values) * context.present[:, None]
   prior = terms.NAMES_PRIOR_MODALITIES['surface']
-
-  def score(nodes, candidates, weight):
-    return (x[nodes] @ x[candidates].T +
-            prior * (surface[nodes] @ surface[candidates].T) +
-            weight * (c[nodes] @ c[candidates].T))
-
-  def text_alone(nodes, candidates, _):
-    return x[nodes] @ x[candidates].T
-
   candidates = np.flatnonzero(graph.candidates)
+  centring = homonym_centring(graph, candidates) if within_homonyms else None
+
+  def score(nodes, rows, weight):
+    agreement = c[nodes] @ c[rows].T
+    if centring is not None:
+      agreement = centring(agreement)
+    return (x[nodes] @ x[rows].T +
+            prior * (surface[nodes] @ surface[rows].T) + weight * agreement)
+
+  def text_alone(nodes, rows, _):
+    return x[nodes] @ x[rows].T
+
   result = probe(graph, score, lambda _: candidates)
   shared = results.shared_name(graph, graph.queries['test'].answers)
   for name, scorer, weight in (('test_names_floor', text_alone, 0.0),
@@ -470,6 +502,9 @@ PROBES = {'anchors': Probe('ea', anchors),
           'original-names': Probe('ea', original_names),
           'surface-ngrams': Probe('el', surface_ngrams),
           'el-context': Probe('el', el_context, describe=describe_context),
+          'el-context-homonyms': Probe(
+              'el', functools.partial(el_context, within_homonyms=True),
+              describe=describe_context),
           'lp-text': Probe('lp', lp_text, chooses_on_another_graph=True),
           'linked-pairs': Probe('lp', linked_pairs, reads_text=False,
                                 describe=json.dumps)}

@@ -160,11 +160,12 @@ def test_el_context_reads_sentences_and_attributes_apart_from_names(
   test_nodes = graph.queries['test'].nodes
   assert [probes.context_texts(graph)[n] for n in test_nodes] == [
       'Paris acted in a film as an actress.', 'The city of Paris.']
-  result = probes.el_context(graph)
-  assert result['weight'] in probes.WEIGHTS
-  for key in ('test_names_floor', 'test_baseline', 'test_probe'):
-    assert result[key]['count'] == 2
-    assert result[key]['shared_name']['count'] == 2  # both gold names: Paris
+  for within_homonyms in (False, True):
+    result = probes.el_context(graph, within_homonyms=within_homonyms)
+    assert result['weight'] in probes.WEIGHTS
+    for key in ('test_names_floor', 'test_baseline', 'test_probe'):
+      assert result[key]['count'] == 2
+      assert result[key]['shared_name']['count'] == 2  # gold names: Paris
 
 
 def test_original_names_adds_a_multilingual_name_cosine_to_the_ea_prior():
@@ -179,3 +180,12 @@ def test_original_names_adds_a_multilingual_name_cosine_to_the_ea_prior():
     assert 0 < result[key]['one_to_one_hits@1'] <= 1
   if result['weight'] == 0.0:
     assert result['test_probe'] == result['test_baseline']
+
+
+def test_homonym_centring_only_reorders_entities_that_share_a_name(tmp_path):
+  graph = probes.load(_el_dataset(tmp_path), 'el', str(tmp_path))
+  candidates = np.flatnonzero(graph.candidates)  # Paris, Paris, Lyon
+  centre = probes.homonym_centring(graph, candidates)
+  signal = np.array([[0.9, 0.1, 0.7], [0.2, 0.6, 0.4]], np.float32)
+  np.testing.assert_allclose(centre(signal), [[0.4, -0.4, 0.0],
+                                              [-0.2, 0.2, 0.0]], atol=1e-6)

@@ -210,8 +210,9 @@ KEYS = (
         ' cosine) in EA/EL logits, learned per task and modality '
         '(models/terms.py); also the unit of what the evidence adds.'),
     Key('model.num_references', 0, integer(0), 'ranking',
-        'Reference queries (training seeds) a one-to-one task\'s (EA) '
-        'learned terms are centred on at ranking; 0: not centred.'),
+        'Reference queries a task whose queries share one relation centres '
+        'its learned terms on at ranking (EA: training seeds; EL: training '
+        'mentions); 0: not centred.'),
     Key('model.fact_gate', False, boolean, 'ranking',
         'Before ranking an LP graph, scale its modality terms by what ranks '
         'a sample of the graph\'s own held-out facts best (eval/'

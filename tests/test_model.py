@@ -455,20 +455,54 @@ def test_training_is_not_centred(centred):
   assert not np.allclose(ranked, trained)
 
 
-def test_references_are_seeded_training_seeds_of_one_to_one_graphs():
+def test_references_are_seeded_training_queries_of_shared_relation_graphs():
+  """EA: training seeds; EL: training mentions; LP (its queries ask many
+  relations): none."""
   experiment = Experiment(test_config.get_config())
   graphs = {s.task: experiment.graph(s)
             for s in loading.parse_tasks(experiment.config.tasks)}
-  ea = graphs['ea']
+  ea, el = graphs['ea'], graphs['el']
   chosen = reference_nodes(ea, 3)
   assert chosen.shape == (3,) and chosen.dtype == np.int32
   assert set(chosen) <= set(ea.seed_pairs[:, 0])
   np.testing.assert_array_equal(chosen, reference_nodes(ea, 3))
-  for task in ('lp', 'el'):
-    assert reference_nodes(graphs[task], 3).shape == (0,)
+  mentions = reference_nodes(el, 3)
+  assert mentions.shape == (3,)
+  assert set(mentions) <= set(el.queries['train'].nodes)
+  assert not set(mentions) & set(el.queries['test'].nodes)
+  assert reference_nodes(graphs['lp'], 3).shape == (0,)
   assert reference_nodes(ea, 0).shape == (0,)
   with pytest.raises(ConfigError, match='model.num_references'):
     reference_nodes(ea, len(ea.seed_pairs) + 1)
+
+
+def test_centred_el_logits_are_the_names_prior_alone():
+  """An EL mention has no edge, so its learned terms are the same for
+  every mention (a prior over the candidates): centred on a training
+  mention they are 0 for every test mention; uncentred they are not."""
+  config = test_config.get_config()
+  config.model.num_references = 1
+  experiment = Experiment(config)
+  spec = next(s for s in loading.parse_tasks(config.tasks) if s.task == 'el')
+  prepared = experiment.prepare(spec)
+  arrays = jax.tree_util.tree_map(np.asarray, prepared.arrays)
+  assert arrays.references.shape == arrays.isolated_queries.shape == (1,)
+  params = _perturbed(experiment.init_params(prepared), scale=0.3)
+  model = experiment.model
+  test = prepared.graph.queries['test']
+  queries = Queries(nodes=test.nodes[:4].astype(np.int32),
+                    relations=test.relations[:4].astype(np.int32),
+                    answers=np.zeros(4, np.int32),
+                    task=np.full(4, TASK_IDS['el'], np.int32),
+                    valid=np.ones(4, bool))
+  candidates = np.flatnonzero(prepared.graph.candidates)
+  for centre in (True, False):
+    side = model.apply({'params': params}, arrays, centre=centre,
+                       method='graph_side')
+    out = model.apply({'params': params}, arrays, queries, side=side,
+                      method='rank')
+    learned = np.asarray(out.logits - model.terms.names_prior(out.terms))
+    assert np.allclose(learned[:, candidates], 0.0, atol=1e-4) == centre
 
 
 def test_a_query_node_is_no_answer_of_its_own_query_term(setup):

@@ -143,19 +143,24 @@ def graph_arrays(graph: QueryGraph, budget: Budget, feature_dim: int,
 
 
 def reference_nodes(graph: QueryGraph, count: int) -> np.ndarray:
-  """int32 [count] of a one-to-one task's graph (EA), else [0]: a seeded
-  choice of training seeds' query nodes, the reference queries the model
-  centres its learned terms on (`MtaIMKG.graph_side`). All of a graph's
-  queries share one relation, so a score a candidate gets whatever the
-  query is part of every query's logits; with one answer per candidate it
-  can only rank hubs first."""
-  if not count or not KINDS[graph.task].one_to_one:
+  """int32 [count] of a graph whose queries share one relation (EA: a
+  seeded choice of training seeds' query nodes; EL: of training
+  mentions), else [0]: the reference queries the model centres its
+  learned terms on (`MtaIMKG.graph_side`). A score a candidate gets
+  whatever the query is then part of every query's logits: with one
+  answer per candidate (EA) it can only rank hubs first, and an edgeless
+  EL mention's learned terms are nothing else (the same for every
+  mention: a prior over the candidates, not a reading of the mention)."""
+  if not count or not KINDS[graph.task].shares_condition:
     return np.zeros((0,), np.int32)
-  nodes = np.unique(graph.seed_pairs[:, 0])
+  if KINDS[graph.task].one_to_one:
+    nodes, what = np.unique(graph.seed_pairs[:, 0]), 'training seeds'
+  else:
+    nodes, what = np.unique(graph.queries['train'].nodes), 'training queries'
   if len(nodes) < count:
     raise ConfigError('model.num_references',
                       f'{count} reference queries, but {graph.key} has '
-                      f'{len(nodes)} training seeds')
+                      f'{len(nodes)} {what}')
   chosen = np.random.default_rng(0).choice(nodes, count, replace=False)
   return np.sort(chosen).astype(np.int32)
 

@@ -17,15 +17,18 @@ on every graph, never an axis of a graph's own feature space:
   are routed per query (`routing.TermRouter`: a per-task base plus a
   gated mixture of experts on the query's context), so every term is
   routed and `routing.shares` reads each term's contribution.
-- **Centred for one-to-one tasks** (EA, with `model.num_references`):
-  every query of an alignment graph shares one relation, so the learned
-  terms (structure, candidate–prototype cosines) hold a score each
-  candidate gets whatever the query; with one answer per candidate it can
-  only rank hubs first. Those terms are taken relative to the same terms
-  of a few fixed reference queries (training seeds, asked without their
-  own `same_as` edge), computed once per graph by `graph_side(centre=
-  True)`. Ranking only: trained through, the loss learns the fixed
-  references' own scores and ranks whatever they score low first.
+- **Centred where every query shares one relation** (EA, EL, with
+  `model.num_references`): the learned terms (structure,
+  candidate–prototype cosines) then hold a score each candidate gets
+  whatever the query; with one answer per candidate (EA) it can only
+  rank hubs first, and an edgeless EL mention's learned terms are
+  nothing else (a prior over the candidates that no mention informs).
+  Those terms are taken relative to the same terms of a few fixed
+  reference queries (training seeds asked without their own `same_as`
+  edge, or training mentions), computed once per graph by
+  `graph_side(centre=True)`. Ranking only: trained through, the loss
+  learns the fixed references' own scores and ranks whatever they score
+  low first.
 
 Two entry points: `__call__` scores given candidates in one pass
 (training), `rank` scores every candidate in fixed-size chunks against a

@@ -254,8 +254,8 @@ def homonym_centring(graph: QueryGraph, candidates: np.ndarray
   candidate shares, the mean of S over that name's candidates, and 0 in
   every other column: a signal centred so only reorders entities that
   share a name."""
-  folded = [' '.join(graph.node_names[c].lower().split()) for c in candidates]
-  _, group, size = np.unique(folded, return_inverse=True, return_counts=True)
+  _, group, size = np.unique(results.folded_names(graph)[candidates],
+                             return_inverse=True, return_counts=True)
   columns = np.flatnonzero(size[group] >= 2)
   _, member = np.unique(group[columns], return_inverse=True)
   mean = np.zeros((len(columns), member.max() + 1), np.float32)

@@ -347,18 +347,22 @@ def test_top_k_gates():
   np.testing.assert_allclose(moe.top_k_gates(p, 0), p)
 
 
-@pytest.fixture(scope='module')
-def centred():
-  """The synthetic EA graph of configs/test.py with one reference query,
-  and a model with moved parameters."""
+def _with_reference(task):
+  """The synthetic `task` graph of configs/test.py with one reference
+  query, and a model with moved parameters."""
   config = test_config.get_config()
   config.model.num_references = 1
   experiment = Experiment(config)
-  spec = next(s for s in loading.parse_tasks(config.tasks) if s.task == 'ea')
+  spec = next(s for s in loading.parse_tasks(config.tasks) if s.task == task)
   prepared = experiment.prepare(spec)
   arrays = jax.tree_util.tree_map(np.asarray, prepared.arrays)
   params = _perturbed(experiment.init_params(prepared), scale=0.3)
   return prepared.graph, arrays, experiment.model, params
+
+
+@pytest.fixture(scope='module')
+def centred():
+  return _with_reference('ea')
 
 
 def test_a_reference_query_centres_its_own_learned_terms_to_zero(centred):
@@ -480,22 +484,15 @@ def test_centred_el_logits_are_the_names_prior_alone():
   """An EL mention has no edge, so its learned terms are the same for
   every mention (a prior over the candidates): centred on a training
   mention they are 0 for every test mention; uncentred they are not."""
-  config = test_config.get_config()
-  config.model.num_references = 1
-  experiment = Experiment(config)
-  spec = next(s for s in loading.parse_tasks(config.tasks) if s.task == 'el')
-  prepared = experiment.prepare(spec)
-  arrays = jax.tree_util.tree_map(np.asarray, prepared.arrays)
+  graph, arrays, model, params = _with_reference('el')
   assert arrays.references.shape == arrays.isolated_queries.shape == (1,)
-  params = _perturbed(experiment.init_params(prepared), scale=0.3)
-  model = experiment.model
-  test = prepared.graph.queries['test']
+  test = graph.queries['test']
   queries = Queries(nodes=test.nodes[:4].astype(np.int32),
                     relations=test.relations[:4].astype(np.int32),
                     answers=np.zeros(4, np.int32),
                     task=np.full(4, TASK_IDS['el'], np.int32),
                     valid=np.ones(4, bool))
-  candidates = np.flatnonzero(prepared.graph.candidates)
+  candidates = np.flatnonzero(graph.candidates)
   for centre in (True, False):
     side = model.apply({'params': params}, arrays, centre=centre,
                        method='graph_side')

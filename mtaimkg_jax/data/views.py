@@ -30,6 +30,7 @@ representation, own cosine prior). Each was measured first by
 from __future__ import annotations
 
 import dataclasses
+import functools
 from typing import Callable, Sequence
 
 import numpy as np
@@ -85,11 +86,19 @@ def surface_features(forms: Sequence[str]) -> Features:
                   np.array([bool(f.strip()) for f in forms]))
 
 
+@functools.lru_cache(maxsize=1)
+def _multilingual_encoder() -> MultilingualEncoder:
+  """One encoder per process: every graph and every new node at predict
+  time reads names through the same loaded model."""
+  return MultilingualEncoder()
+
+
 def native_features(forms: Sequence[str]) -> Features:
   """Raw `native` rows of nodes with these surface forms: their
   multilingual encodings (absent when empty), cached as text features
   are (`features.encode_texts`, the default cache directory)."""
-  return encode_texts(MultilingualEncoder(), list(forms), default_cache_dir())
+  return encode_texts(_multilingual_encoder(), list(forms),
+                      default_cache_dir())
 
 
 ANCHOR_DIM = 1024

@@ -52,12 +52,18 @@ def breakdown(ranks: np.ndarray, query_ids: np.ndarray, graph: QueryGraph,
   return out
 
 
+def folded_names(graph: QueryGraph) -> np.ndarray:
+  """object [N] each node's name, case and spaces folded: names that
+  read the same are equal."""
+  return np.array([' '.join(n.lower().split()) for n in graph.node_names],
+                  dtype=object)
+
+
 def shared_name(graph: QueryGraph, answers: np.ndarray) -> np.ndarray:
   """bool [Q]: whether each answer's name (case and spaces folded, not
   empty) is also the name of another candidate, so that names alone
   cannot tell them apart (EL's homonyms)."""
-  folded = np.array([' '.join(n.lower().split()) for n in graph.node_names],
-                    dtype=object)
+  folded = folded_names(graph)
   names, counts = np.unique(folded[graph.candidates], return_counts=True)
   shared_names = names[(counts >= 2) & (names != '')]
   return np.isin(folded[answers], shared_names)

@@ -118,12 +118,9 @@ class Predictor:
     return prepared.kind.parse_query(prepared.graph, query)
 
   def _side(self, params: Any, arrays: Any, gate: dict | None) -> Any:
-    side = self._graph_side(params, arrays)
-    if gate is None:
-      return side
-    return side._replace(term_scales=parallel.replicate(
-        fact_gate.term_scales(self.experiment.terms, gate),
-        self.experiment.mesh))
+    return fact_gate.gated_side(self._graph_side(params, arrays),
+                                self.experiment.terms, gate,
+                                self.experiment.mesh)
 
   def _ranked_with(self, prepared: Prepared) -> tuple[Any, Any, dict | None]:
     """The parameters, graph side and fact gate `prepared`'s graph is

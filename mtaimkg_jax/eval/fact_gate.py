@@ -185,6 +185,15 @@ def ranked_with(model, backbones: dict[float, Any], prepared, config,
   return merge, gate
 
 
+def gated_side(side: Any, terms: Terms, gate: dict | None, mesh) -> Any:
+  """A graph side (`Model.graph_side`) that ranks with `gate`'s term
+  scales, replicated over `mesh`; None: the side as trained."""
+  if gate is None:
+    return side
+  return side._replace(term_scales=parallel.replicate(
+      term_scales(terms, gate), mesh))
+
+
 def term_scales(terms: Terms, gate: dict) -> np.ndarray:
   """float32 [K] per term, the scale its modality's gate chose (structure
   and a modality the gate did not see: 1)."""

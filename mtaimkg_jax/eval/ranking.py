@@ -22,6 +22,7 @@ import numpy as np
 from mtaimkg_jax import checkpoint, parallel, summary
 from mtaimkg_jax.data import padding
 from mtaimkg_jax.data.batches import eval_batches
+from mtaimkg_jax.eval import fact_gate
 from mtaimkg_jax.eval.matching import candidate_scores
 from mtaimkg_jax.experiment import Prepared
 from mtaimkg_jax.models.terms import Terms
@@ -116,14 +117,14 @@ class SplitRanker:
     self.fingerprint = fingerprint(config, params)
 
   def rank(self, item: Prepared, split: str, keep_scores: bool = False,
-           term_scales: np.ndarray | None = None,
+           gate: dict | None = None,
            variant: str = '') -> dict[str, np.ndarray]:
     """{'ranks', 'query_ids', 'weights'} of every answer of `split`, plus
     with `keep_scores` each row's candidate 'scores' and answer 'columns'
     (`matching.candidate_scores`) and, where the model's logit has one,
     the 'prior' term of those scores (-inf where they are).
-    `term_scales`: [K] each term's weight scaled so (the fact gate's
-    choice, eval/fact_gate.py); None: as trained. `variant` names a
+    `gate`: the fact gate's choice (eval/fact_gate.py), whose term
+    scales it ranks with; None: as trained. `variant` names a
     ranking of another variant of the graph (its own saved ranks)."""
     config, graph = self.config, item.graph
     chief = jax.process_index() == 0
@@ -133,10 +134,8 @@ class SplitRanker:
                        self.fingerprint, config.eval.save_every_seconds,
                        writes=chief)
     index = parallel.replicate(padding.candidate_index(graph), self.mesh)
-    side = self.fns.graph_side(self.params, item.arrays)
-    if term_scales is not None:
-      side = side._replace(term_scales=parallel.replicate(
-          np.asarray(term_scales, np.float32), self.mesh))
+    side = fact_gate.gated_side(self.fns.graph_side(self.params, item.arrays),
+                                self.terms, gate, self.mesh)
     candidates = np.flatnonzero(graph.candidates)
     started, resumed_at = time.time(), saved.ranked
     logging.info('%s/%s: ranking %d queries (%d done); the first batch '

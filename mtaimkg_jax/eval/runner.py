@@ -169,8 +169,7 @@ def evaluate(experiment: Experiment, params: Any, workdir: str,
       self_trains = self_training.applies(config, kind)
       result = ranker.rank(
           item, split, keep_scores=matched or calibrating or self_trains,
-          term_scales=(fact_gate.term_scales(experiment.terms, gate)
-                       if gate else None))
+          gate=gate)
       if self_trains:
         item, result, extra[graph.key] = _self_train(
             experiment, ranker, item, split, result)

@@ -147,7 +147,7 @@ def resolve_init(config: ml_collections.ConfigDict, workdir: str | None,
   if saved is None:
     return init
   resolved = config_check.with_saved_model(config, saved, named)
-  changed = config_check.differences(config, resolved,
+  changed = config_check.differences(resolved, config,
                                      config_check.SAVED_KEYS)
   if changed:
     logging.info('the model of %s, from its config.json: %s', init.path,

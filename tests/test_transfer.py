@@ -105,3 +105,15 @@ def test_resolve_init_decides_in_one_order(monkeypatch, tmp_path):
   config.init_workdir = str(tmp_path / 'empty')
   with pytest.raises(ConfigError, match='no readable checkpoint'):
     resolve_init(config, None, training=True)
+
+
+def test_the_log_names_the_saved_model_keys_the_run_had(caplog):
+  """Ranking another run's checkpoint logs each model key it takes from
+  that run: the run's value first, the command line's after."""
+  config = transfer.get_config()
+  with caplog.at_level('INFO'):
+    resolve_init(config, None)
+  saved = checkpoint.read_config(config.init_workdir)
+  assert tuple(saved.features.views) != tuple(config.features.views)
+  assert (f'features.views: {tuple(saved.features.views)!r} in the run, '
+          f'{tuple(config.features.views)!r} here') in caplog.text

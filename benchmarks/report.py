@@ -232,6 +232,19 @@ def verdict(store: Store, target: Target) -> str:
           f'{target.bound:.3f}')
 
 
+def matching_note(found: Sequence[dict[str, Any]]) -> str:
+  """' (T = t)': the one-to-one matching temperature the records say
+  (' (T differs)' if they disagree); '' where none says one (plain rows,
+  and one-to-one records written before records kept it)."""
+  temperatures = [r['matching']['temperature'] for r in found
+                  if r.get('matching')]
+  if not temperatures:
+    return ''
+  if len(set(temperatures)) > 1 or len(temperatures) < len(found):
+    return ' (T differs)'
+  return f' (T = {temperatures[0]:g})'
+
+
 def markdown_table(store: Store, table: Table) -> list[str]:
   lines = [f'### {table.title}', '']
   if table.note:
@@ -242,6 +255,7 @@ def markdown_table(store: Store, table: Table) -> list[str]:
   for row in table.rows:
     v = value(store, row.cell)
     dataset, variant = records_lib.split_key(row.cell.key)
+    variant += matching_note(v.found)
     interval = (f'±{1.96 * v.stderr:.3f}' if not v.status else '')
     queries = (str(v.found[0]['metrics']['count']) if v.found else '')
     lines.append(f'| `{dataset}` | {row.label} | {row.setting} | {variant} | '

@@ -145,7 +145,9 @@ def write(workdir: str, key: str, *, config: ml_collections.ConfigDict,
           extra: dict[str, Any] | None = None) -> str:
   """Writes the record of results key `key` and its ranks; returns the
   record's path. `params`: {'fingerprint', 'step'} of what ranked;
-  `source`: where those parameters came from (`Experiment.source`)."""
+  `source`: where those parameters came from (`Experiment.source`). A
+  one-to-one variant also records its matching's temperature and
+  iterations, which its ranks depend on."""
   dataset, variant = split_key(key)
   stamp = datetime.datetime.now(datetime.timezone.utc).strftime(
       '%Y%m%dT%H%M%S.%fZ')
@@ -163,6 +165,10 @@ def write(workdir: str, key: str, *, config: ml_collections.ConfigDict,
       'process_seconds': round(time.time() - _STARTED, 1),
       'machine': machine(), 'ranks': f'{name}.npz',
       **with_intervals(ranks), **(extra or {})}
+  if variant.endswith('one-to-one'):
+    record['matching'] = {
+        'temperature': config.eval.sinkhorn_temperature,
+        'iterations': config.eval.sinkhorn_iterations}
   ids = (np.asarray(query_ids, np.int64) if query_ids is not None else
          np.arange(len(ranks), dtype=np.int64))
   with open(os.path.join(directory, f'{name}.npz'), 'xb') as f:

@@ -12,7 +12,7 @@ from absl import flags
 from ml_collections import config_flags
 
 from conftest import PROJECT
-from mtaimkg_jax import config_check, records
+from mtaimkg_jax import config_base, config_check, records
 from mtaimkg_jax import experiment
 
 sys.path.insert(0, str(PROJECT / 'benchmarks'))
@@ -230,3 +230,27 @@ def test_every_real_command_is_a_valid_config():
       assert config.model.init_checkpoint.endswith('ultra_3g.pth')
     if run.after:
       assert config.init_workdir.endswith(run.after) or run.id == run.after
+
+
+def test_one_to_one_rows_say_their_matching_temperature(tmp_path):
+  """A one-to-one record keeps its matching's temperature and iterations
+  (its ranks depend on them); the table shows the temperature, and says
+  when the runs of a cell disagree or a record predates the field."""
+  config = config_base.base_config()
+  config.eval.sinkhorn_temperature = 0.1
+  workdir = tmp_path / 'run'
+  for key in ('ea/x', 'ea/x:sinkhorn'):
+    records.write(str(workdir), key, config=config,
+                  params={'fingerprint': 'p', 'step': 1},
+                  source={'kind': 'none'}, split='test',
+                  ranks=np.array([1.0, 2.0]), query_ids=None, seconds=1.0)
+  written = {r['key']: r for r in records.read_all(str(workdir))}
+  assert written['ea/x:sinkhorn']['matching'] == {'temperature': 0.1,
+                                                  'iterations': 20}
+  assert 'matching' not in written['ea/x']
+  assert report.matching_note([written['ea/x:sinkhorn']] * 2) == ' (T = 0.1)'
+  assert report.matching_note([written['ea/x']]) == ''
+  older = dict(written['ea/x:sinkhorn'])
+  del older['matching']
+  assert report.matching_note([written['ea/x:sinkhorn'], older]) == (
+      ' (T differs)')

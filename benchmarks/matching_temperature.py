@@ -10,8 +10,8 @@ at test, and reports Hits@1 and MRR after matching at each temperature.
 No test pair is read.
 
   python -m mtaimkg_jax.main --config=configs/transfer.py:task=ea,dataset=ea/DBP15K/ja_en \
-    --mode=eval --config.init_workdir=<run> --config.ea.valid_fraction=0.7 \
-    --config.eval.split=valid --workdir=<dir>
+    --mode=eval --config.init_workdir=<run> "--config.model.backbone_merges=(1.0,)" \
+    --config.ea.valid_fraction=0.5 --config.eval.split=valid --workdir=<dir>
   python benchmarks/matching_temperature.py <dir>/eval/ea_DBP15K_ja_en.valid.npz
 
 Results are appended to `benchmarks/results/matching_temperature.json`.

@@ -216,6 +216,7 @@ def verdict(store: Store, target: Target) -> str:
   v = value(store, target.cell)
   if v.status:
     return f'{v.status}'
+  matching = matching_note(v.found)
   if isinstance(target.bound, Cell):
     pair = paired_difference(store, target.cell, target.bound)
     if pair is None:
@@ -223,26 +224,31 @@ def verdict(store: Store, target: Target) -> str:
     diff, error = pair
     gap = diff - target.margin
     word = 'met' if gap >= 0 else f'missed by {-gap:.3f}'
-    return (f'{word}: {show(v)} vs {show(value(store, target.bound))}, '
+    return (f'{word}: {show(v)}{matching} vs '
+            f'{show(value(store, target.bound))}, '
             f'paired difference {diff:+.3f} (95% ±{1.96 * error:.3f}), '
             f'needed {target.margin:+.3f}')
   gap = v.mean - target.bound
   word = 'met' if gap >= 0 else f'missed by {-gap:.3f}'
-  return (f'{word}: {show(v)} (95% ±{1.96 * v.stderr:.3f}) vs '
+  return (f'{word}: {show(v)}{matching} (95% ±{1.96 * v.stderr:.3f}) vs '
           f'{target.bound:.3f}')
 
 
 def matching_note(found: Sequence[dict[str, Any]]) -> str:
-  """' (T = t)': the one-to-one matching temperature the records say
-  (' (T differs)' if they disagree); '' where none says one (plain rows,
-  and one-to-one records written before records kept it)."""
-  temperatures = [r['matching']['temperature'] for r in found
-                  if r.get('matching')]
+  """' (T = t)': the one-to-one matching temperature a cell's records
+  keep; ' (T differs)' if they disagree, ' (T not recorded)' if a
+  one-to-one record does not say (written before records kept it); ''
+  for other variants."""
+  matched = [r for r in found if r['key'].endswith(records_lib.ONE_TO_ONE)]
+  temperatures = {(r.get('matching') or {}).get('temperature')
+                  for r in matched}
   if not temperatures:
     return ''
-  if len(set(temperatures)) > 1 or len(temperatures) < len(found):
+  if None in temperatures:
+    return ' (T not recorded)'
+  if len(temperatures) > 1:
     return ' (T differs)'
-  return f' (T = {temperatures[0]:g})'
+  return f' (T = {temperatures.pop():g})'
 
 
 def markdown_table(store: Store, table: Table) -> list[str]:

@@ -33,6 +33,9 @@ import numpy as np
 from mtaimkg_jax import metrics
 
 RECORDS_DIR = 'records'
+# The results-key suffix of ranks after one-to-one matching
+# (`eval.matching`), whose records also keep the matching's settings.
+ONE_TO_ONE = ':sinkhorn'
 # How each results key was ranked (suffix after the dataset): 'plain' is
 # the model's own ranking; the others add a step outside the model.
 VARIANTS = {'': 'plain', ':sinkhorn': 'one-to-one',
@@ -165,7 +168,7 @@ def write(workdir: str, key: str, *, config: ml_collections.ConfigDict,
       'process_seconds': round(time.time() - _STARTED, 1),
       'machine': machine(), 'ranks': f'{name}.npz',
       **with_intervals(ranks), **(extra or {})}
-  if variant.endswith('one-to-one'):
+  if key.endswith(ONE_TO_ONE):
     record['matching'] = {
         'temperature': config.eval.sinkhorn_temperature,
         'iterations': config.eval.sinkhorn_iterations}

@@ -234,8 +234,8 @@ def test_every_real_command_is_a_valid_config():
 
 def test_one_to_one_rows_say_their_matching_temperature(tmp_path):
   """A one-to-one record keeps its matching's temperature and iterations
-  (its ranks depend on them); the table shows the temperature, and says
-  when the runs of a cell disagree or a record predates the field."""
+  (its ranks depend on them); tables and verdicts show the temperature,
+  and say when the runs of a cell disagree or a record does not say."""
   config = config_base.base_config()
   config.eval.sinkhorn_temperature = 0.1
   workdir = tmp_path / 'run'
@@ -248,9 +248,10 @@ def test_one_to_one_rows_say_their_matching_temperature(tmp_path):
   assert written['ea/x:sinkhorn']['matching'] == {'temperature': 0.1,
                                                   'iterations': 20}
   assert 'matching' not in written['ea/x']
-  assert report.matching_note([written['ea/x:sinkhorn']] * 2) == ' (T = 0.1)'
+  matched = written['ea/x:sinkhorn']
+  assert report.matching_note([matched] * 2) == ' (T = 0.1)'
   assert report.matching_note([written['ea/x']]) == ''
-  older = dict(written['ea/x:sinkhorn'])
-  del older['matching']
-  assert report.matching_note([written['ea/x:sinkhorn'], older]) == (
-      ' (T differs)')
+  sharper = {**matched, 'matching': {'temperature': 0.02, 'iterations': 20}}
+  assert report.matching_note([matched, sharper]) == ' (T differs)'
+  older = {k: v for k, v in matched.items() if k != 'matching'}
+  assert report.matching_note([matched, older]) == ' (T not recorded)'

@@ -147,6 +147,16 @@ def confirmations() -> list[Run]:
 HELD_OUT_EA = ('--config.ea.valid_fraction=0.1', '--config.eval.split=valid')
 
 
+def held_out_run(source: str) -> str:
+  """The run id of `source`'s checkpoint on ja_en's held-out seed pairs."""
+  return f'{source}_on_ja_en_valid'
+
+
+def own_rows_run(source: str) -> str:
+  """The run id of a candidate checkpoint ranking its own EA/EL test sets."""
+  return f'{source}_own'
+
+
 def native_runs() -> list[Run]:
   """The candidate's two seeds, its choice on held-out pairs, each seed's
   own test rows, the unseen LP graphs (the default ranking) and
@@ -155,7 +165,7 @@ def native_runs() -> list[Run]:
   runs = [Run(NATIVE, trains + (
       "--config.eval.tasks=(('ea','ea/DBP15K/zh_en',1.0),)",
       '--config.eval.max_queries=2000'), trains=True)]
-  runs += [Run(f'{source}_on_ja_en_valid', _transfer('ea', 'ea/DBP15K/ja_en')
+  runs += [Run(held_out_run(source), _transfer('ea', 'ea/DBP15K/ja_en')
                + (f'--config.init_workdir=<runs>/{source}', AS_TRAINED)
                + HELD_OUT_EA, after=source)
            for source in (NATIVE, MIXTURE)]
@@ -163,7 +173,7 @@ def native_runs() -> list[Run]:
       f'--config.seed={SEEDS[NATIVE_SEED1]}',
       "--config.eval.tasks=(('el','el/RichpediaMEL',1.0),)"), trains=True))
   for source in (NATIVE, NATIVE_SEED1):
-    runs.append(Run(f'{source}_own', (
+    runs.append(Run(own_rows_run(source), (
         '--config=configs/mixture.py', '--mode=eval',
         f'--config.init_workdir=<runs>/{source}',
         f'--config.seed={SEEDS[source]}', NATIVE_EL_HELD_OUT, EA_EL_ROWS),

@@ -12,14 +12,15 @@ from __future__ import annotations
 
 from plan import (CONFIRM_CENTRED, CONFIRM_QUERIES, CONFIRM_UNCENTRED,
                   MIXTURE, MIXTURE_SEED1, NATIVE, NATIVE_SEED1, PREVIOUS,
-                  SEEDS as SEED_NUMBERS, UNSEEN_LP, ZERO_SHOT_EA, short)
+                  SEEDS as SEED_NUMBERS, UNSEEN_LP, ZERO_SHOT_EA,
+                  held_out_run, own_rows_run, short)
 from report import Cell, Row, Table, Target
 
 SEEDS = (MIXTURE, MIXTURE_SEED1)
 # The candidate with names in their own language (plan.NATIVE): its
 # training runs, and the runs that rank its own test sets.
 NATIVE_SEEDS = (NATIVE, NATIVE_SEED1)
-NATIVE_OWN = tuple(f'{run}_own' for run in NATIVE_SEEDS)
+NATIVE_OWN = tuple(own_rows_run(run) for run in NATIVE_SEEDS)
 NATIVE_LABEL = 'candidate: mixture + names in their own language'
 # The datasets the mixture (and the previous checkpoint) trained on and
 # rank with their own runs.
@@ -152,7 +153,7 @@ TABLES = (
           'seed 0\'s test rows (docs/findings.md).'),
     Table('Names in their own language, chosen on held-out seed pairs of '
           'an unseen pair (Hits@1)', tuple(
-              Row(label, Cell((f'{run}_on_ja_en_valid',),
+              Row(label, Cell((held_out_run(run),),
                               'ea/DBP15K/ja_en', 'hits@1'),
                   'zero-shot (seed 0)')
               for label, run in (('MtaIMKG mixture', MIXTURE),
@@ -197,9 +198,8 @@ def _targets() -> tuple[Target, ...]:
              Cell((CONFIRM_UNCENTRED,), 'ea/DBP15K/zh_en', 'hits@1')),
       Target('ea/DBP15K/ja_en held-out seed pairs, where the native view '
              'was chosen: the candidate ≥ the mixture',
-             Cell((f'{NATIVE}_on_ja_en_valid',), 'ea/DBP15K/ja_en', 'hits@1'),
-             Cell((f'{MIXTURE}_on_ja_en_valid',), 'ea/DBP15K/ja_en',
-                  'hits@1')),
+             Cell((held_out_run(NATIVE),), 'ea/DBP15K/ja_en', 'hits@1'),
+             Cell((held_out_run(MIXTURE),), 'ea/DBP15K/ja_en', 'hits@1')),
   ]
   for who, own, zero_shot in (
       ('mixture', SEEDS, _seeded('', 'ea/DBP15K/ja_en')),

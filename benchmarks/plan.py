@@ -159,8 +159,8 @@ def own_rows_run(source: str) -> str:
 
 def native_runs() -> list[Run]:
   """The candidate's two seeds, its choice on held-out pairs, each seed's
-  own test rows, the unseen LP graphs (the default ranking) and
-  zero-shot EA."""
+  own test rows, the unseen LP graphs (the default ranking and the
+  backbone alone) and zero-shot EA."""
   trains = ('--config=configs/mixture.py',) + NATIVE_ARGS
   runs = [Run(NATIVE, trains + (
       "--config.eval.tasks=(('ea','ea/DBP15K/zh_en',1.0),)",
@@ -178,7 +178,8 @@ def native_runs() -> list[Run]:
         f'--config.init_workdir=<runs>/{source}',
         f'--config.seed={SEEDS[source]}', NATIVE_EL_HELD_OUT, EA_EL_ROWS),
                     after=source))
-    runs += [transfer(source, dataset, merges=True) for dataset in UNSEEN_LP]
+    runs += [transfer(source, dataset, backbone=backbone, merges=not backbone)
+             for dataset in UNSEEN_LP for backbone in (False, True)]
     runs += [transfer(source, dataset) for dataset in ZERO_SHOT_EA]
   return runs
 

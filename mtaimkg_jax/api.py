@@ -192,7 +192,9 @@ class Predictor:
     graph = prepared.graph
     if self._encode_text is None:
       self._encode_text = featurize.text_encoding(self.experiment.config)
-    rows = featurize.new_node(graph, text, self._encode_text)
+    config = self.experiment.config
+    rows = featurize.new_node(graph, text, self._encode_text,
+                              featurize.cache_directory(config))
     nodes = dict(prepared.arrays.entity.nodes)
     for modality, row in rows.items():
       values = np.array(nodes[modality])

@@ -15,7 +15,7 @@ import pytest
 
 from configs import test as test_config
 from mtaimkg_jax import api, config_check, train, types
-from mtaimkg_jax.data import featurize, loading, views
+from mtaimkg_jax.data import featurize, features, loading, views
 from mtaimkg_jax.data.mmkg import Features
 from mtaimkg_jax.data.padding import choose_budget, graph_arrays
 from mtaimkg_jax.errors import ConfigError
@@ -23,10 +23,10 @@ from mtaimkg_jax.models.model import MtaIMKG
 from mtaimkg_jax.types import TASK_IDS, Queries
 
 
-def _config(**features):
+def _config(**feature_keys):
   config = test_config.get_config()
   config.features.views = ('neighbours', 'surface', 'anchors')
-  for key, value in features.items():
+  for key, value in feature_keys.items():
     config.features[key] = value
   return config
 
@@ -93,6 +93,14 @@ def test_native_view_places_a_name_near_its_translation_in_any_script():
   ea = next(g for _, g in loading.load_graphs(config) if g.task == 'ea')
   assert ea.features['native'].present.all()
   assert ea.unifiers['native'][0] is not None
+
+
+def test_names_encoded_for_a_view_are_cached_where_the_config_says(tmp_path):
+  config = _config(views=('native',))
+  config.data.cache_dir = str(tmp_path)
+  loading.load_graphs(config)
+  assert any(p.name.startswith(f'text-{features.MultilingualEncoder.name}')
+             for p in tmp_path.iterdir())
 
 
 def test_anchors_view_sums_the_codes_of_seed_pairs_among_neighbours(graphs):

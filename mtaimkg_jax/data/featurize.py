@@ -41,8 +41,7 @@ def text_encoding(config: ml_collections.ConfigDict) -> TextEncoding:
     nonlocal encoder
     if encoder is None:
       encoder = make_text_encoder(config.features.text_encoder)
-    return encode_texts(encoder, texts,
-                        config.data.cache_dir or default_cache_dir())
+    return encode_texts(encoder, texts, cache_directory(config))
 
   return encode
 
@@ -60,15 +59,24 @@ def from_config(config: ml_collections.ConfigDict,
   encode = text_encoding(config) if config.model.name != 'ultra' else None
   return featurize(graph, config.features.k,
                    unification=config.features.unification,
-                   views=views_of(config, graph.task), encode_text=encode)
+                   views=views_of(config, graph.task), encode_text=encode,
+                   cache_dir=cache_directory(config))
+
+
+def cache_directory(config: ml_collections.ConfigDict) -> str:
+  """Where encoded texts and names are cached: `data.cache_dir`, else the
+  default cache directory."""
+  return config.data.cache_dir or default_cache_dir()
 
 
 def featurize(graph: QueryGraph, k: int, *, unification: str = 'pca',
               views: Sequence[str] = (),
-              encode_text: TextEncoding | None = None) -> QueryGraph:
+              encode_text: TextEncoding | None = None,
+              cache_dir: str | None = None) -> QueryGraph:
   """`graph` with unified `k`-dim features per modality and the derived
-  `views`, and the unifiers fitted per group (for `new_node`). The
-  groups' raw features and texts are dropped once unified."""
+  `views` (names encoded for them cached in `cache_dir`), and the
+  unifiers fitted per group (for `new_node`). The groups' raw features
+  and texts are dropped once unified."""
   features, unifiers = {}, {}
   for modality in MODALITIES:
     raw = [_raw(group, modality, encode_text) for group in graph.node_groups]
@@ -81,7 +89,7 @@ def featurize(graph: QueryGraph, k: int, *, unification: str = 'pca',
                  for g in graph.node_groups)
   unified = dataclasses.replace(graph, features=features, unifiers=unifiers,
                                 node_groups=groups)
-  return views_lib.add_views(unified, views, k, unification)
+  return views_lib.add_views(unified, views, k, unification, cache_dir)
 
 
 def _raw(group, modality: str,
@@ -120,8 +128,8 @@ def _unify(raw: list[Features | None], counts: list[int], k: int,
   ]), unifiers
 
 
-def new_node(graph: QueryGraph, text: str,
-             encode_text: TextEncoding) -> dict[str, np.ndarray]:
+def new_node(graph: QueryGraph, text: str, encode_text: TextEncoding,
+             cache_dir: str | None = None) -> dict[str, np.ndarray]:
   """Unified rows ({modality: [k]}) of a node named `text` that the graph
   does not hold, as one of its last node group (an EL mention): its text
   encoded and unified by that group's unifier, and each view a name alone
@@ -136,7 +144,8 @@ def new_node(graph: QueryGraph, text: str,
     raise ConfigError('features.text_encoder', 'the encoder differs from '
                       "the one the graph's text features came from")
   rows = {'text': unifiers[-1].apply(raw.values)[0]}
-  for view, of_names in views_lib.NAME_VIEWS.items():
+  for view in views_lib.NAME_VIEWS:
     if view in graph.unifiers:
-      rows[view] = graph.unifiers[view][0].apply(of_names([text]).values)[0]
+      raw = views_lib.name_view_rows(view, [text], cache_dir)
+      rows[view] = graph.unifiers[view][0].apply(raw.values)[0]
   return rows

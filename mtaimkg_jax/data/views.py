@@ -31,7 +31,7 @@ from __future__ import annotations
 
 import dataclasses
 import functools
-from typing import Callable, Sequence
+from typing import Sequence
 
 import numpy as np
 
@@ -93,12 +93,13 @@ def _multilingual_encoder() -> MultilingualEncoder:
   return MultilingualEncoder()
 
 
-def native_features(forms: Sequence[str]) -> Features:
+def native_features(forms: Sequence[str],
+                    cache_dir: str | None = None) -> Features:
   """Raw `native` rows of nodes with these surface forms: their
   multilingual encodings (absent when empty), cached as text features
-  are (`features.encode_texts`, the default cache directory)."""
+  are (`features.encode_texts`; `cache_dir`, else the default one)."""
   return encode_texts(_multilingual_encoder(), list(forms),
-                      default_cache_dir())
+                      cache_dir or default_cache_dir())
 
 
 ANCHOR_DIM = 1024
@@ -124,17 +125,28 @@ def anchor_codes(graph: QueryGraph, dim: int = ANCHOR_DIM) -> Features | None:
   return _sums(graph.num_nodes, pairs, codes[pair_of[pairs[:, 1]]])
 
 
-# The views a node's name alone gives (names → raw rows), so that a new
-# node at predict time has them too (data/featurize.py `new_node`).
-NAME_VIEWS: dict[str, Callable[[Sequence[str]], Features]] = {
-    'surface': surface_features, 'native': native_features}
+# The views a node's name alone gives, so that a new node at predict time
+# has them too (data/featurize.py `new_node`).
+NAME_VIEWS = ('surface', 'native')
 
 
-def _raw_view(graph: QueryGraph, view: str) -> Features | None:
+def name_view_rows(view: str, forms: Sequence[str],
+                   cache_dir: str | None = None) -> Features:
+  """Raw rows of one of `NAME_VIEWS` for nodes with these surface forms."""
+  if view == 'surface':
+    return surface_features(forms)
+  if view == 'native':
+    return native_features(forms, cache_dir)
+  raise ValueError(f'{view!r} is not a view of names; expected one of '
+                   f'{NAME_VIEWS}')
+
+
+def _raw_view(graph: QueryGraph, view: str,
+              cache_dir: str | None) -> Features | None:
   if view not in VIEWS:
     raise ValueError(f'unknown view {view!r}; expected one of {VIEWS}')
   if view in NAME_VIEWS:
-    return NAME_VIEWS[view](graph.surface_forms)
+    return name_view_rows(view, graph.surface_forms, cache_dir)
   if view == 'anchors':
     return anchor_codes(graph)
   text = graph.features.get('text')
@@ -144,12 +156,14 @@ def _raw_view(graph: QueryGraph, view: str) -> Features | None:
 
 
 def add_views(graph: QueryGraph, views: Sequence[str], k: int,
-              unification: str = 'pca') -> QueryGraph:
+              unification: str = 'pca',
+              cache_dir: str | None = None) -> QueryGraph:
   """`graph` with the derived `views` among its features (a view with no
-  present row is left out, as a missing modality)."""
+  present row is left out, as a missing modality); encoded names are
+  cached in `cache_dir` (else the default one)."""
   features, unifiers = dict(graph.features), dict(graph.unifiers)
   for view in views:
-    raw = _raw_view(graph, view)
+    raw = _raw_view(graph, view, cache_dir)
     if raw is None or not raw.present.any():
       continue
     unifier = fit_unifier(raw, k, unification)

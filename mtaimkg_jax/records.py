@@ -38,10 +38,11 @@ RECORDS_DIR = 'records'
 ONE_TO_ONE = ':sinkhorn'
 # How each results key was ranked (suffix after the dataset): 'plain' is
 # the model's own ranking; the others add a step outside the model.
-VARIANTS = {'': 'plain', ':sinkhorn': 'one-to-one',
-            ':calibrated': 'calibrated', ':calibrated:sinkhorn':
-            'calibrated one-to-one', ':prior': 'prior-only',
-            ':prior:sinkhorn': 'prior-only one-to-one'}
+VARIANTS = {'': 'plain', ONE_TO_ONE: 'one-to-one',
+            ':calibrated': 'calibrated',
+            ':calibrated' + ONE_TO_ONE: 'calibrated one-to-one',
+            ':prior': 'prior-only', ':prior' + ONE_TO_ONE:
+            'prior-only one-to-one'}
 _PROJECT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 _STARTED = time.time()
 

@@ -15,12 +15,12 @@ import numpy as np
 import pytest
 
 from conftest import ea_el_run_config
-from mtaimkg_jax import checkpoint, config_check, metrics, train
+from mtaimkg_jax import checkpoint, config_check, metrics, records, train
 from mtaimkg_jax.data import loading
 from mtaimkg_jax.data.padding import choose_budget, graph_arrays
 from mtaimkg_jax.errors import ConfigError
 from mtaimkg_jax.eval import calibration, ranking, runner
-from mtaimkg_jax.eval.matching import ONE_TO_ONE, matrix_ranks
+from mtaimkg_jax.eval.matching import matrix_ranks
 from mtaimkg_jax.experiment import build_model
 from mtaimkg_jax.types import TASK_IDS, Queries
 
@@ -198,8 +198,8 @@ def test_calibrated_ranks_are_the_rescaled_saved_scores(run, dataset):
   assert got['mrr'] == pytest.approx(expected['mrr'])
   assert got['count'] == len(graph.queries['test'].nodes)
   # One-to-one matching is EA's only (EL answers are shared).
-  assert ((dataset + calibration.CALIBRATED + ONE_TO_ONE in results) ==
-          (graph.task == 'ea'))
+  matched = dataset + calibration.CALIBRATED + records.ONE_TO_ONE
+  assert (matched in results) == (graph.task == 'ea')
 
 
 def test_choose_scale_follows_the_held_out_ranking():

@@ -16,7 +16,8 @@ import pytest
 from jax.sharding import Mesh
 
 from configs import test as test_config
-from mtaimkg_jax import checkpoint, metrics, parallel, steps, summary, train
+from mtaimkg_jax import (checkpoint, metrics, parallel, records, steps,
+                         summary, train)
 from mtaimkg_jax.data import loading, padding
 from mtaimkg_jax.data.batches import (answers_per_row, eval_batches,
                                       pad_queries)
@@ -292,7 +293,7 @@ def test_preempted_evaluation_resumes_and_matches(trained, tmp_path,
   if sinkhorn:
     # Matching adds the EA ranks after Sinkhorn and leaves the rest alone.
     expected = runner.evaluate_checkpoint(config, str(tmp_path / 'uninterrupted'))
-    key = 'ea/synthetic' + matching.ONE_TO_ONE
+    key = 'ea/synthetic' + records.ONE_TO_ONE
     assert expected[key]['count'] == full['ea/synthetic']['count']
     assert {k: v for k, v in expected.items() if k != key} == full
   config.eval.save_every_seconds = 1e9
@@ -330,7 +331,7 @@ def test_preempted_evaluation_resumes_and_matches(trained, tmp_path,
 def test_baseline_one_to_one_ranks_the_same_ea_queries(tmp_path):
   config = _config(**{'eval.sinkhorn_temperature': 0.05})
   results = runner.rank_baselines(config, str(tmp_path))
-  matched = results.pop('ea/synthetic' + matching.ONE_TO_ONE)
+  matched = results.pop('ea/synthetic' + records.ONE_TO_ONE)
   assert matched['count'] == results['ea/synthetic']['count']
   assert matched != results['ea/synthetic']
   assert set(results) == {'lp/synthetic', 'ea/synthetic', 'el/synthetic'}

@@ -28,6 +28,7 @@ import logging
 import ml_collections
 import numpy as np
 
+from mtaimkg_jax import records
 from mtaimkg_jax.data.graph import QueryGraph
 from mtaimkg_jax.data.tasks import KINDS
 from mtaimkg_jax.errors import ConfigError
@@ -134,6 +135,6 @@ def calibrated_ranks(config: ml_collections.ConfigDict, graph: QueryGraph,
   out = {key: matching.matrix_ranks(scores, ranked['columns'],
                                     config.eval.ties)}
   if matching.matches(config, KINDS[graph.task]):
-    out[key + matching.ONE_TO_ONE] = matching.matched_ranks(
+    out[key + records.ONE_TO_ONE] = matching.matched_ranks(
         config, scores, ranked['columns'])
   return out

@@ -17,11 +17,8 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from mtaimkg_jax import metrics, records
+from mtaimkg_jax import metrics
 from mtaimkg_jax.types import EvalBatch
-
-# results.json key suffix of the ranks after one-to-one matching (EA).
-ONE_TO_ONE = records.ONE_TO_ONE
 
 _ranks = jax.jit(metrics.filtered_ranks, static_argnames='ties')
 _sinkhorn = jax.jit(metrics.log_sinkhorn, static_argnames='iterations')

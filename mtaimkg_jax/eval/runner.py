@@ -189,7 +189,7 @@ def evaluate(experiment: Experiment, params: Any, workdir: str,
         extra[graph.key]['fact_gate'] = gate
         evidence_seen[graph.key]['fact_gate'] = gate
       if matched:
-        ranked[graph.key + matching.ONE_TO_ONE] = (
+        ranked[graph.key + records.ONE_TO_ONE] = (
             graph, matching.matched_ranks(config, result['scores'],
                                           result['columns']),
             result['query_ids'])
@@ -285,7 +285,7 @@ def _evaluate_baselines(experiment: Experiment, workdir: str) -> Results:
         baselines.host_scorer(score, item.arrays, config.eval.ties))
     ranked[graph.key] = (graph, ranks, ids)
     if rows:
-      ranked[graph.key + matching.ONE_TO_ONE] = (
+      ranked[graph.key + records.ONE_TO_ONE] = (
           graph, matching.matched_ranks(
               config, *(np.concatenate(parts) for parts in zip(*rows))), ids)
     seconds[graph.key] = time.time() - started

@@ -121,16 +121,23 @@ def log_sinkhorn(log_scores: jax.Array, iterations: int) -> jax.Array:
   """Alternately normalises rows and columns of exp(`log_scores`) [Q, C] in
   the log domain (Sinkhorn), pushing a query-candidate score matrix towards
   a one-to-one matching: a candidate that many queries score highly is
-  discounted for all of them. -inf entries (not allowed) stay -inf; a row
-  or column without finite entries is left as it is."""
+  discounted for all of them. Each row sums to one; each column to one
+  when there are at least as many rows as columns, else to at most one
+  (a candidate is matched at most once: with fewer queries than
+  candidates, as for a subset of a split, forcing every column to one
+  hands each unmatched candidate to its favourite query). -inf entries
+  (not allowed) stay -inf; a row or column without finite entries is left
+  as it is."""
   chex.assert_rank(log_scores, 2)
+  at_most_one = log_scores.shape[0] < log_scores.shape[1]
 
-  def normalise(x, axis):
+  def normalise(x, axis, at_most=False):
     total = jax.nn.logsumexp(x, axis=axis, keepdims=True)
-    return x - jnp.where(jnp.isfinite(total), total, 0.0)
+    total = jnp.where(jnp.isfinite(total), total, 0.0)
+    return x - (jnp.maximum(total, 0.0) if at_most else total)
 
   def step(_, x):
-    return normalise(normalise(x, 1), 0)
+    return normalise(normalise(x, 1), 0, at_most_one)
 
   return jax.lax.fori_loop(0, iterations, step, log_scores)
 

@@ -22,6 +22,26 @@ def test_log_sinkhorn_makes_rows_and_columns_sum_to_one():
       np.asarray(metrics.log_sinkhorn(jnp.asarray(scores), 0)), scores)
 
 
+def test_log_sinkhorn_matches_each_candidate_at_most_once_for_a_subset():
+  """Fewer queries than candidates (a subset of a split): rows sum to one,
+  columns to at most one, and a candidate no query needs does not take a
+  query's answer at a sharp temperature."""
+  rng = np.random.default_rng(0)
+  scores = rng.normal(size=(4, 9)).astype(np.float32)
+  matched = np.exp(np.asarray(metrics.log_sinkhorn(jnp.asarray(scores), 200)))
+  np.testing.assert_allclose(matched.sum(axis=1), 1.0, atol=1e-4)
+  assert (matched.sum(axis=0) <= 1.0 + 1e-4).all()
+  # Each query's answer is its own column, ranked first by both; query 1
+  # also likes query 0's answer, and columns 2 and 3 are decoys no query
+  # ranks first. Forced to sum to one, each decoy column would go to query
+  # 0 whole, above its answer's shared column (ranks [3, 1]).
+  decoys = np.array([[2.0, 0.0, 1.0, 1.0], [1.8, 2.0, 0.5, -5.0]],
+                    np.float32)
+  columns = np.array([[0], [1]], np.int32)
+  np.testing.assert_array_equal(
+      matching.one_to_one_ranks(decoys, columns, 0.1, 20), [1, 1])
+
+
 def _batch(answers, valid, exclude):
   queries = np.zeros((len(answers),), np.int32)
   return EvalBatch(queries=queries, answers=np.asarray(answers, np.int32),

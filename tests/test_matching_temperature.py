@@ -5,6 +5,7 @@ import json
 import sys
 
 import numpy as np
+import pytest
 
 from conftest import PROJECT
 
@@ -46,3 +47,15 @@ def test_the_sweep_is_written_under_the_runs_directory_name(tmp_path):
   assert list(found) == ['run/ea_x.valid.npz iterations=20']
   assert set(found['run/ea_x.valid.npz iterations=20']) == {
       'plain', *(f'T={t}' for t in matching_temperature.TEMPERATURES)}
+
+
+def test_all_columns_keeps_the_candidates_no_row_answers():
+  """As a ranking of a subset matched them: candidate 4 (only row 0 likes
+  it) stays, ranking row 0's answer third rather than second."""
+  square, every = (
+      matching_temperature.sweep(*_held_out(), iterations=50,
+                                 temperatures=(0.05,), all_columns=kept)
+      for kept in (False, True))
+  assert square['plain']['mrr'] == pytest.approx((1 / 2 + 2) / 3)
+  assert every['plain']['mrr'] == pytest.approx((1 / 3 + 2) / 3)
+  assert every['T=0.05']['mrr'] >= every['plain']['mrr']

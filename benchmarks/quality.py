@@ -151,17 +151,17 @@ def render(store: report.Store, argv: list[str]) -> str:
 
 def headline(store: report.Store) -> str:
   """Per dataset of `tables.HEADLINE`, plain rows: the names-alone floor,
-  ULTRA 3g, the previous and the current shipped checkpoint."""
-  columns = ('no learning: names alone', 'ULTRA 3g', 'previous shipped',
+  ULTRA 3g, the previous and the current default checkpoint."""
+  columns = ('no learning: names alone', 'ULTRA 3g', 'previous default',
              'MtaIMKG mixture (2 seeds)')
   lines = ['| task | dataset | metric | ' + ' | '.join(columns) + ' |',
            '|---|---|---|' + '---|' * len(columns)]
   for task, dataset, metric in tables.HEADLINE:
     name = plan_lib.short(dataset)
     if dataset in tables.TRAINED:
-      previous, current = (plan_lib.PREVIOUS,), tables.SEEDS
+      previous, current = tables.BEFORE, tables.OWN
     else:
-      previous = (f'{plan_lib.PREVIOUS}_on_{name}',)
+      previous = tables.unseen_default(dataset, tables.BEFORE)
       current = tables.unseen_default(dataset)
     cells = [report.show(report.value(store, report.Cell(runs, dataset,
                                                          metric)))

@@ -12,8 +12,8 @@ config.json). Writes <workdir>/results.json with the key of the dataset.
   python -m mtaimkg_jax.main --config configs/transfer.py:task=lp,dataset=lp/MKG-Y \
     --mode=eval --workdir /tmp/transfer_mkgy
 
-Result (6.4 min on 2 CPU cores): lp/MKG-Y test MRR 0.371; other
-datasets: benchmarks/RESULTS.md, runs `mixture_merges_on_*`. The merged
+Result (4.7 min on 2 CPU cores): lp/MKG-Y test MRR 0.372; other
+datasets: benchmarks/RESULTS.md, runs `mixture_native_merges_on_*`. The merged
 backbone reads ULTRA's weights (model.init_checkpoint, ../shared beside
 the project); `--config.model.backbone_merges="(1.0,)"` needs none.
 """

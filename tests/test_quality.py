@@ -232,6 +232,21 @@ def test_every_real_command_is_a_valid_config():
       assert config.init_workdir.endswith(run.after) or run.id == run.after
 
 
+def test_the_default_and_the_previous_default_train_what_they_say():
+  """The default's runs (plan.NATIVE) train exactly configs/mixture.py's
+  model and data; the previous default's (plan.MIXTURE) differ from it
+  only by the native view and EL's held-out mentions."""
+  mixture = _parse(['--config=configs/mixture.py'])
+  by_id = {run.id: run for run in plan_lib.real_plan()}
+  keys = config_check.RESUME_KEYS
+  for run_id in (plan_lib.NATIVE, plan_lib.NATIVE_SEED1):
+    trained = _parse(quality.command(by_id[run_id], '/tmp/runs')[3:])
+    assert not config_check.differences(trained, mixture, keys, ('seed',))
+  before = _parse(quality.command(by_id[plan_lib.MIXTURE], '/tmp/runs')[3:])
+  assert sorted(d.split(':')[0] for d in config_check.differences(
+      before, mixture, keys)) == ['el.valid_fraction', 'features.views']
+
+
 def test_one_to_one_rows_say_their_matching_temperature(tmp_path):
   """A one-to-one record keeps its matching's temperature and iterations
   (its ranks depend on them); tables and verdicts show the temperature,

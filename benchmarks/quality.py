@@ -159,7 +159,7 @@ def headline(store: report.Store) -> str:
   for task, dataset, metric in tables.HEADLINE:
     name = plan_lib.short(dataset)
     if dataset in tables.TRAINED:
-      previous, current = tables.BEFORE, tables.OWN
+      previous, current = tables.BEFORE, tables.own(dataset)
     else:
       previous = tables.unseen_default(dataset, tables.BEFORE)
       current = tables.unseen_default(dataset)

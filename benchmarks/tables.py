@@ -21,6 +21,7 @@ from report import Cell, Row, Table, Target
 # rank its own EA/EL test sets.
 SEEDS = (NATIVE, NATIVE_SEED1)
 OWN = tuple(own_rows_run(run) for run in SEEDS)
+
 LABEL = 'MtaIMKG mixture, the default'
 # The default shipped before it (plan.MIXTURE), and the checkpoint shipped
 # before the graph-aware router (plan.PREVIOUS).
@@ -35,6 +36,12 @@ _ULTRA_SAME_KG = ('lp/grail/fb237_v1_ind', 'lp/grail/WN18RR_v1_ind')
 _MIXTURE_SAME_KG = ('lp/grail/fb237_v1_ind', 'lp/grail/WN18RR_v1_ind',
                     'lp/grail/nell_v1_ind')
 _PREVIOUS_SAME_KG = ('lp/grail/fb237_v1_ind', 'lp/grail/WN18RR_v1_ind')
+
+
+def own(dataset: str) -> tuple[str, ...]:
+  """The default's runs that rank its own test set of `dataset`, one per
+  seed: `<id>_own`, but for EL on seed 1, which its training run ranked."""
+  return (OWN[0], NATIVE_SEED1) if dataset.startswith('el/') else OWN
 
 
 def _setting(dataset: str, same_kg: tuple[str, ...]) -> str:
@@ -113,7 +120,7 @@ def trained_rows(dataset: str, metric: str, variants: tuple[str, ...] = ('',)
     rows.append(Row(_seeds_label(BEFORE_LABEL, BEFORE),
                     Cell(BEFORE, dataset + v, metric), 'trained on it'))
     rows.append(Row(_seeds_label(LABEL, SEEDS),
-                    Cell(OWN, dataset + v, metric), 'trained on it'))
+                    Cell(own(dataset), dataset + v, metric), 'trained on it'))
   return tuple(rows)
 
 
@@ -207,7 +214,8 @@ def _targets() -> tuple[Target, ...]:
              Cell(_seeded('', 'ea/DBP15K/ja_en'), 'ea/DBP15K/ja_en',
                   'hits@1'), 0.85),
       Target('el/RichpediaMEL H@1 ≥ 0.95',
-             Cell(OWN, 'el/RichpediaMEL', 'hits@1'), 0.95),
+             Cell(own('el/RichpediaMEL'), 'el/RichpediaMEL', 'hits@1'),
+             0.95),
       Target('ea/DBP15K/zh_en, seed 1\'s split: centred ≥ not centred',
              Cell((CONFIRM_CENTRED,), 'ea/DBP15K/zh_en', 'hits@1'),
              Cell((CONFIRM_UNCENTRED,), 'ea/DBP15K/zh_en', 'hits@1')),
@@ -216,21 +224,24 @@ def _targets() -> tuple[Target, ...]:
              Cell((held_out_run(NATIVE),), 'ea/DBP15K/ja_en', 'hits@1'),
              Cell((held_out_run(MIXTURE),), 'ea/DBP15K/ja_en', 'hits@1')),
   ]
-  for who, own, zero_shot in (
-      ('previous default', BEFORE, _seeded('', 'ea/DBP15K/ja_en', BEFORE)),
-      ('default', OWN, _seeded('', 'ea/DBP15K/ja_en'))):
+  for who, own_ea, own_el, zero_shot in (
+      ('previous default', BEFORE, BEFORE,
+       _seeded('', 'ea/DBP15K/ja_en', BEFORE)),
+      ('default', OWN, own('el/RichpediaMEL'),
+       _seeded('', 'ea/DBP15K/ja_en'))):
     out += [
         Target(f'{who}: ea/DBP15K/zh_en H@1 ≥ 0.92',
-               Cell(own, 'ea/DBP15K/zh_en', 'hits@1'), 0.92),
+               Cell(own_ea, 'ea/DBP15K/zh_en', 'hits@1'), 0.92),
         Target(f'{who}: ea/DBP15K/zh_en one-to-one H@1 ≥ 0.95',
-               Cell(own, 'ea/DBP15K/zh_en' + ONE_TO_ONE, 'hits@1'), 0.95),
+               Cell(own_ea, 'ea/DBP15K/zh_en' + ONE_TO_ONE, 'hits@1'),
+               0.95),
         Target(f'{who}: ea/DBP15K/ja_en zero-shot H@1 ≥ 0.95',
                Cell(zero_shot, 'ea/DBP15K/ja_en', 'hits@1'), 0.95),
         Target(f'{who}: ea/DBP15K/ja_en zero-shot one-to-one H@1 ≥ 0.97',
                Cell(zero_shot, 'ea/DBP15K/ja_en' + ONE_TO_ONE, 'hits@1'),
                0.97),
         Target(f'{who}: el/RichpediaMEL H@1 ≥ 0.97',
-               Cell(own, 'el/RichpediaMEL', 'hits@1'), 0.97)]
+               Cell(own_el, 'el/RichpediaMEL', 'hits@1'), 0.97)]
   return tuple(out)
 
 

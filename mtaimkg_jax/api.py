@@ -189,10 +189,9 @@ class Predictor:
   def _with_new_mention(self, prepared: Prepared, text: str) -> Any:
     """`prepared`'s arrays with a new mention's unified features on the
     first padding node (the only rows that change)."""
-    graph = prepared.graph
+    graph, config = prepared.graph, self.experiment.config
     if self._encode_text is None:
-      self._encode_text = featurize.text_encoding(self.experiment.config)
-    config = self.experiment.config
+      self._encode_text = featurize.text_encoding(config)
     rows = featurize.new_node(graph, text, self._encode_text,
                               featurize.cache_directory(config))
     nodes = dict(prepared.arrays.entity.nodes)

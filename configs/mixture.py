@@ -14,9 +14,10 @@ on one reference query when ranking. 800 steps of batch 8.
 
   python -m mtaimkg_jax.main --config configs/mixture.py --workdir /tmp/mixture
 
-Result (seed 0, the shipped checkpoint; 38–45 min of training on a 2-core
-CPU, then ranking its test sets: DB15K 17 min, zh_en and EL 24 min):
-ea/DBP15K/zh_en H@1 0.873, el/RichpediaMEL H@1 0.955; with
+Result (seed 0, the shipped checkpoint; 37–41 min of training steps on a
+2-core CPU, then ranking its test sets: DB15K 17 min, zh_en and EL 24
+min):
+ea/DBP15K/zh_en H@1 0.8725, el/RichpediaMEL H@1 0.955; with
 configs/transfer.py, zero-shot ea/DBP15K/ja_en H@1 0.927, lp/MKG-W MRR
 0.345 and lp/MKG-Y MRR 0.372 (benchmarks/RESULTS.md, runs
 mixture_native*).
